@@ -1,0 +1,54 @@
+"""minigrad: a small, readable, fast autograd framework on numpy, used like a small PyTorch.
+
+    import minigrad as mg
+    x = mg.randn(3, requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # 2 * x
+"""
+from __future__ import annotations
+
+import sys as _sys
+
+from .dtypes import (float16, half, float32, float64, double, int8, uint8, int16, short,
+                     int32, int64, long, bool)
+from .dtypes import float, int  # noqa: F401  (PyTorch spells mg.float, mg.int)
+from .tensor import Tensor, is_tensor
+from . import tensor_methods as _tensor_methods
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
+from .ops import *  # noqa: F401,F403
+from .ops import abs, pow, round, sum, max, min, all, any  # noqa: F401
+from .creation import (tensor, as_tensor, from_numpy, zeros, ones, full, empty, zeros_like,
+                       ones_like, full_like, empty_like, arange, linspace, eye, rand, randn,
+                       randint, randperm, rand_like, randn_like, normal, bernoulli, multinomial)
+from . import autograd
+from .autograd import grad  # noqa: F401  (mg.grad, as torch.autograd.grad)
+from .function import Function as _PrimitiveFunction  # noqa: F401
+
+_tensor_methods.install()
+
+from . import distributions  # noqa: E402
+# serialization (save, load) is imported below once written
+
+__version__ = "0.1.0"
+
+
+def _alias_submodules() -> None:
+    """Make `minigrad.nn`, `minigrad.nn.functional`, `minigrad.optim`, ... the very same module
+    objects as `nn`, `nn.functional`, `optim`: one module, two spellings."""
+    for name, module in list(_sys.modules.items()):
+        if module is None:
+            continue
+        root = name.split(".")[0]
+        if root in ("nn", "optim"):
+            _sys.modules.setdefault("minigrad." + name, module)
+    this = _sys.modules[__name__]
+    for root in ("nn", "optim"):
+        if root in _sys.modules:
+            setattr(this, root, _sys.modules[root])
+
+
+import nn  # noqa: E402
+import optim  # noqa: E402
+
+_alias_submodules()

@@ -1,0 +1,212 @@
+"""Making tensors: from data, filled, ranges and random (float32 unless asked otherwise)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes
+from .random import generator
+from .tensor import Tensor, _make
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    try:
+        shape = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"size must be ints or one tuple of ints, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"negative dimension in size {shape}")
+    return shape
+
+
+def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _make(data)
+    if requires_grad:
+        t.requires_grad = True  # checks the dtype
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (nested lists, numbers, arrays or a tensor).
+
+    Python floats become float32, ints int64, bools bool; numpy arrays keep
+    their dtype unless `dtype` is given.
+    """
+    if device is not None:
+        from .tensor import _check_device
+        _check_device(device)
+    if isinstance(data, Tensor):
+        data = data.data
+    elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [d.data if isinstance(d, Tensor) else d for d in data]
+    return _finish(np.array(dtypes.as_array(data, dtype), copy=True), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like `tensor`, but shares memory with a numpy array (or tensor) when it can."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
+        return data
+    if isinstance(data, Tensor):
+        data = data.data
+    return _make(dtypes.as_array(data, dtype))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with `array` (its dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    return _make(array)
+
+
+def tensor_from_array(array) -> Tensor:
+    return _make(np.asarray(array))
+
+
+def _filled(fill, size, dtype, requires_grad):
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(np.full(_shape(size), fill, dtype=dtype), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Tensor of zeros of shape `size`."""
+    return _filled(0, size, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Tensor of ones of shape `size`."""
+    return _filled(1, size, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Tensor of shape `size` filled with `fill_value`."""
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = dtypes.bool
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = dtypes.int64
+    return _filled(fill_value, (size,), dtype, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised tensor of shape `size`."""
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(np.empty(_shape(size), dtype=dtype), requires_grad)
+
+
+def _like(fill, input, dtype, requires_grad):
+    dtype = dtypes.to_dtype(dtype) or input.dtype
+    return _finish(np.full(input.shape, fill, dtype=dtype), requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(0, input, dtype, requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(1, input, dtype, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(fill_value, input, dtype, requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.empty(input.shape, dtype=dtypes.to_dtype(dtype) or input.dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from start (default 0) up to but excluding end, every `step`.
+
+    int64 when all of start, end and step are ints, else float32.
+    """
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = dtypes.int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) \
+            else dtypes.default_float
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    return _finish(np.arange(start, end, step).astype(dtypes.to_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included."""
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(np.linspace(start, end, int(steps)).astype(dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Identity matrix of shape (n, m) (m defaults to n)."""
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(np.eye(n, m, dtype=dtype), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of shape `size`, from minigrad's generator."""
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(generator().random(_shape(size), dtype=np.float64).astype(dtype), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of shape `size`, from minigrad's generator."""
+    dtype = dtypes.to_dtype(dtype) or dtypes.default_float
+    return _finish(generator().standard_normal(_shape(size)).astype(dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers uniformly from [low, high) (or [0, low) when high is None), int64."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
+    size = (size,) if isinstance(size, int) else tuple(size)
+    dtype = dtypes.to_dtype(dtype) or dtypes.int64
+    return _make(generator().integers(low, high, size).astype(dtype))
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64)."""
+    return _make(generator().permutation(int(n)).astype(dtypes.to_dtype(dtype) or dtypes.int64))
+
+
+def rand_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def normal(mean, std, size=None) -> Tensor:
+    """Reparameterized normal samples mean + std * eps (eps ~ N(0, 1)): differentiable in mean and std.
+
+    Args:
+        mean, std: tensors or numbers (broadcast together), or numbers with `size`.
+
+    Returns:
+        Tensor of the broadcast shape (or `size`).
+    """
+    mean_t = mean if isinstance(mean, Tensor) else None
+    std_t = std if isinstance(std, Tensor) else None
+    shape = size if size is not None else np.broadcast_shapes(np.shape(getattr(mean, "data", mean)),
+                                                             np.shape(getattr(std, "data", std)))
+    reference = mean_t if mean_t is not None else std_t
+    dtype = reference.dtype if reference is not None else dtypes.default_float
+    eps = _make(generator().standard_normal(tuple(shape)).astype(dtype))
+    return mean + std * eps
+
+
+def bernoulli(input) -> Tensor:
+    """1 with probability `input` (elementwise), else 0; no gradient."""
+    p = input.data if isinstance(input, Tensor) else np.asarray(input)
+    return _make((generator().random(p.shape) < p).astype(p.dtype))
+
+
+def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:
+    """Indices sampled from the rows of `input` (non-negative weights), int64."""
+    probs = input.data if isinstance(input, Tensor) else np.asarray(input)
+    rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
+    rows = rows / rows.sum(axis=1, keepdims=True)
+    rng = generator()
+    picks = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=row) for row in rows])
+    return _make(picks.reshape(probs.shape[:-1] + (num_samples,)).astype(np.int64))

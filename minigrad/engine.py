@@ -1,0 +1,180 @@
+"""The backward engine: reverse-mode differentiation over the recorded graph.
+
+The graph's vertices are *grad keys*: a node (`Function` instance) for a
+tensor made by an op, or the tensor itself for a leaf. `run_backward` orders
+them topologically without recursion, then walks them from the outputs back,
+calling each node's VJP once with the sum of the gradients that reached it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import anomaly, grad_mode
+from .function import Function
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum `grad` down to `shape`: the VJP of broadcasting, the one place it is undone.
+
+    Args:
+        grad: Tensor whose shape is `shape` broadcast against other operands.
+        shape: shape of the input that was broadcast.
+
+    Returns:
+        Tensor of shape `shape`.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, size in enumerate(shape)
+                                       if size == 1 and grad.shape[i + extra] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(roots: list) -> list:
+    """Grad keys reachable from `roots`, each after every key that depends on it."""
+    order = []
+    visited = set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        key, finished = stack.pop()
+        if finished:
+            order.append(key)
+            continue
+        if id(key) in visited:
+            continue
+        visited.add(id(key))
+        stack.append((key, True))
+        if isinstance(key, Function):
+            for parent in key.parents:
+                if parent is not None and id(parent) not in visited:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+class _Gradients:
+    """Gradients that have reached each grad key so far, summed as they arrive."""
+
+    def __init__(self, create_graph: bool):
+        self.create_graph = create_graph
+        self.values = {}
+        self.owned = set()  # keys whose array was made here, so it may be added to in place
+
+    def add(self, key, grad) -> None:
+        k = id(key)
+        current = self.values.get(k)
+        if current is None:
+            self.values[k] = grad
+        elif self.create_graph:
+            self.values[k] = current + grad
+        elif k in self.owned and current.data.shape == grad.data.shape:
+            np.add(current.data, grad.data, out=current.data, casting="unsafe")
+        else:
+            from .tensor import _make
+            self.values[k] = _make(current.data + grad.data)
+            self.owned.add(k)
+
+    def pop(self, key):
+        return self.values.pop(id(key), None)
+
+
+def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
+    """Backpropagate `root_grads` from `roots` through the graph.
+
+    Args:
+        roots: output tensors.
+        root_grads: one gradient Tensor per root, shaped like it.
+        retain_graph: keep saved values so the graph can be walked again.
+        create_graph: record the backward pass itself (for higher derivatives).
+        inputs: if given, tensors whose gradients are returned (`mg.grad`)
+            instead of being accumulated into leaves' `.grad`.
+
+    Returns:
+        With `inputs`: one gradient Tensor (or None) per input. Otherwise None.
+    """
+    from .tensor import Tensor, _make
+    root_keys = []
+    gradients = _Gradients(create_graph)
+    for root, grad in zip(roots, root_grads):
+        key = root._node if root._node is not None else root
+        root_keys.append(key)
+        gradients.add(key, grad)
+
+    wanted = None
+    if inputs is not None:
+        wanted = {id(t._node if t._node is not None else t): None for t in inputs}
+
+    check_finite = anomaly._state.enabled
+    with grad_mode.set_grad_enabled(create_graph):
+        for key in _topological_order(root_keys):
+            grad = gradients.pop(key)
+            if grad is None:
+                continue
+            if isinstance(key, Tensor):  # a leaf
+                grad = _run_hooks(key._hooks, grad)
+                if wanted is not None:
+                    if id(key) in wanted:
+                        wanted[id(key)] = grad
+                else:
+                    _accumulate_leaf(key, grad, create_graph)
+                continue
+
+            grad = _run_hooks(key.hooks, grad)
+            if key.retained is not None and wanted is None:
+                tensor = key.retained()
+                if tensor is not None:
+                    _accumulate_leaf(tensor, grad, create_graph)
+            if wanted is not None and id(key) in wanted:
+                wanted[id(key)] = grad
+
+            input_grads = key.backward(key, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(key.parents):
+                raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
+                                   f"for {len(key.parents)} inputs - expected one per input (None for none)")
+            if check_finite:
+                anomaly.check_gradient(key, input_grads)
+            for parent, input_grad, shape, dtype in zip(key.parents, input_grads, key.shapes, key.dtypes):
+                if parent is None or input_grad is None:
+                    continue
+                if not isinstance(input_grad, Tensor):
+                    input_grad = _make(np.asarray(input_grad))
+                if input_grad.shape != shape:
+                    input_grad = unbroadcast(input_grad, shape)
+                if input_grad.dtype != dtype:
+                    input_grad = input_grad.to(dtype)
+                gradients.add(parent, input_grad)
+            if not retain_graph:
+                key.release()
+
+    if wanted is not None:
+        return tuple(wanted[id(t._node if t._node is not None else t)] for t in inputs)
+    return None
+
+
+def _run_hooks(hooks, grad):
+    if hooks:
+        for hook in hooks:
+            result = hook(grad)
+            if result is not None:
+                grad = result
+    return grad
+
+
+def _accumulate_leaf(tensor, grad, create_graph: bool) -> None:
+    """Add `grad` into `tensor.grad`, never letting two tensors share one gradient array."""
+    from .tensor import _make
+    if tensor.grad is None:
+        if create_graph:
+            tensor.grad = grad
+        else:
+            # the array may be shared with another tensor's gradient or be the user's: own a copy
+            tensor.grad = _make(grad.data.copy())
+    elif create_graph or tensor.grad._requires_grad:
+        tensor.grad = tensor.grad + grad
+    else:
+        tensor.grad.data += grad.data

@@ -1,0 +1,219 @@
+"""Function: the one mechanism behind every differentiable operation.
+
+A primitive is a subclass with two static methods side by side:
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):            # numpy arrays in, one numpy array out
+            out = np.exp(x)
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):        # minigrad Tensors in, Tensors out
+            out, = ctx.saved_tensors
+            return grad * out
+
+`Exp.apply(x)` runs forward and, when recording, makes a graph node: an
+instance of the class (the `ctx`), holding its parents, what it saved and
+any small attributes forward set on it. Because backward is written with
+minigrad's own operations, running it with recording on (`create_graph=True`)
+makes the backward pass a graph too, which is how higher-order gradients work.
+
+Positional arguments are the op's inputs (tensors, arrays or Python scalars;
+only tensors can receive gradients); keyword arguments are its settings
+(axes, strides, ...) and are shown by the graph drawing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_mode
+from . import anomaly, scope
+
+_OUTPUT = object()    # save_for_backward marker: "the op's own output"
+_RELEASED = object()  # saved values after a backward without retain_graph
+
+
+class Function:
+    """Base class of every primitive and of user-defined differentiable functions.
+
+    The instance made by `apply` is the graph node; in `forward` and
+    `backward` it is called `ctx`.
+    """
+
+    # set on every node by apply():
+    #   parents      one entry per positional input: the input's grad key
+    #                (its node, or the leaf tensor itself) or None
+    #   shapes/dtypes of the inputs, to sum broadcast gradients back and cast them
+    #   attributes   the keyword settings, for drawing and error messages
+    #   saved        what save_for_backward kept, resolved after forward
+    #   hooks        functions called on the gradient of the output
+    #   retained     weak reference to the output tensor, if it called retain_grad()
+    #   module_id    id of the nn.Module whose forward recorded it (for drawing), or None
+
+    forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    # ---- saving values for backward -------------------------------------------
+    def save_for_backward(self, *values) -> None:
+        """Keep `values` (inputs, the output, or other arrays) for backward.
+
+        Inputs are kept as the input tensors themselves, so a second-order
+        backward can differentiate through them; the output is kept as its
+        array and turned back into a tensor of this node when needed.
+        """
+        self.to_save = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self.saved
+        if saved is _RELEASED:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time, but its saved "
+                "values were freed by the first backward - call backward(retain_graph=True) the "
+                "first time if you need to backward twice")
+        from .tensor import Tensor, _make
+        result = []
+        for value, version in saved:
+            if value is _OUTPUT:
+                self._check_version(self.output_version, version, "its output")
+                value = _make(self.output_data, self.parents_require_grad, self)
+            elif isinstance(value, Tensor):
+                self._check_version(value._version_counter, version, "an input")
+            elif isinstance(value, np.ndarray):
+                value = _make(value)
+            result.append(value)
+        return tuple(result)
+
+    def _check_version(self, counter, version, what) -> None:
+        now = counter[0] if counter is not None else 0
+        if now != version:
+            raise RuntimeError(
+                f"{self.name}: {what}, saved for backward at version {version}, was modified by "
+                f"an in-place operation (now version {now}); the gradient would be wrong - "
+                "use an out-of-place operation (x = x + y instead of x += y) or .clone() first")
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__.lower()
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(parent is not None for parent in self.parents)
+
+    # ---- applying ---------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the op on tensors (or arrays and scalars) and record it when needed."""
+        from .tensor import Tensor, _make
+        arrays = []
+        parents = []
+        requires_grad = False
+        for arg in args:
+            if isinstance(arg, Tensor):
+                arrays.append(arg.data)
+                if arg._requires_grad:
+                    requires_grad = True
+                    parents.append(arg._node if arg._node is not None else arg)
+                    continue
+            else:
+                arrays.append(arg)
+            parents.append(None)
+
+        ctx = cls.__new__(cls)
+        ctx.to_save = ()
+        if cls.forward_on_tensors:
+            data = cls._forward_with_tensors(ctx, args, kwargs)
+        else:
+            data = cls.forward(ctx, *arrays, **kwargs)
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        if not (requires_grad and grad_mode._state.enabled):
+            return _make(data)
+
+        ctx.parents = parents
+        ctx.parents_require_grad = True
+        ctx.shapes = [arr.shape if parent is not None else None for arr, parent in zip(arrays, parents)]
+        ctx.dtypes = [arr.dtype if parent is not None else None for arr, parent in zip(arrays, parents)]
+        ctx.attributes = kwargs
+        ctx.hooks = None
+        ctx.retained = None
+        ctx.output_version = None
+        ctx.module_id = scope._state.current
+        out = _make(data, True, ctx)
+        ctx.saved = ctx._resolve_saved(args, arrays, data, out)
+        del ctx.to_save
+        if anomaly._state.enabled:
+            ctx.created_at = anomaly.user_frame()
+        return out
+
+    @classmethod
+    def _forward_with_tensors(cls, ctx, args, kwargs):
+        """Call a PyTorch-style forward: tensors in (not recording), a tensor or array out."""
+        from .tensor import Tensor, _make
+        inputs = [_make(arg.data) if isinstance(arg, Tensor) else arg for arg in args]
+        with grad_mode.no_grad():
+            out = cls.forward(ctx, *inputs, **kwargs)
+        ctx.to_save = tuple(v.data if isinstance(v, Tensor) else v for v in ctx.to_save)
+        return out.data if isinstance(out, Tensor) else out
+
+    def _resolve_saved(self, args, arrays, data, out):
+        saved = []
+        for value in self.to_save:
+            if value is data:
+                if out._version_counter is None:
+                    out._version_counter = [0]
+                self.output_version = out._version_counter
+                self.output_data = data
+                saved.append((_OUTPUT, 0))
+                continue
+            for arg, array in zip(args, arrays):
+                if value is array and array is not None and hasattr(arg, "_version_counter"):
+                    counter = arg._version_counter
+                    saved.append((arg, counter[0] if counter is not None else 0))
+                    break
+            else:
+                saved.append((value, 0))
+        return saved
+
+    def rebase_output(self, tensor) -> None:
+        """Make `tensor` (changed in place to hold this node's output) the output this node saved."""
+        if self.output_version is None:
+            return
+        counter = tensor._version_counter
+        self.output_version = counter
+        self.output_data = tensor.data
+        self.saved = [(value, counter[0]) if value is _OUTPUT else (value, version)
+                      for value, version in self.saved]
+
+    def release(self) -> None:
+        """Drop what forward saved (called by backward unless retain_graph)."""
+        if self.saved:
+            self.saved = _RELEASED
+            self.output_data = None
+
+
+class ViewFunction(Function):
+    """A primitive whose output is a view of its first input's memory (reshape, transpose, ...).
+
+    The output shares the input's version counter, so an in-place change
+    through either is seen by every node that saved the other.
+    """
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        out = super().apply(*args, **kwargs)
+        source = args[0]
+        if hasattr(source, "_version_counter") and np.may_share_memory(out.data, source.data):
+            if source._version_counter is None:
+                source._version_counter = [0]
+            out._version_counter = source._version_counter
+        return out

@@ -1,0 +1,291 @@
+"""Reductions: sum, amax/amin, the 2-norm (primitives) and what composes from them.
+
+`dim` is an int, a tuple of ints or None (all dimensions); negative dims
+count from the end. Shapes: (*) -> (*) with the reduced dims removed, or
+kept as size 1 with `keepdim=True`.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor, _make, _check_dim
+from .elementwise import log, exp, sqrt, where, abs as _abs
+from .shape import expand, reshape, take_along_dim, squeeze
+
+
+def normalize_dims(dim, ndim: int, op: str):
+    """dim (int, tuple or None) -> sorted tuple of non-negative axes, or None for all."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = tuple(sorted({_check_dim(int(d), ndim, op) for d in dims}))
+    return axes if ndim > 0 else None
+
+
+def _kept_shape(shape: tuple, axes) -> tuple:
+    """The shape after reducing `axes` with keepdims=True."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """Sum over `axis`; the VJP spreads the gradient back over the summed elements."""
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.kept_shape = _kept_shape(x.shape, axis)
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return expand(reshape(grad, ctx.kept_shape), ctx.shapes[0])
+
+
+class Amax(Function):
+    """Largest element over `axis`; tied maxima share the gradient equally (as PyTorch's amax)."""
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        out = np.max(x, axis=axis, keepdims=True)
+        ctx.kept_shape = out.shape
+        is_max = x == out
+        ctx.save_for_backward(is_max / is_max.sum(axis=axis, keepdims=True, dtype=x.dtype))
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        share, = ctx.saved_tensors
+        return reshape(grad, ctx.kept_shape) * share
+
+
+class Amin(Function):
+    """Smallest element over `axis`; tied minima share the gradient equally."""
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        out = np.min(x, axis=axis, keepdims=True)
+        ctx.kept_shape = out.shape
+        is_min = x == out
+        ctx.save_for_backward(is_min / is_min.sum(axis=axis, keepdims=True, dtype=x.dtype))
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        share, = ctx.saved_tensors
+        return reshape(grad, ctx.kept_shape) * share
+
+
+class Norm(Function):
+    """Euclidean norm over `axis`; its gradient at the zero vector is 0 (not nan)."""
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        ctx.kept_shape = out.shape
+        ctx.save_for_backward(x, out)
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        out = reshape(out, ctx.kept_shape)
+        nonzero = out.data > 0
+        return x * where(nonzero, reshape(grad, ctx.kept_shape) / where(nonzero, out, 1.0), 0.0)
+
+
+# ---- public functions -------------------------------------------------------------
+
+def sum(input, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    """Sum of elements over `dim` (all when None).
+
+    Args:
+        input: tensor of shape (*).
+        dim: int or tuple of ints.
+        keepdim: keep reduced dims as size 1.
+
+    Returns:
+        Tensor with the reduced dims removed (or kept as 1).
+    """
+    dim = axis if axis is not None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.dtype == np.bool_:
+        input = input.long()
+    return Sum.apply(input, axis=normalize_dims(dim, input.ndim, "sum"), keepdims=keepdim)
+
+
+def mean(input, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    """Mean over `dim` (all when None); shapes as `sum`."""
+    dim = axis if axis is not None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.dtype.kind not in "fc":
+        raise RuntimeError(f"mean: could not infer output dtype - input dtype is {input.dtype}, "
+                           "expected a floating point tensor (use .float())")
+    axes = normalize_dims(dim, input.ndim, "mean")
+    count = input.data.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
+    total = Sum.apply(input, axis=axes, keepdims=keepdim)
+    return total / count if count else total * float("nan")  # the mean of nothing is nan, as in PyTorch
+
+
+def var(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    """Variance over `dim`: sum((x - mean)^2) / (N - correction).
+
+    `unbiased=True` (the default) is correction=1; `unbiased=False` is 0.
+    """
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = normalize_dims(dim, input.ndim, "var")
+    count = input.data.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
+    deviation = input - mean(input, axes, keepdim=True)
+    return sum(deviation * deviation, axes, keepdim=keepdim) / builtin_max(count - correction, 0)
+
+
+def std(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    """Standard deviation: sqrt(var(...)); same arguments as `var`."""
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+builtin_max = max
+builtin_min = min
+
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def amax(input, dim=None, keepdim: bool = False):
+    """Largest elements over `dim`; ties share the gradient."""
+    return Amax.apply(input, axis=normalize_dims(dim, input.ndim, "amax"), keepdims=keepdim)
+
+
+def amin(input, dim=None, keepdim: bool = False):
+    """Smallest elements over `dim`; ties share the gradient."""
+    return Amin.apply(input, axis=normalize_dims(dim, input.ndim, "amin"), keepdims=keepdim)
+
+
+def max(input, dim=None, keepdim: bool = False):
+    """`max(x)`: the largest element. `max(x, dim)`: (values, indices) along dim, as PyTorch.
+
+    With `dim`, the gradient goes to the element at `indices` (the first
+    maximum); without, tied maxima share it. `max(x, y)` of two tensors is
+    `maximum`.
+    """
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum
+        return maximum(input, dim)
+    if dim is None:
+        return amax(input)
+    return _reduce_with_indices(input, dim, keepdim, np.argmax, MaxResult, "max")
+
+
+def min(input, dim=None, keepdim: bool = False):
+    """`min(x)`: the smallest element. `min(x, dim)`: (values, indices) along dim."""
+    if isinstance(dim, Tensor):
+        from .elementwise import minimum
+        return minimum(input, dim)
+    if dim is None:
+        return amin(input)
+    return _reduce_with_indices(input, dim, keepdim, np.argmin, MinResult, "min")
+
+
+def _reduce_with_indices(input, dim, keepdim, arg_function, result_type, op):
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be a single int when indices are returned, got {dim}")
+    axis = _check_dim(int(dim), input.ndim, op)
+    if input.ndim and input.shape[axis] == 0:
+        raise IndexError(f"{op}: cannot reduce over dimension {dim} of size 0 (shape {input.shape})")
+    indices = np.expand_dims(arg_function(input.data, axis=axis), axis) if input.ndim else np.array(0)
+    values = take_along_dim(input, indices, axis) if input.ndim else input * 1
+    if not keepdim and input.ndim:
+        values = squeeze(values, axis)
+        indices = np.squeeze(indices, axis)
+    return result_type(values, _make(indices.astype(np.int64)))
+
+
+def argmax(input, dim=None, keepdim: bool = False):
+    """Index of the largest element (of the flattened tensor when dim is None)."""
+    return _arg(input, dim, keepdim, np.argmax, "argmax")
+
+
+def argmin(input, dim=None, keepdim: bool = False):
+    """Index of the smallest element (of the flattened tensor when dim is None)."""
+    return _arg(input, dim, keepdim, np.argmin, "argmin")
+
+
+def _arg(input, dim, keepdim, arg_function, op):
+    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if dim is None:
+        return _make(np.asarray(arg_function(data), dtype=np.int64))
+    axis = _check_dim(int(dim), data.ndim, op)
+    return _make(arg_function(data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+def logsumexp(input, dim, keepdim: bool = False):
+    """log(sum(exp(x))) over `dim`, computed stably by shifting by the maximum."""
+    axes = normalize_dims(dim, input.ndim, "logsumexp")
+    shift = np.max(input.data, axis=axes, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0).astype(input.dtype)
+    out = log(sum(exp(input - shift), axes, keepdim=True)) + shift
+    return out if keepdim else reshape(out, np.squeeze(shift, axis=axes).shape)
+
+
+def norm(input, p=2, dim=None, keepdim: bool = False):
+    """p-norm over `dim` (all elements when None); the 2-norm's gradient at 0 is 0."""
+    axes = normalize_dims(dim, input.ndim, "norm")
+    if p == 2 or p == "fro":
+        return Norm.apply(input, axis=axes, keepdims=keepdim)
+    if p == 1:
+        return sum(_abs(input), axes, keepdim=keepdim)
+    if p == float("inf"):
+        return amax(_abs(input), axes, keepdim=keepdim)
+    return sum(_abs(input) ** p, axes, keepdim=keepdim) ** (1.0 / p)
+
+
+def prod(input, dim=None, keepdim: bool = False):
+    """Product over `dim`, as exp(sum(log|x|)) with the sign restored (nonzero inputs)."""
+    axes = normalize_dims(dim, input.ndim, "prod")
+    negatives = np.sum(input.data < 0, axis=axes, keepdims=keepdim) % 2
+    sign = np.where(negatives, -1, 1).astype(input.dtype)
+    return exp(sum(log(_abs(input)), axes, keepdim=keepdim)) * sign
+
+
+def all(input, dim=None, keepdim: bool = False):
+    """True where every element (over dim) is nonzero."""
+    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    axes = normalize_dims(dim, data.ndim, "all")
+    return _make(np.all(data, axis=axes, keepdims=keepdim))
+
+
+def any(input, dim=None, keepdim: bool = False):
+    """True where some element (over dim) is nonzero."""
+    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    axes = normalize_dims(dim, data.ndim, "any")
+    return _make(np.any(data, axis=axes, keepdims=keepdim))
+
+
+def count_nonzero(input, dim=None):
+    axes = normalize_dims(dim, input.ndim, "count_nonzero")
+    return _make(np.asarray(np.count_nonzero(input.data, axis=axes), dtype=np.int64))
+
+
+def cumsum(input, dim: int):
+    """Cumulative sum along `dim` (a composition: the VJP is a reversed cumsum)."""
+    return Cumsum.apply(input, axis=_check_dim(dim, input.ndim, "cumsum"))
+
+
+class Cumsum(Function):
+    """Running sum along `axis`; the VJP is the running sum of the gradient from the end."""
+    @staticmethod
+    def forward(ctx, x, axis):
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .shape import flip
+        axis = ctx.attributes["axis"]
+        return flip(cumsum(flip(grad, axis), axis), axis)
+
+
+__all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'count_nonzero', 'cumsum', 'logsumexp', 'max', 'mean', 'min', 'norm', 'prod', 'std', 'sum', 'var']

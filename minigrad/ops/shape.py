@@ -1,0 +1,454 @@
+"""Shape primitives: reshape, permute, expand, indexing, concatenation, padding, flipping.
+
+Reshape, permute, expand and basic indexing return numpy views (no copy);
+their outputs share the input's version counter (`ViewFunction`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function, ViewFunction
+from ..tensor import Tensor, _make, _check_dim
+
+
+class Reshape(ViewFunction):
+    """x with a new shape of the same size (a view when x is contiguous)."""
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reshape(grad, ctx.shapes[0])
+
+
+class Permute(ViewFunction):
+    """x with its dimensions reordered by `axes` (a strided view)."""
+    @staticmethod
+    def forward(ctx, x, axes):
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return permute(grad, tuple(np.argsort(ctx.attributes["axes"])))
+
+
+class Expand(ViewFunction):
+    """x broadcast to `shape` (a read-only view); the VJP sums the gradient back."""
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..engine import unbroadcast
+        return unbroadcast(grad, ctx.shapes[0])
+
+
+class GetItem(ViewFunction):
+    """x[index] for numpy-style indices (ints, slices, None, ..., integer and boolean arrays)."""
+    @staticmethod
+    def forward(ctx, x, index):
+        try:
+            return x[index]
+        except IndexError as error:
+            raise IndexError(f"getitem: {error} (tensor shape {x.shape})") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return index_add(grad, ctx.shapes[0], ctx.attributes["index"])
+
+
+class IndexAdd(Function):
+    """zeros(shape) with `values` added at `index` (repeated indices add up): getitem's VJP."""
+    @staticmethod
+    def forward(ctx, values, shape, index, unique=None):
+        out = np.zeros(shape, dtype=values.dtype)
+        if unique if unique is not None else _indices_are_unique(index):
+            out[index] = values
+        else:
+            np.add.at(out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return getitem(grad, ctx.attributes["index"])
+
+
+class IndexPut(Function):
+    """A copy of x with `values` written at `index` (what `x[index] = values` records)."""
+    @staticmethod
+    def forward(ctx, x, values, index):
+        out = x.copy()
+        try:
+            out[index] = values
+        except IndexError as error:
+            raise IndexError(f"setitem: {error} (tensor shape {x.shape})") from None
+        except ValueError as error:
+            raise ValueError(f"setitem: {error}") from None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        index = ctx.attributes["index"]
+        return (index_put(grad, np.zeros((), grad.dtype), index) if ctx.parents[0] is not None else None,
+                getitem(grad, index) if ctx.parents[1] is not None else None)
+
+
+class Cat(Function):
+    """Concatenation of the inputs along `axis`; the VJP slices the gradient apart."""
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.sizes = [np.shape(a)[axis] for a in arrays]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.attributes["axis"]
+        grads, start = [], 0
+        for size, parent in zip(ctx.sizes, ctx.parents):
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            grads.append(getitem(grad, index) if parent is not None else None)
+            start += size
+        return tuple(grads)
+
+
+class Pad(Function):
+    """x padded with `value`; `widths` is numpy's ((before, after), ...) per dimension."""
+    @staticmethod
+    def forward(ctx, x, widths, value=0):
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        index = tuple(slice(before, n - after) for (before, after), n
+                      in zip(ctx.attributes["widths"], grad.shape))
+        return getitem(grad, index)
+
+
+class Flip(Function):
+    """x reversed along `axis`."""
+    @staticmethod
+    def forward(ctx, x, axis):
+        return np.flip(x, axis).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return flip(grad, ctx.attributes["axis"])
+
+
+class Clone(Function):
+    """A copy of x in its own memory (the gradient passes unchanged)."""
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True, order="C")
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+# ---- helpers for indices ----------------------------------------------------------
+
+def _indices_are_unique(index) -> bool:
+    """True when no element can be selected twice (no integer arrays in the index)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(p, np.ndarray) and p.dtype != np.bool_ for p in parts)
+
+
+def _as_index(index):
+    """Turn tensors and lists inside an index into numpy arrays numpy can use."""
+    if isinstance(index, tuple):
+        return tuple(_as_index_part(p) for p in index)
+    return _as_index_part(index)
+
+
+def _as_index_part(part):
+    if isinstance(part, Tensor):
+        part = part.data
+    elif isinstance(part, list):
+        part = np.asarray(part)
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind not in "iub":
+            raise IndexError(f"getitem: tensors used as indices must be long, int or bool, got {part.dtype}")
+        if part.dtype.kind == "u" and part.dtype != np.uint8:
+            part = part.astype(np.int64)
+        if part.dtype == np.uint8:  # PyTorch treats uint8 index tensors as masks
+            part = part.astype(bool)
+    return part
+
+
+# ---- public functions -------------------------------------------------------------
+
+def reshape(input, *shape):
+    """input with shape `shape` (one entry may be -1); a view when possible.
+
+    Args:
+        input: tensor of N elements.
+        shape: ints or one tuple whose product is N.
+    """
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if shape == input.shape:
+        return input
+    known = int(np.prod([s for s in shape if s != -1]))
+    if shape.count(-1) > 1 or (known != input.data.size and -1 not in shape) or \
+            (-1 in shape and (known == 0 or input.data.size % known)):
+        raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {input.data.size} "
+                           f"(shape {tuple(input.shape)})")
+    return Reshape.apply(input, shape=shape)
+
+
+view = reshape
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    """Merge dims start_dim..end_dim into one."""
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    start = _check_dim(start_dim, input.ndim, "flatten")
+    end = _check_dim(end_dim, input.ndim, "flatten")
+    shape = input.shape[:start] + (-1 if input.data.size else int(np.prod(input.shape[start:end + 1])),) + input.shape[end + 1:]
+    return reshape(input, shape)
+
+
+def permute(input, *dims):
+    """input with dimensions reordered: output dim i is input dim dims[i]."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if sorted(d % max(input.ndim, 1) for d in dims) != list(range(input.ndim)):
+        raise RuntimeError(f"permute: dims {tuple(dims)} are not a permutation of the "
+                           f"{input.ndim} dimensions of a tensor of shape {input.shape}")
+    axes = tuple(int(d) % input.ndim for d in dims)
+    if axes == tuple(range(input.ndim)):
+        return input
+    return Permute.apply(input, axes=axes)
+
+
+def transpose(input, dim0: int, dim1: int):
+    """input with dims dim0 and dim1 swapped."""
+    axes = list(range(input.ndim))
+    d0, d1 = _check_dim(dim0, input.ndim, "transpose"), _check_dim(dim1, input.ndim, "transpose")
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(input, axes)
+
+
+swapaxes = transpose
+
+
+def t(input):
+    """Transpose of a tensor of at most 2 dimensions."""
+    if input.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape {input.shape} - use .mT or transpose")
+    return transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def expand(input, *shape):
+    """input broadcast to `shape` (-1 keeps a size) without copying."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    extra = len(shape) - input.ndim
+    if extra < 0:
+        raise RuntimeError(f"expand: the requested shape {tuple(shape)} has fewer dimensions than "
+                           f"the tensor's shape {input.shape}")
+    shape = tuple(input.shape[i - extra] if s == -1 else int(s) for i, s in enumerate(shape))
+    if shape == input.shape:
+        return input
+    for i, size in enumerate(input.shape):
+        if size != 1 and size != shape[i + extra]:
+            raise RuntimeError(f"expand: the size {size} of dimension {i} must match {shape[i + extra]} "
+                               f"(or be 1): tensor shape {input.shape}, requested {shape}")
+    return Expand.apply(input, shape=shape)
+
+
+broadcast_to = expand
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+def squeeze(input, dim=None):
+    """input without size-1 dims (only `dim`, if given and of size 1)."""
+    if dim is None:
+        shape = tuple(s for s in input.shape if s != 1)
+    else:
+        dims = {_check_dim(d, input.ndim, "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
+        shape = tuple(s for i, s in enumerate(input.shape) if not (i in dims and s == 1))
+    return reshape(input, shape)
+
+
+def unsqueeze(input, dim: int):
+    """input with a size-1 dim inserted at `dim`."""
+    axis = _check_dim(dim, input.ndim + 1, "unsqueeze")
+    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
+
+
+def getitem(input, index):
+    """input[index] with numpy/PyTorch indexing; repeated indices accumulate in the VJP."""
+    return GetItem.apply(input, index=_as_index(index))
+
+
+def index_add(values, shape: tuple, index, unique: bool | None = None):
+    """zeros(shape) with values added at index (the adjoint of getitem).
+
+    `unique=True` promises that no position is indexed twice (a fast plain write).
+    """
+    return IndexAdd.apply(values, shape=tuple(shape), index=index, unique=unique)
+
+
+def index_put(input, values, index):
+    """A copy of input with input[index] = values (recorded; used by `x[index] = v`)."""
+    return IndexPut.apply(input, values, index=_as_index(index))
+
+
+def take_along_dim(input, indices, dim: int):
+    """Elements of input picked along `dim` by `indices` (shaped like input except at dim)."""
+    indices = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    axis = _check_dim(dim, input.ndim, "take_along_dim")
+    if indices.ndim != input.ndim:
+        raise RuntimeError(f"take_along_dim: indices have {indices.ndim} dims, the input {input.ndim} - "
+                           "they must have the same number of dimensions")
+    size = input.shape[axis]
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        bad = indices.min() if indices.min() < -size else indices.max()
+        raise IndexError(f"take_along_dim: index {bad} is out of bounds for dimension {axis} with size {size}")
+    grid = np.ogrid[tuple(slice(0, n) for n in indices.shape)]
+    index = tuple(indices if i == axis else grid[i] for i in range(input.ndim))
+    return GetItem.apply(input, index=index)
+
+
+def gather(input, dim: int, index):
+    """out[i][j] = input[index[i][j]][j] for dim=0 (PyTorch's gather)."""
+    return take_along_dim(input, index, dim)
+
+
+def cat(tensors, dim: int = 0):
+    """Concatenate tensors along `dim`; all other dims must match."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    shapes = [np.shape(t.data if isinstance(t, Tensor) else t) for t in tensors]
+    axis = _check_dim(dim, len(shapes[0]), "cat")
+    for i, shape in enumerate(shapes):
+        if len(shape) != len(shapes[0]) or any(a != b for k, (a, b) in enumerate(zip(shape, shapes[0])) if k != axis):
+            raise RuntimeError(f"cat: tensor {i} has shape {tuple(shape)}, which does not match tensor 0's "
+                               f"shape {tuple(shapes[0])} outside dimension {axis}")
+    return Cat.apply(*tensors, axis=axis)
+
+
+concatenate = concat = cat
+
+
+def stack(tensors, dim: int = 0):
+    """Stack equally shaped tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise RuntimeError(f"stack: expects each tensor to be equal size, got shapes {sorted(shapes)}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(input, split_size_or_sections, dim: int = 0):
+    """Split into chunks of `split_size` (int) or of the given sizes (list) along dim."""
+    axis = _check_dim(dim, input.ndim, "split")
+    n = input.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} do not add up to {n}, the size of dimension {dim}")
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(getitem(input, (slice(None),) * axis + (slice(start, start + size),)))
+        start += size
+    return tuple(parts)
+
+
+def chunk(input, chunks: int, dim: int = 0):
+    """Split into `chunks` nearly equal pieces along dim."""
+    n = input.shape[_check_dim(dim, input.ndim, "chunk")]
+    return split(input, -(-n // chunks), dim)
+
+
+def unbind(input, dim: int = 0):
+    """The slices along dim, as a tuple of tensors without that dim."""
+    axis = _check_dim(dim, input.ndim, "unbind")
+    return tuple(getitem(input, (slice(None),) * axis + (i,)) for i in range(input.shape[axis]))
+
+
+def pad(input, pad, mode: str = "constant", value: float = 0.0):
+    """Pad with a constant; `pad` lists (before, after) pairs from the LAST dim backwards (PyTorch's order)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported - only 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most twice the "
+                           f"number of dimensions ({input.ndim})")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError(f"pad: negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(input, widths=tuple(widths), value=value)
+
+
+def flip(input, dims):
+    """input reversed along dims."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip.apply(input, axis=tuple(_check_dim(d, input.ndim, "flip") for d in dims))
+
+
+def clone(input):
+    """A copy with its own memory; gradients pass through."""
+    return Clone.apply(input)
+
+
+def contiguous(input):
+    """input in C order (a copy only when it is not already)."""
+    return input if input.data.flags.c_contiguous else Clone.apply(input)
+
+
+def repeat(input, *sizes):
+    """input tiled `sizes` times along each dim (PyTorch's repeat)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < input.ndim:
+        raise RuntimeError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than the "
+                           f"number of dimensions of the tensor ({input.ndim})")
+    x = reshape(input, (1,) * (len(sizes) - input.ndim) + input.shape)
+    interleaved = tuple(d for size, n in zip(sizes, x.shape) for d in (1, n))
+    expanded = tuple(d for size, n in zip(sizes, x.shape) for d in (size, n))
+    return reshape(expand(reshape(x, interleaved), expanded), tuple(s * n for s, n in zip(sizes, x.shape)))
+
+
+def tril(input, diagonal: int = 0):
+    """Lower triangle of the last two dims (the rest zeroed)."""
+    mask = np.tril(np.ones(input.shape[-2:], dtype=bool), diagonal)
+    from .elementwise import where
+    return where(mask, input, np.zeros((), input.dtype))
+
+
+def triu(input, diagonal: int = 0):
+    """Upper triangle of the last two dims (the rest zeroed)."""
+    mask = np.triu(np.ones(input.shape[-2:], dtype=bool), diagonal)
+    from .elementwise import where
+    return where(mask, input, np.zeros((), input.dtype))
+
+
+def masked_fill(input, mask, value):
+    """input with `value` where mask is true (mask broadcasts)."""
+    from .elementwise import where
+    mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype}")
+    fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=input.dtype)
+    return where(mask, fill, input)
+
+
+__all__ = ['broadcast_to', 'cat', 'chunk', 'clone', 'concat', 'concatenate', 'contiguous', 'expand', 'expand_as', 'flatten', 'flip', 'gather', 'getitem', 'index_add', 'index_put', 'masked_fill', 'pad', 'permute', 'repeat', 'reshape', 'split', 'squeeze', 'stack', 'swapaxes', 't', 'take_along_dim', 'transpose', 'tril', 'triu', 'unbind', 'unsqueeze', 'view']
