@@ -30,6 +30,9 @@ import numpy as np
 
 from . import grad_mode
 from . import anomaly, scope
+from .tensor import Tensor, _make
+
+_new = object.__new__
 
 _OUTPUT = object()    # save_for_backward marker: "the op's own output"
 _RELEASED = object()  # saved values after a backward without retain_graph
@@ -52,8 +55,6 @@ class Function:
     #   retained     weak reference to the output tensor, if it called retain_grad()
     #   module_id    id of the nn.Module whose forward recorded it (for drawing), or None
 
-    forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
-
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError
@@ -61,6 +62,13 @@ class Function:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+    # defaults shared by every node until an op or the user sets them
+    saved = ()
+    hooks = None
+    retained = None
+    output_version = None
+    forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
 
     # ---- saving values for backward -------------------------------------------
     def save_for_backward(self, *values) -> None:
@@ -70,7 +78,7 @@ class Function:
         backward can differentiate through them; the output is kept as its
         array and turned back into a tensor of this node when needed.
         """
-        self.to_save = values
+        self.saved = values
 
     @property
     def saved_tensors(self) -> tuple:
@@ -80,16 +88,15 @@ class Function:
                 f"{self.name}: trying to backward through the graph a second time, but its saved "
                 "values were freed by the first backward - call backward(retain_graph=True) the "
                 "first time if you need to backward twice")
-        from .tensor import Tensor, _make
         result = []
         for value, version in saved:
             if value is _OUTPUT:
                 self._check_version(self.output_version, version, "its output")
-                value = _make(self.output_data, self.parents_require_grad, self)
-            elif isinstance(value, Tensor):
-                self._check_version(value._version_counter, version, "an input")
-            elif isinstance(value, np.ndarray):
+                value = _make(self.output_data, True, self)
+            elif type(value) is np.ndarray:
                 value = _make(value)
+            elif version is not None:
+                self._check_version(value._version_counter, version, "an input")
             result.append(value)
         return tuple(result)
 
@@ -113,44 +120,43 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
-        from .tensor import Tensor, _make
-        arrays = []
-        parents = []
-        requires_grad = False
-        for arg in args:
-            if isinstance(arg, Tensor):
-                arrays.append(arg.data)
-                if arg._requires_grad:
-                    requires_grad = True
-                    parents.append(arg._node if arg._node is not None else arg)
+        recording = grad_mode._state.enabled
+        arrays, parents, shapes, dtypes = [], [], [], []
+        needs_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                arrays.append(data)
+                if recording and a._requires_grad:
+                    parents.append(a._node or a)  # a grad key: the node that made it, or the leaf itself
+                    shapes.append(data.shape)
+                    dtypes.append(data.dtype)
+                    needs_grad = True
                     continue
             else:
-                arrays.append(arg)
+                arrays.append(a)
             parents.append(None)
+            shapes.append(None)
+            dtypes.append(None)
 
-        ctx = cls.__new__(cls)
-        ctx.to_save = ()
+        ctx = _new(cls)
         if cls.forward_on_tensors:
             data = cls._forward_with_tensors(ctx, args, kwargs)
         else:
             data = cls.forward(ctx, *arrays, **kwargs)
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if not (requires_grad and grad_mode._state.enabled):
+        if not needs_grad:
             return _make(data)
 
         ctx.parents = parents
-        ctx.parents_require_grad = True
-        ctx.shapes = [arr.shape if parent is not None else None for arr, parent in zip(arrays, parents)]
-        ctx.dtypes = [arr.dtype if parent is not None else None for arr, parent in zip(arrays, parents)]
+        ctx.shapes = shapes
+        ctx.dtypes = dtypes
         ctx.attributes = kwargs
-        ctx.hooks = None
-        ctx.retained = None
-        ctx.output_version = None
         ctx.module_id = scope._state.current
         out = _make(data, True, ctx)
-        ctx.saved = ctx._resolve_saved(args, arrays, data, out)
-        del ctx.to_save
+        if ctx.saved:
+            ctx.saved = ctx._resolve_saved(args, data, out)
         if anomaly._state.enabled:
             ctx.created_at = anomaly.user_frame()
         return out
@@ -158,16 +164,17 @@ class Function:
     @classmethod
     def _forward_with_tensors(cls, ctx, args, kwargs):
         """Call a PyTorch-style forward: tensors in (not recording), a tensor or array out."""
-        from .tensor import Tensor, _make
         inputs = [_make(arg.data) if isinstance(arg, Tensor) else arg for arg in args]
         with grad_mode.no_grad():
             out = cls.forward(ctx, *inputs, **kwargs)
-        ctx.to_save = tuple(v.data if isinstance(v, Tensor) else v for v in ctx.to_save)
+        ctx.saved = tuple(v.data if isinstance(v, Tensor) else v for v in ctx.saved)
         return out.data if isinstance(out, Tensor) else out
 
-    def _resolve_saved(self, args, arrays, data, out):
+    def _resolve_saved(self, args, data, out) -> list:
+        """Pair each saved value with what backward will need: (input tensor, its version),
+        (_OUTPUT, version) for the output, or (array, None) for anything else."""
         saved = []
-        for value in self.to_save:
+        for value in self.saved:
             if value is data:
                 if out._version_counter is None:
                     out._version_counter = [0]
@@ -175,13 +182,13 @@ class Function:
                 self.output_data = data
                 saved.append((_OUTPUT, 0))
                 continue
-            for arg, array in zip(args, arrays):
-                if value is array and array is not None and hasattr(arg, "_version_counter"):
+            for arg in args:
+                if isinstance(arg, Tensor) and arg.data is value:
                     counter = arg._version_counter
                     saved.append((arg, counter[0] if counter is not None else 0))
                     break
             else:
-                saved.append((value, 0))
+                saved.append((value, None))
         return saved
 
     def rebase_output(self, tensor) -> None:
