@@ -29,6 +29,7 @@ from .function import Function as _PrimitiveFunction  # noqa: F401
 _tensor_methods.install()
 
 from . import distributions  # noqa: E402
+from . import data  # noqa: E402
 # serialization (save, load) is imported below once written
 
 __version__ = "0.1.0"
