@@ -30,6 +30,7 @@ _tensor_methods.install()
 
 from . import distributions  # noqa: E402
 from . import data  # noqa: E402
+from . import viz  # noqa: E402
 from .serialization import save, load  # noqa: E402
 
 __version__ = "0.1.0"

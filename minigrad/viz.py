@@ -1,0 +1,712 @@
+"""Drawing the recorded graph with graphviz: see what happened, and where the gradients went.
+
+    import minigrad as mg
+    loss = model(x).pow(2).mean()
+    loss.name = "loss"
+    graph = mg.viz.draw(loss, params=model)        # a graphviz.Digraph; shows inline in Jupyter
+    mg.viz.save(graph, "model.svg")                # or .png / .pdf / .dot
+
+The drawing has one box per op (its name and settings: `conv2d 3x3 stride=1
+pad=1`, `sum dim=(1,) keepdim`, `reshape (64, -1)`) and one box per tensor
+the graph starts or ends at: leaves that require grad (named by `params`)
+and the tensors given to `draw`. Arrows follow the data, inputs -> op ->
+output; an arrow leaving an op is labelled with the shape of the tensor it
+carries. Inputs that need no gradient (constants, data) are not part of the
+graph and are not drawn.
+
+Gradients. After `backward()`, `draw(..., show_grads=True)` colours every
+leaf by the norm of its `.grad` on a log scale, white (smallest) to red
+(largest), with a legend: vanishing or exploding gradients show up as a
+colour gradient along the network. The engine keeps no gradient of
+intermediate tensors, so to colour the ops too, record them during backward:
+
+    with mg.viz.capture_gradients(loss) as grads:   # hooks every node of loss's graph
+        loss.backward()
+    mg.viz.draw(loss, params=model, grads=grads)    # colours ops by their output's gradient norm
+
+This module imports graphviz only when it draws, so `import minigrad` never
+needs it; rendering (`save`, `.render`, Jupyter display) also needs the
+Graphviz `dot` program.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import weakref
+from collections import deque
+from typing import Mapping
+
+import numpy as np
+
+from .function import Function
+from .tensor import Tensor
+
+__all__ = ["draw", "save", "capture_gradients"]
+
+_INSTALL_DOT = ("the Graphviz 'dot' program is needed to render graphs but was not found on PATH - "
+                "install it with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
+                "(macOS), `conda install graphviz` or from https://graphviz.org/download/")
+_MAX_LABEL = 48  # characters of one label line before it is cut with "..."
+
+_OP_FILL = "#f2f2f2"
+_PARAM_FILL = "#cfe2f3"
+_LEAF_FILL = "#fff2b3"
+_OUTPUT_FILL = "#c9f2c7"
+_HIDDEN_FILL = "#ffffff"
+_NO_GRAD_FILL = "#d9d9d9"
+_NONFINITE_FILL = "#9b59b6"   # nan or inf gradient: its own colour, never on the white->red scale
+_ZERO_FILL = "#ffffff"        # exactly zero (a dead ReLU, a cut path): white and dashed, off the scale
+_LOW_RGB = (255, 245, 240)   # the light end of matplotlib's "Reds"
+_HIGH_RGB = (214, 39, 40)
+
+
+# ---- the public functions ---------------------------------------------------------------
+
+def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = False,
+         cluster_modules: bool = True, max_nodes: int | None = 300, depth: int | None = None,
+         graph_attr: Mapping | None = None, grads: "capture_gradients | None" = None,
+         grad_range: tuple | None = None):
+    """Draw the graph that produced `tensors`.
+
+    Args:
+        *tensors: the outputs to draw from (e.g. the loss), each a Tensor, a
+            list of tensors, or a dict name -> Tensor. An output is labelled
+            with its dict key, else its `.name`, else "output" ("output 0",
+            "output 1", ... for several).
+        params: names for the leaves: an nn.Module (its `named_parameters()`,
+            and its submodules for `cluster_modules`), a dict name -> Tensor,
+            or an iterable of (name, Tensor) pairs. Unnamed leaves show their
+            `.name`, or "tensor".
+        show_shapes: put shape and dtype on tensor boxes and shapes on arrows.
+        show_grads: colour tensors (and ops, with `grads`) by the norm of their
+            gradient on a log scale, white (smallest) to red (largest), and add
+            a legend. Call it after `backward()`.
+        cluster_modules: with an nn.Module as `params`, group the ops (and the
+            parameters) of each submodule into a box labelled with its
+            qualified name and class, nested as the modules are.
+        max_nodes: draw at most this many op boxes, the ones nearest the
+            outputs; the rest are collapsed into one box saying how many ops
+            were hidden. None: no limit.
+        depth: draw only ops at most this many ops away from the outputs (the
+            op that made an output is at depth 1); the rest are collapsed.
+        graph_attr: graphviz graph attributes overriding the defaults, e.g.
+            {"rankdir": "LR"} to lay the graph out left to right.
+        grads: gradients recorded by `capture_gradients` during backward, to
+            colour ops as well as leaves; implies show_grads.
+        grad_range: (low, high) gradient norms for the two ends of the colour
+            scale, to compare several drawings; default: the smallest and
+            largest norm in this drawing.
+
+    Returns:
+        graphviz.Digraph (a subclass whose rendering explains how to install
+        `dot` if it is missing). It displays inline in Jupyter; `.source` is
+        the DOT text; `.render(path, format="svg")` or `mg.viz.save` write it.
+
+    Drawn: one box per op and per leaf that requires grad and is an input of
+    a drawn op, one box per output, one arrow per recorded input of each drawn
+    op and one from each output's op to the output's box; plus, when needed,
+    one "hidden" box and one legend box.
+    """
+    graphviz = _import_graphviz()
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"draw: max_nodes must be at least 1 (or None for no limit), got {max_nodes}")
+    if depth is not None and depth < 1:
+        raise ValueError(f"draw: depth must be at least 1 (or None for no limit), got {depth}")
+    if grad_range is not None and not (len(grad_range) == 2 and 0 < grad_range[0] < grad_range[1]):
+        raise ValueError(f"draw: grad_range must be (low, high) with 0 < low < high, got {grad_range!r}")
+    show_grads = bool(show_grads) or grads is not None
+    outputs = _named_outputs(tensors)
+    if not outputs:
+        raise ValueError("draw: give at least one tensor to draw, e.g. draw(loss)")
+    param_names, module_names, module_classes = _names(params)
+    if not cluster_modules:
+        module_names = {}
+
+    # ops nearest the outputs first; the first `max_nodes` within `depth` are drawn
+    roots = [t._node for _, t in outputs if t._node is not None]
+    order, distance = _breadth_first(roots)
+    cut = len(order) if max_nodes is None else min(len(order), max_nodes)
+    if depth is not None:
+        cut = next((i for i, node in enumerate(order[:cut]) if distance[id(node)] > depth), cut)
+    drawn, hidden = order[:cut], order[cut:]
+    drawn_ids = {id(node) for node in drawn}
+
+    graph = _graph_class()(name="minigrad", graph_attr=_graph_attributes(graph_attr),
+                           node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.04"},
+                           edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
+    scene = _Scene(graphviz, param_names, module_names, module_classes)
+
+    # ---- tensor boxes: leaves of drawn ops, then outputs --------------------------------
+    leaf_ids = {}
+    for node in reversed(drawn):  # inputs first, so the DOT text reads in data-flow order
+        for parent in node.parents:
+            if isinstance(parent, Tensor) and id(parent) not in leaf_ids:
+                leaf_ids[id(parent)] = f"t{len(leaf_ids)}"
+                scene.tensor_box(leaf_ids[id(parent)], parent, param_names.get(id(parent)),
+                                 show_shapes, show_grads, grads)
+    output_ids = []
+    for index, (name, tensor) in enumerate(outputs):
+        if tensor._node is None and id(tensor) in leaf_ids:  # a leaf given as an output: already drawn
+            output_ids.append(None)
+            continue
+        output_ids.append(f"out{index}")
+        scene.tensor_box(f"out{index}", tensor, name, show_shapes, show_grads, grads, output=True)
+
+    # ---- op boxes and the arrows into them ---------------------------------------------
+    op_ids = {id(node): f"op{i}" for i, node in enumerate(drawn)}
+    hidden_id = "hidden" if hidden else None
+    for node in reversed(drawn):
+        scene.op_box(op_ids[id(node)], node, show_grads, grads)
+        for parent, shape in zip(node.parents, node.shapes):
+            if parent is None:
+                continue
+            if isinstance(parent, Tensor):
+                scene.edge(leaf_ids[id(parent)], op_ids[id(node)])
+                continue
+            source = op_ids[id(parent)] if id(parent) in drawn_ids else hidden_id
+            scene.edge(source, op_ids[id(node)], _shape_text(shape) if show_shapes else None)
+    for (name, tensor), out_id in zip(outputs, output_ids):
+        if out_id is not None and tensor._node is not None and id(tensor._node) in drawn_ids:
+            scene.edge(op_ids[id(tensor._node)], out_id)
+
+    if hidden:
+        scene.hidden_box(hidden_id, hidden, set(leaf_ids), max_nodes, depth)
+    if show_grads:
+        scene.legend(grad_range)
+    scene.emit(graph)
+    return graph
+
+
+def save(graph_or_tensors, path, format: str | None = None, **draw_kwargs) -> str:
+    """Render a drawing to a file, atomically (a reader never sees a half-written file).
+
+    Args:
+        graph_or_tensors: a graph from `draw`, or a tensor (or list of
+            tensors) to draw first with `draw_kwargs`.
+        path: the file to write; its suffix gives the format (.svg, .png,
+            .pdf, ... or .dot/.gv for the DOT text, which needs no `dot`).
+        format: the format, if the suffix does not tell it.
+
+    Returns:
+        `path`, as a string.
+
+    Raises:
+        RuntimeError: if the Graphviz `dot` program is not installed.
+    """
+    graphviz = _import_graphviz()
+    if isinstance(graph_or_tensors, graphviz.Digraph):
+        if draw_kwargs:
+            raise TypeError(f"save: got a drawn graph and draw() options {sorted(draw_kwargs)} - "
+                            "pass the options to draw(), or pass tensors to save()")
+        graph = graph_or_tensors
+    elif isinstance(graph_or_tensors, (list, tuple)):
+        graph = draw(*graph_or_tensors, **draw_kwargs)
+    else:
+        graph = draw(graph_or_tensors, **draw_kwargs)
+    path = os.fspath(path)
+    if format is None:
+        format = os.path.splitext(path)[1].lstrip(".").lower()
+        if not format:
+            raise ValueError(f"save: cannot tell the format of {path!r} - give a path ending in "
+                             ".svg, .png, .pdf or .dot, or pass format='svg'")
+    if format in ("dot", "gv"):
+        data = graph.source.encode("utf-8")
+    else:
+        with _dot_needed():
+            data = graph.pipe(format=format)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+class capture_gradients:
+    """Record the norm of the gradient that reaches each op of a graph during backward.
+
+    The engine keeps no gradient of intermediate tensors; this appends a hook
+    (see `Tensor.register_hook`) to every node of the graph of `tensors` that
+    stores `||grad||` (the 2-norm of the gradient of the node's output, in
+    float64). Give the result to `draw(..., grads=...)` to colour the ops.
+    Use it as a context manager, which removes the hooks on exit, or call
+    `remove()` yourself. Build it BEFORE backward: hooks run during backward.
+    If backward runs several times, the last norm is kept.
+
+        with mg.viz.capture_gradients(loss) as grads:
+            loss.backward()
+        grads.norm(loss)     # the norm of d loss / d loss, 1.0
+        mg.viz.draw(loss, params=model, grads=grads)
+
+    Args:
+        *tensors: outputs whose whole graph is hooked.
+    """
+
+    def __init__(self, *tensors):
+        self.norms = {}      # id(node) -> float; nodes no gradient reached are absent
+        self._nodes = {}     # id(node) -> weakref to the node, so a reused id is never mistaken for it
+        self._hooked = []    # (the node's hook list, our hook), to remove them again
+        roots = [t._node for _, t in _named_outputs(tensors) if t._node is not None]
+        for node in _breadth_first(roots)[0]:
+            hook = _NormHook(self.norms, id(node))
+            if getattr(node, "hooks", None) is None:
+                node.hooks = []
+            node.hooks.append(hook)
+            self._hooked.append((node.hooks, hook))
+            self._nodes[id(node)] = weakref.ref(node)
+
+    def __enter__(self) -> "capture_gradients":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.remove()
+        return False
+
+    def remove(self) -> None:
+        """Take the hooks off the graph (the recorded norms stay)."""
+        for hooks, hook in self._hooked:
+            for i in range(len(hooks) - 1, -1, -1):
+                if hooks[i] is hook:
+                    del hooks[i]
+        self._hooked = []
+
+    def norm(self, tensor_or_node) -> float | None:
+        """The recorded gradient norm of a non-leaf tensor (or a node), or None if none reached it."""
+        node = tensor_or_node._node if isinstance(tensor_or_node, Tensor) else tensor_or_node
+        if node is None:
+            return None
+        ref = self._nodes.get(id(node))
+        if ref is None or ref() is not node:
+            return None
+        return self.norms.get(id(node))
+
+    def __len__(self) -> int:
+        return len(self.norms)
+
+
+# ---- helpers: the graph -----------------------------------------------------------------
+
+class _NormHook:
+    """A node hook that stores the gradient's norm and leaves the gradient unchanged."""
+    __slots__ = ("norms", "key")
+
+    def __init__(self, norms: dict, key: int):
+        self.norms, self.key = norms, key
+
+    def __call__(self, grad):
+        self.norms[self.key] = _norm(grad.data)
+        return None
+
+
+def _breadth_first(roots: list) -> tuple:
+    """Op nodes reachable from `roots`, nearest first, and each one's distance (roots: 1).
+
+    Iterative, so a 100 000-op chain is fine.
+    """
+    order, distance = [], {}
+    queue = deque()
+    for node in roots:
+        if id(node) not in distance:
+            distance[id(node)] = 1
+            queue.append(node)
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        d = distance[id(node)] + 1
+        for parent in node.parents:
+            if isinstance(parent, Function) and id(parent) not in distance:
+                distance[id(parent)] = d
+                queue.append(parent)
+    return order, distance
+
+
+def _named_outputs(tensors) -> list:
+    """(label, tensor) for every output given to draw, each tensor once."""
+    pairs = []
+    for item in tensors:
+        if isinstance(item, Tensor):
+            pairs.append((item.name, item))
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                pairs.append((str(key), _check_tensor(value, key)))
+        elif isinstance(item, (list, tuple)):
+            pairs.extend((t.name, _check_tensor(t, i)) for i, t in enumerate(item))
+        else:
+            raise TypeError(f"draw: expected tensors (or lists or dicts of tensors) to draw, got "
+                            f"{type(item).__name__}")
+    unique, seen = [], set()
+    for name, tensor in pairs:
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            unique.append((name, tensor))
+    unnamed = [i for i, (name, _) in enumerate(unique) if name is None]
+    for count, i in enumerate(unnamed):
+        unique[i] = ("output" if len(unnamed) == 1 else f"output {count}", unique[i][1])
+    return unique
+
+
+def _check_tensor(value, where):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"draw: output {where!r} is a {type(value).__name__}, expected a Tensor")
+    return value
+
+
+def _names(params) -> tuple:
+    """id -> name for parameters, id -> qualified name and class for modules, from `params`."""
+    if params is None:
+        return {}, {}, {}
+    named_modules = getattr(params, "named_modules", None)
+    if callable(named_modules) and hasattr(params, "named_parameters"):
+        param_names = {id(p): name for name, p in params.named_parameters()}
+        module_names, module_classes = {}, {}
+        for name, module in named_modules():
+            if name:  # the model itself is the whole drawing, not a box in it
+                module_names[id(module)] = name
+                module_classes[name] = type(module).__name__
+        return param_names, module_names, module_classes
+    items = params.items() if isinstance(params, Mapping) else params
+    param_names = {}
+    try:
+        for name, tensor in items:
+            param_names.setdefault(id(tensor), str(name))
+    except (TypeError, ValueError):
+        raise TypeError(f"draw: params must be an nn.Module, a dict name -> Tensor or (name, Tensor) "
+                        f"pairs, got {type(params).__name__}") from None
+    return param_names, {}, {}
+
+
+# ---- helpers: what the boxes say --------------------------------------------------------
+
+def _shape_text(shape) -> str:
+    return str(tuple(int(n) for n in shape))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX_LABEL else text[:_MAX_LABEL - 3] + "..."
+
+
+def _value_text(value) -> str:
+    """A setting's value, short: numbers with 4 significant digits, big arrays as their shape."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.bool_:
+            return f"mask{_shape_text(value.shape)}"
+        if value.size <= 4:
+            return "[" + ", ".join(_value_text(v) for v in value.reshape(-1).tolist()) + "]" \
+                if value.ndim else _value_text(value.item())
+        return f"{value.dtype}{_shape_text(value.shape)}"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return str(np.dtype(value))
+    if isinstance(value, slice):
+        return _slice_text(value)
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_value_text(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _slice_text(s: slice) -> str:
+    text = ("" if s.start is None else str(s.start)) + ":" + ("" if s.stop is None else str(s.stop))
+    return text + (f":{s.step}" if s.step is not None else "")
+
+
+def _index_text(index) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join("None" if p is None else _value_text(p) for p in parts) + "]"
+
+
+def _pair_text(pair) -> str:
+    a, b = pair
+    return str(a) if a == b else f"({a}, {b})"
+
+
+def _geometry_text(geometry) -> list:
+    """conv2d/max_pool2d/unfold settings: (input_shape, kernel, stride, padding, dilation)."""
+    try:
+        _, kernel, stride, padding, dilation = geometry
+        parts = [f"{kernel[0]}x{kernel[1]}", f"stride={_pair_text(stride)}", f"pad={_pair_text(padding)}"]
+        if tuple(dilation) != (1, 1):
+            parts.append(f"dil={_pair_text(dilation)}")
+        return parts
+    except (TypeError, ValueError, IndexError):
+        return [f"geometry={_value_text(geometry)}"]
+
+
+def _op_title(node) -> str:
+    """`conv2d 3x3 stride=1 pad=1`, `sum dim=(1,) keepdim`, `reshape (64, -1)`, `getitem [:, 0]`."""
+    name = node.name
+    parts = [name]
+    for key, value in (getattr(node, "attributes", None) or {}).items():
+        if key == "geometry":
+            parts.extend(_geometry_text(value))
+        elif key == "index":
+            parts.append(_index_text(value))
+        elif key == "shape" or (key == "axes" and name == "permute"):
+            parts.append(_value_text(tuple(value)) if isinstance(value, (tuple, list)) else _value_text(value))
+        elif key in ("axis", "axes", "dim"):
+            if value is not None:
+                parts.append(f"dim={_value_text(value)}")
+        elif key == "keepdims":
+            if value:
+                parts.append("keepdim")
+        elif key == "dtype":
+            parts.append(_value_text(np.dtype(value)))
+        elif key == "unique" or value is None:
+            continue  # a speed hint, or a setting left at "none"
+        else:
+            parts.append(f"{key}={_value_text(value)}")
+    return _cut(" ".join(parts))
+
+
+# ---- helpers: gradient colours ----------------------------------------------------------
+
+def _norm(array) -> float:
+    array = np.asarray(array)
+    if array.dtype.kind not in "fc":
+        array = array.astype(np.float64)
+    # float64 so that an exploding float32 gradient (~1e20 per entry) does not overflow the norm
+    return float(np.sqrt(np.sum(np.square(np.abs(array), dtype=np.float64))))
+
+
+def _norm_text(norm: float) -> str:
+    if norm == 0:
+        return "0"
+    if not math.isfinite(norm):
+        return str(norm)
+    return f"{norm:.2e}"
+
+
+def _scale_colour(t: float) -> tuple:
+    """(fill, font colour) at position t in [0, 1] of the white -> red scale."""
+    t = min(1.0, max(0.0, t))
+    rgb = [round(lo + (hi - lo) * t) for lo, hi in zip(_LOW_RGB, _HIGH_RGB)]
+    return "#%02x%02x%02x" % tuple(rgb), ("white" if t > 0.6 else "black")
+
+
+# ---- building the DOT ---------------------------------------------------------------------
+
+class _Scene:
+    """Boxes and arrows collected for one drawing, then written out grouped into module clusters."""
+
+    def __init__(self, graphviz, param_names, module_names, module_classes):
+        self.graphviz = graphviz
+        self.param_names = param_names
+        self.module_names = module_names        # id(module) -> qualified name
+        self.module_classes = module_classes    # qualified name -> class name
+        self.nodes = []    # (cluster qualified name or None, id, label, attributes, norm or None)
+        self.edges = []    # (tail, head, label)
+
+    # -- boxes --
+    def tensor_box(self, box_id, tensor, name, show_shapes, show_grads, grads, output=False):
+        param = id(tensor) in self.param_names
+        lines = [name or tensor.name or "tensor"]
+        if show_shapes:
+            lines.append(f"{_shape_text(tensor.shape)} {tensor.dtype}")
+        norm = None
+        attrs = {"shape": "box", "style": "filled",
+                 "fillcolor": _OUTPUT_FILL if output else (_PARAM_FILL if param else _LEAF_FILL)}
+        if output:
+            attrs["peripheries"] = "2"
+            if not tensor._requires_grad:
+                lines.append("(not recorded: requires_grad=False)")
+        if show_grads:
+            if tensor.grad is not None:
+                norm = _norm(tensor.grad.data)
+            elif grads is not None and tensor._node is not None:
+                norm = grads.norm(tensor)
+            if norm is not None:
+                lines.append(f"grad norm {_norm_text(norm)}")
+            elif not output:
+                lines.append("no grad")
+                attrs["fillcolor"] = _NO_GRAD_FILL
+        cluster = None
+        if param and self.module_names:
+            # placed in its module's box, or the nearest one above, once the boxes are known
+            cluster = ("owner", self.param_names[id(tensor)].rpartition(".")[0])
+        self.nodes.append((cluster, box_id, lines, attrs, norm))
+
+    def op_box(self, box_id, node, show_grads, grads):
+        lines = [_op_title(node)]
+        norm = None
+        if show_grads and grads is not None:
+            norm = grads.norm(node)
+            lines.append("no grad" if norm is None else f"grad norm {_norm_text(norm)}")
+        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": _OP_FILL}
+        cluster = self.module_names.get(getattr(node, "module_id", None))
+        self.nodes.append((cluster, box_id, lines, attrs, norm))
+
+    def hidden_box(self, box_id, hidden, drawn_leaves, max_nodes, depth):
+        leaves = set()
+        for node in hidden:
+            for parent in node.parents:
+                if isinstance(parent, Tensor) and id(parent) not in drawn_leaves:
+                    leaves.add(id(parent))
+        lines = [f"... {len(hidden)} more ops hidden"]
+        if leaves:
+            lines.append(f"(and {len(leaves)} leaf tensor{'s' if len(leaves) > 1 else ''})")
+        limits = [f"max_nodes={max_nodes}"] if max_nodes is not None else []
+        limits += [f"depth={depth}"] if depth is not None else []
+        lines.append(", ".join(limits))
+        attrs = {"shape": "box", "style": "dashed,filled", "fillcolor": _HIDDEN_FILL}
+        self.nodes.append((None, box_id, lines, attrs, None))
+
+    def edge(self, tail, head, label=None):
+        self.edges.append((tail, head, label))
+
+    def legend(self, grad_range):
+        norms = [n for *_, n in self.nodes if n is not None]
+        logs = [math.log10(n) for n in norms if n > 0 and math.isfinite(n)]
+        if grad_range is not None:
+            self.low, self.high = math.log10(grad_range[0]), math.log10(grad_range[1])
+        elif logs:
+            self.low, self.high = min(logs), max(logs)
+        else:
+            self.low = self.high = None
+        if not norms:
+            text = "no gradients to show: call backward() before draw(..., show_grads=True)"
+            self.nodes.append((None, "legend", [text], {"shape": "note"}, None))
+            return
+        # colour every box that has a norm
+        for i, (cluster, box_id, lines, attrs, norm) in enumerate(self.nodes):
+            if norm is None:
+                continue
+            attrs = dict(attrs)
+            if not math.isfinite(norm):
+                attrs["fillcolor"], attrs["fontcolor"] = _NONFINITE_FILL, "white"
+            elif norm == 0:
+                attrs["fillcolor"], attrs["fontcolor"] = _ZERO_FILL, "black"
+                attrs["style"] += ",dashed"
+            else:
+                attrs["fillcolor"], attrs["fontcolor"] = _scale_colour(self._position(norm))
+            self.nodes[i] = (cluster, box_id, lines, attrs, norm)
+        cells = []
+        if any(n == 0 for n in norms):
+            cells.append(("0", _ZERO_FILL, "black"))
+        if self.low is not None and self.low == self.high:
+            cells.append((_norm_text(10 ** self.low), *_scale_colour(0.5)))
+        elif self.low is not None:
+            for k in range(5):
+                t = k / 4
+                cells.append((_norm_text(10 ** (self.low + t * (self.high - self.low))), *_scale_colour(t)))
+        if any(not math.isfinite(n) for n in norms):
+            cells.append(("nan/inf", _NONFINITE_FILL, "white"))
+        row = "".join(f'<td bgcolor="{fill}"><font color="{font}">{text}</font></td>'
+                      for text, fill, font in cells)
+        html = (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                f'<tr><td colspan="{len(cells)}">gradient norm (log scale)</td></tr><tr>{row}</tr></table>>')
+        self.nodes.append((None, "legend", html, {"shape": "plaintext"}, None))
+
+    def _position(self, norm: float) -> float:
+        if self.high == self.low:
+            return 0.5
+        return (math.log10(norm) - self.low) / (self.high - self.low)
+
+    # -- writing --
+    def emit(self, graph) -> None:
+        graphviz = self.graphviz
+        # clusters: every module that recorded a drawn op, and its ancestors
+        used = {cluster for cluster, *_ in self.nodes if isinstance(cluster, str)}
+        clusters = set()
+        for name in used:
+            parts = name.split(".")
+            clusters.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        bodies = {name: graphviz.Digraph(name="cluster_" + name) for name in clusters}
+        for name, body in bodies.items():
+            module_class = self.module_classes.get(name)
+            body.attr(label=f"{name} ({module_class})" if module_class else name, style="rounded",
+                      color="#7f7f7f", fontname="Helvetica", fontsize="10", labeljust="l")
+
+        for cluster, box_id, lines, attrs, _ in self.nodes:
+            if isinstance(cluster, tuple):  # a parameter: the box of its module, or the nearest above
+                name = cluster[1]
+                while name and name not in clusters:
+                    name = name.rpartition(".")[0]
+                cluster = name or None
+            label = lines if isinstance(lines, str) else \
+                self.graphviz.nohtml("\\n".join(self.graphviz.escape(_cut(line)) for line in lines))
+            (bodies[cluster] if cluster else graph).node(box_id, label=label, **attrs)
+        for tail, head, label in self.edges:
+            if label is None:
+                graph.edge(tail, head)
+            else:
+                graph.edge(tail, head, label=" " + label)
+
+        # nest the clusters, innermost first: a subgraph's text is copied into its parent when added
+        for name in sorted(clusters, key=lambda n: n.count("."), reverse=True):
+            parent = name.rpartition(".")[0]
+            (bodies[parent] if parent else graph).subgraph(bodies[name])
+
+
+# ---- helpers: graphviz --------------------------------------------------------------------
+
+def _import_graphviz():
+    try:
+        import graphviz
+    except ImportError:
+        raise ModuleNotFoundError("mg.viz needs the graphviz Python package: pip install graphviz "
+                                  "(and the Graphviz `dot` program to render: apt-get install graphviz "
+                                  "or brew install graphviz)") from None
+    return graphviz
+
+
+class _dot_needed:
+    """Turn graphviz.ExecutableNotFound into a RuntimeError that says how to install `dot`."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        graphviz = _import_graphviz()
+        if kind is not None and issubclass(kind, graphviz.ExecutableNotFound):
+            raise RuntimeError(_INSTALL_DOT) from error
+        return False
+
+
+_GRAPH_CLASS = None
+
+
+def _graph_class():
+    """graphviz.Digraph, whose rendering explains how to install `dot` when it is missing.
+
+    Made on first use, so that importing minigrad does not import graphviz.
+    """
+    global _GRAPH_CLASS
+    if _GRAPH_CLASS is None:
+        graphviz = _import_graphviz()
+
+        class Graph(graphviz.Digraph):
+            """A minigrad drawing: a graphviz.Digraph (`.source`, `.render`, Jupyter display)."""
+
+            def pipe(self, *args, **kwargs):
+                with _dot_needed():
+                    return super().pipe(*args, **kwargs)
+
+            def render(self, *args, **kwargs):
+                with _dot_needed():
+                    return super().render(*args, **kwargs)
+
+        _GRAPH_CLASS = Graph
+    return _GRAPH_CLASS
+
+
+def _graph_attributes(overrides) -> dict:
+    attributes = {"rankdir": "TB", "fontname": "Helvetica", "fontsize": "11",
+                  "nodesep": "0.25", "ranksep": "0.35"}
+    attributes.update({str(k): str(v) for k, v in (overrides or {}).items()})
+    return attributes

@@ -1,0 +1,453 @@
+"""mg.viz: the DOT text of known graphs (boxes, arrows, labels, clusters, colours, collapsing),
+and, where Graphviz's `dot` is installed, rendering to SVG and PNG."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+pytest.importorskip("graphviz")
+import graphviz  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+import nn  # noqa: E402
+from minigrad import viz  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+
+
+# ---- reading the DOT text back --------------------------------------------------------------
+
+_LABEL = re.compile(r'label=("(?:[^"\\]|\\.)*"|<.*>|[^\s\]]+)')
+
+
+def _unquote(text):
+    return text[1:-1] if text.startswith('"') else text
+
+
+def parse(source):
+    """{node id: (label, attributes text, innermost cluster or None)}, [(tail, head, edge label)], clusters."""
+    nodes, edges, clusters, stack = {}, [], [], []
+    for line in source.splitlines():
+        line = line.strip()
+        match = re.match(r'^subgraph "?cluster_([^" ]+)"? \{$', line)
+        if match:
+            clusters.append(match[1])
+            stack.append(match[1])
+            continue
+        if line == "}":
+            if stack:
+                stack.pop()
+            continue
+        match = re.match(r'^(\w+) -> (\w+)(?: \[(.*)\])?$', line)
+        if match:
+            label = _LABEL.search(match[3] or "")
+            edges.append((match[1], match[2], _unquote(label[1]).strip() if label else None))
+            continue
+        match = re.match(r'^(\w+) \[(.*)\]$', line)
+        if match and match[1] not in ("graph", "node", "edge"):
+            label = _LABEL.search(match[2])
+            nodes[match[1]] = (_unquote(label[1]) if label else "", match[2], stack[-1] if stack else None)
+    return nodes, edges, clusters
+
+
+def first_line(label):
+    return label.split("\\n")[0]
+
+
+def by_title(nodes):
+    """first label line -> node id; a title that several boxes share maps to None."""
+    titles = {}
+    for node_id, (label, _, _) in nodes.items():
+        title = first_line(label)
+        titles[title] = None if title in titles else node_id
+    return titles
+
+
+def fill(nodes, node_id):
+    return re.search(r'fillcolor="?(#[0-9a-f]{6}|\w+)', nodes[node_id][1])[1]
+
+
+def small_graph():
+    """loss = (x * w + b).sum() with x (4, 3), w (4, 3), b (3,) all requiring grad."""
+    mg.manual_seed(0)
+    x = mg.randn(4, 3, requires_grad=True)
+    x.name = "x"
+    w = mg.randn(4, 3, requires_grad=True)
+    b = mg.randn(3, requires_grad=True)
+    loss = (x * w + b).sum()
+    loss.name = "loss"
+    return x, w, b, loss
+
+
+# ---- structure --------------------------------------------------------------------------
+
+def test_small_graph_has_one_box_per_op_leaf_and_output_and_data_flow_arrows():
+    x, w, b, loss = small_graph()
+    graph = viz.draw(loss, params={"w": w, "b": b})
+    assert isinstance(graph, graphviz.Digraph)
+    nodes, edges, clusters = parse(graph.source)
+    assert len(nodes) == 7 and len(edges) == 6 and clusters == []
+    assert sorted(n[:-1] for n in nodes if n != "legend") == ["op"] * 3 + ["out"] + ["t"] * 3
+    t = by_title(nodes)
+    assert set(t) == {"x", "w", "b", "mul", "add", "sum", "loss"}
+    arrows = {(first_line(nodes[a][0]), first_line(nodes[b][0])) for a, b, _ in edges}
+    assert arrows == {("x", "mul"), ("w", "mul"), ("mul", "add"), ("b", "add"), ("add", "sum"), ("sum", "loss")}
+    assert nodes[t["w"]][0] == "w\\n(4, 3) float32"
+    assert nodes[t["b"]][0] == "b\\n(3,) float32"
+    assert nodes[t["loss"]][0] == "loss\\n() float32"
+    # arrows leaving an op carry the shape of the tensor on them; arrows from leaves do not
+    labels = {(first_line(nodes[a][0]), first_line(nodes[b][0])): label for a, b, label in edges}
+    assert labels[("mul", "add")] == "(4, 3)" and labels[("add", "sum")] == "(4, 3)"
+    assert labels[("x", "mul")] is None and labels[("sum", "loss")] is None
+    # parameters and other leaves look different, and outputs have a double border
+    assert fill(nodes, t["w"]) == fill(nodes, t["b"]) != fill(nodes, t["x"])
+    assert "peripheries=2" in nodes[t["loss"]][1]
+    source = viz.draw(loss, graph_attr={"rankdir": "LR"}).source
+    assert "rankdir=LR" in source and "rankdir=TB" not in source
+
+
+def test_constants_and_tensors_without_grad_are_not_drawn_and_a_reused_input_has_two_arrows():
+    x = mg.randn(3, requires_grad=True)
+    data = mg.ones(3)
+    nodes, edges, _ = parse(viz.draw((x * 2 + data).sum()).source)
+    assert len(nodes) == 5 and len(edges) == 4  # x, mul, add, sum, output
+    assert {first_line(label) for label, _, _ in nodes.values()} == {"tensor", "mul", "add", "sum", "output"}
+
+    nodes, edges, _ = parse(viz.draw(x * x).source)
+    t = by_title(nodes)
+    assert len(nodes) == 3
+    assert [(a, b) for a, b, _ in edges].count((t["tensor"], t["mul"])) == 2
+
+
+def test_op_labels_show_their_settings_shortly():
+    mg.manual_seed(0)
+    x = mg.randn(2, 3, 8, 8, requires_grad=True)
+    y = mg.conv2d(x, mg.randn(4, 3, 3, 3), padding=1)
+    z = mg.conv2d(y, mg.randn(2, 4, 3, 3), stride=2, padding=(0, 1), dilation=(2, 1))
+    a = z[:, 0, 1:3, ::2].reshape(2, -1).sum(dim=1, keepdim=True)
+    b = mg.cat([a, a], 1).to(mg.float64)[1, [0, 1]]
+    c = y.permute(0, 2, 3, 1)[np.array([True, False])][..., np.array([0, 1, 2, 3, 3, 2], dtype=np.int64), None].clamp(min=0.0)
+    titles = {first_line(label) for label, _, _ in parse(viz.draw(b, c).source)[0].values()}
+    for expected in ["conv2d 3x3 stride=1 pad=1", "conv2d 3x3 stride=2 pad=(0, 1) dil=(2, 1)",
+                     "getitem [:, 0, 1:3, ::2]", "reshape (2, -1)", "sum dim=(1,) keepdim", "cat dim=1",
+                     "cast float64", "permute (0, 2, 3, 1)", "getitem [mask(2,)]",
+                     "getitem [..., int64(6,), None]", "clamp min=0", "getitem [1, [0, 1]]"]:
+        assert expected in titles, f"{expected!r} not among {sorted(titles)}"
+    # a long setting is cut, not spread over the whole drawing
+    long = mg.pad(x, (1, 1, 2, 2, 3, 3, 0, 0), value=0.5)
+    titles = [first_line(label) for label, _, _ in parse(viz.draw(long).source)[0].values()]
+    assert "pad widths=((0, 0), (3, 3), (2, 2), (1, 1)) v..." in titles
+    assert all(len(title) <= viz._MAX_LABEL for title in titles)
+
+
+def test_show_shapes_false_draws_names_only():
+    x, w, b, loss = small_graph()
+    nodes, edges, _ = parse(viz.draw(loss, params={"w": w, "b": b}, show_shapes=False).source)
+    assert len(nodes) == 7 and len(edges) == 6
+    assert all("(" not in label and "float32" not in label for label, _, _ in nodes.values())
+    assert all(label is None for _, _, label in edges)
+
+
+def test_outputs_are_named_by_dict_key_or_name_and_drawn_once():
+    x = mg.randn(3, requires_grad=True)
+    h = x.exp()
+    y = h.sum()
+    nodes, edges, _ = parse(viz.draw({"hidden": h, "total": y}).source)
+    t = by_title(nodes)
+    assert len(nodes) == 5 and len(edges) == 4  # x, exp, sum, hidden, total
+    assert (t["exp"], t["hidden"], None) in edges and (t["sum"], t["total"], None) in edges
+
+    nodes, _, _ = parse(viz.draw(h, y, y).source)
+    assert {"output 0", "output 1"} <= set(by_title(nodes)) and len(nodes) == 5
+
+    nodes, edges, _ = parse(viz.draw(mg.ones(2)).source)  # nothing was recorded
+    assert len(nodes) == 1 and edges == []
+    assert "requires_grad=False" in next(iter(nodes.values()))[0]
+
+
+def test_bad_arguments_are_named_in_the_error():
+    x = mg.randn(3, requires_grad=True)
+    with pytest.raises(ValueError, match="at least one tensor"):
+        viz.draw()
+    with pytest.raises(TypeError, match="expected tensors"):
+        viz.draw(3.0)
+    with pytest.raises(ValueError, match="max_nodes"):
+        viz.draw(x * 2, max_nodes=0)
+    with pytest.raises(ValueError, match="depth"):
+        viz.draw(x * 2, depth=0)
+    with pytest.raises(TypeError, match="params"):
+        viz.draw(x * 2, params=5)
+
+
+# ---- modules and clusters ----------------------------------------------------------------
+
+class Affine(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight = nn.Parameter(mg.randn(n_out, n_in) * 0.5)
+        self.bias = nn.Parameter(mg.zeros(n_out))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+class Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fc1 = Affine(d, d)
+        self.fc2 = Affine(d, d)
+
+    def forward(self, x):
+        return x + self.fc2(self.fc1(x).tanh())
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([Block(4), Block(4)])
+        self.head = Affine(4, 1)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+
+def net_and_loss():
+    mg.manual_seed(0)
+    model = Net()
+    loss = model(mg.randn(2, 4)).pow(2).mean()
+    loss.name = "loss"
+    return model, loss
+
+
+def test_modules_become_nested_clusters_holding_their_ops_and_parameters():
+    model, loss = net_and_loss()
+    nodes, edges, clusters = parse(viz.draw(loss, params=model).source)
+    assert sorted(clusters) == sorted(["layers", "layers.0", "layers.1", "head"] +
+                                      [f"layers.{i}.fc{j}" for i in (0, 1) for j in (1, 2)])
+    source = viz.draw(loss, params=model).source
+    assert 'label="layers.0 (Block)"' in source and 'label="layers (ModuleList)"' in source
+    assert 'label="layers.1.fc2 (Affine)"' in source and 'label="head (Affine)"' in source
+    # nesting: layers.0 is opened inside layers, fc1 inside layers.0
+    assert re.search(r'subgraph cluster_layers \{.*subgraph "cluster_layers\.0" \{.*'
+                     r'subgraph "cluster_layers\.0\.fc1" \{', source, re.S)
+
+    where = {}
+    for label, _, cluster in nodes.values():
+        where.setdefault(first_line(label), set()).add(cluster)
+    assert where["layers.0.fc1.weight"] == {"layers.0.fc1"} and where["head.bias"] == {"head"}
+    assert where["tanh"] == {"layers.0", "layers.1"}          # called in Block.forward
+    assert where["matmul"] == {"layers.0.fc1", "layers.0.fc2", "layers.1.fc1", "layers.1.fc2", "head"}
+    assert where["pow"] == {None} and where["loss"] == {None}  # outside the model
+    # 6 parameters x 2 blocks + 2 head ones, and every parameter box is named
+    params = [label for label, _, _ in nodes.values() if first_line(label).endswith(("weight", "bias"))]
+    assert len(params) == 10
+    # ops: 5 Affine x (permute, matmul, add) + 2 Block x (tanh, add) + loss (pow, sum, div) = 22
+    assert len(nodes) == 22 + 10 + 1
+    # arrows: 5 per Affine, 3 per Block and 3 for the loss, one per recorded input, less the two
+    # inputs that are the data (no grad), plus loss -> its box
+    assert len(edges) == 5 * 5 + 2 * 3 + 3 - 2 + 1
+
+def test_without_clusters_parameters_are_still_named():
+    model, loss = net_and_loss()
+    source = viz.draw(loss, params=model, cluster_modules=False).source
+    assert "subgraph" not in source and "layers.1.fc2.bias" in source
+    # a dict or (name, tensor) pairs name parameters too, without clusters
+    source = viz.draw(loss, params=model.named_parameters()).source
+    assert "subgraph" not in source and "head.weight" in source
+
+
+@pytest.mark.skipif(not hasattr(nn, "Linear"), reason="nn.Linear is not written yet")
+def test_clusters_for_nn_linear_layers():
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    out = model(mg.randn(5, 3)).sum()
+    nodes, _, clusters = parse(viz.draw(out, params=model).source)
+    assert sorted(clusters) == ["0", "1"]
+    where = {first_line(label): cluster for label, _, cluster in nodes.values()}
+    assert where["0.weight"] == "0" and where["1.bias"] == "1"
+    assert 'label="1 (Linear)"' in viz.draw(out, params=model).source
+
+
+# ---- gradients ----------------------------------------------------------------------------
+
+def test_show_grads_colours_leaves_by_gradient_norm_on_a_log_scale():
+    big = mg.ones(4, requires_grad=True)
+    mid = mg.ones(4, requires_grad=True)
+    small = mg.ones(4, requires_grad=True)
+    loss = (big * 1000.0).sum() + (mid * 1.0).sum() + (small * 0.001).sum()
+    loss.backward()
+    nodes, _, _ = parse(viz.draw(loss, params={"big": big, "mid": mid, "small": small}, show_grads=True).source)
+    t = by_title(nodes)
+    assert "grad norm 2.00e+03" in nodes[t["big"]][0] and "grad norm 2.00e-03" in nodes[t["small"]][0]
+    assert fill(nodes, t["big"]) == "#d62728"    # the largest norm: the red end
+    assert fill(nodes, t["small"]) == "#fff5f0"  # the smallest: the light end
+    red_mid = int(fill(nodes, t["mid"])[3:5], 16)  # green channel: lower is redder
+    assert 39 < red_mid < 245 and abs(red_mid - (245 + 39) / 2) < 2  # 2 is halfway on the log scale
+    legend = nodes["legend"][0]
+    assert "gradient norm (log scale)" in legend and "2.00e-03" in legend and "2.00e+03" in legend
+    # a fixed scale, to compare drawings: values beyond it are clamped to its ends
+    nodes, _, _ = parse(viz.draw(loss, params={"big": big, "mid": mid, "small": small}, show_grads=True,
+                                 grad_range=(1e-1, 10.0)).source)
+    assert fill(nodes, by_title(nodes)["small"]) == "#fff5f0" and "1.00e-01" in nodes["legend"][0]
+
+
+def test_show_grads_before_backward_says_so_and_zero_and_nan_gradients_stand_out():
+    x = mg.ones(3, requires_grad=True)
+    loss = (x * 2).sum()
+    nodes, _, _ = parse(viz.draw(loss, show_grads=True).source)
+    assert "no grad" in nodes[by_title(nodes)["tensor"]][0]
+    assert "call backward()" in nodes["legend"][0]
+
+    dead = mg.ones(3, requires_grad=True)
+    broken = mg.ones(3, requires_grad=True)
+    fine = mg.ones(3, requires_grad=True)
+    loss = (dead * 0.0).sum() + (broken * float("nan")).sum() + fine.sum()
+    loss.backward()
+    nodes, _, _ = parse(viz.draw(loss, params={"dead": dead, "broken": broken, "fine": fine},
+                                 show_grads=True).source)
+    t = by_title(nodes)
+    assert "grad norm 0" in nodes[t["dead"]][0] and "dashed" in nodes[t["dead"]][1]
+    assert fill(nodes, t["broken"]) == viz._NONFINITE_FILL and "nan" in nodes[t["broken"]][0]
+    assert ">0<" in nodes["legend"][0] and "nan/inf" in nodes["legend"][0]
+
+
+def test_capture_gradients_records_every_op_and_leaves_backward_unchanged():
+    mg.manual_seed(0)
+    x = mg.randn(4, 3, requires_grad=True)
+    w = mg.randn(4, 3, requires_grad=True)
+    x.name, w.name = "x", "w"
+    prod = x * w
+    loss = prod.sum()
+    with viz.capture_gradients(loss) as grads:
+        loss.backward()
+    np.testing.assert_allclose(x.grad.data, w.data)  # the hooks did not change the gradient
+    assert grads.norm(loss) == 1.0
+    assert grads.norm(prod) == pytest.approx(np.sqrt(12))  # d loss / d prod = ones (4, 3)
+    assert grads.norm(x) is None and len(grads) == 2
+    assert not loss.grad_fn.hooks and not prod.grad_fn.hooks  # removed on exit
+    nodes, _, _ = parse(viz.draw(loss, grads=grads).source)
+    t = by_title(nodes)
+    assert "grad norm 3.46e+00" in nodes[t["mul"]][0] and "grad norm 1.00e+00" in nodes[t["sum"]][0]
+    assert fill(nodes, t["mul"]) != viz._OP_FILL and "grad norm 1.00e+00" in nodes[t["output"]][0]
+
+
+# ---- large graphs --------------------------------------------------------------------------
+
+def chain(n):
+    x = mg.ones(3, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001
+    return x, y
+
+
+def test_max_nodes_and_depth_collapse_the_rest_into_one_box():
+    _, y = chain(50)
+    nodes, edges, _ = parse(viz.draw(y, max_nodes=10).source)
+    ops = [n for n in nodes if n.startswith("op")]
+    assert len(ops) == 10 and len(nodes) == 10 + 1 + 1  # ops, the output, the hidden box
+    assert nodes["hidden"][0] == "... 40 more ops hidden\\n(and 1 leaf tensor)\\nmax_nodes=10"
+    assert [(a, label) for a, b, label in edges if b == "op9"] == [("hidden", "(3,)")]
+    assert len(edges) == 10 + 1
+
+    nodes, _, _ = parse(viz.draw(y, depth=3).source)
+    assert sum(n.startswith("op") for n in nodes) == 3
+    assert nodes["hidden"][0].startswith("... 47 more ops hidden")
+
+    nodes, _, _ = parse(viz.draw(y, max_nodes=None).source)
+    assert "hidden" not in nodes and sum(n.startswith("op") for n in nodes) == 50
+
+
+def test_the_ops_nearest_the_outputs_are_kept_on_every_branch():
+    x, long = chain(5)
+    y = mg.ones(3, requires_grad=True)
+    loss = long.sum() + y.exp().sum()       # depth 1: add; 2: both sums; 3: the last mul and exp
+    nodes, _, _ = parse(viz.draw(loss, depth=2).source)
+    assert sorted(first_line(nodes[n][0]) for n in nodes if n.startswith("op")) == ["add", "sum", "sum"]
+    assert nodes["hidden"][0].startswith("... 6 more ops hidden\\n(and 2 leaf tensors)")
+    nodes, _, _ = parse(viz.draw(loss, max_nodes=5).source)
+    assert sorted(first_line(nodes[n][0]) for n in nodes if n.startswith("op")) == ["add", "exp", "mul", "sum", "sum"]
+
+
+def test_a_chain_of_20000_ops_is_drawn_and_captured_without_recursion():
+    x, y = chain(20_000)
+    loss = y.sum()
+    nodes, _, _ = parse(viz.draw(loss).source)
+    assert sum(n.startswith("op") for n in nodes) == 300
+    assert nodes["hidden"][0].startswith("... 19701 more ops hidden")
+    with viz.capture_gradients(loss) as grads:
+        loss.backward()
+    assert len(grads) == 20_001 and x.grad is not None
+    assert "grad norm" in parse(viz.draw(loss, grads=grads).source)[0]["op299"][0]
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+def svg_nodes(path):
+    root = ET.parse(path).getroot()  # raises if the SVG is not well-formed XML
+    groups = root.iter("{http://www.w3.org/2000/svg}g")
+    kinds = [g.get("class") for g in groups]
+    return kinds.count("node"), kinds.count("cluster")
+
+
+@needs_dot
+def test_render_svg_and_png(tmp_path):
+    x, w, b, loss = small_graph()
+    graph = viz.draw(loss, params={"w": w, "b": b})
+    path = viz.save(graph, tmp_path / "small.svg")
+    assert path == str(tmp_path / "small.svg")
+    assert svg_nodes(path) == (7, 0)
+    png = viz.save(graph, tmp_path / "small.png")
+    with open(png, "rb") as file:
+        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["small.png", "small.svg"]  # no temporary files left
+
+    model, loss = net_and_loss()
+    loss.backward()
+    path = viz.save(loss, tmp_path / "net.svg", params=model, show_grads=True)
+    n_nodes = len(parse(viz.draw(loss, params=model, show_grads=True).source)[0])
+    assert svg_nodes(path) == (n_nodes, 8)  # the legend is a node too; 8 module clusters
+    assert "image/svg+xml" in graph._repr_mimebundle_()  # what Jupyter shows
+
+
+def test_save_writes_dot_text_without_dot_and_replaces_files_atomically(tmp_path):
+    x, w, b, loss = small_graph()
+    path = viz.save([loss], tmp_path / "small.dot", params={"w": w})
+    with open(path) as file:
+        assert file.read() == viz.draw(loss, params={"w": w}).source
+    target = tmp_path / "keep.svg"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        viz.save(loss, target, format="no-such-format")
+    assert target.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["keep.svg", "small.dot"]
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        viz.save(loss, tmp_path / "noext")
+    with pytest.raises(TypeError, match="options"):
+        viz.save(viz.draw(loss), tmp_path / "a.dot", show_grads=True)
+
+
+def test_missing_dot_gives_install_instructions(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
+    graph = viz.draw(small_graph()[3])
+    for render in (lambda: viz.save(graph, tmp_path / "g.png"),
+                   lambda: graph.pipe(format="svg"),
+                   lambda: graph.render(tmp_path / "g", format="svg")):
+        with pytest.raises(RuntimeError, match="apt-get install graphviz") as info:
+            render()
+        assert "brew install graphviz" in str(info.value)
+        assert not isinstance(info.value, graphviz.ExecutableNotFound)
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_importing_minigrad_does_not_import_graphviz():
+    code = "import sys, minigrad, minigrad.viz; print('graphviz' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
