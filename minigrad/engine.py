@@ -74,7 +74,7 @@ class _Gradients:
             np.add(current.data, grad.data, out=current.data, casting="unsafe")
         else:
             from .tensor import _make
-            self.values[k] = _make(current.data + grad.data)
+            self.values[k] = _make(np.asarray(current.data + grad.data))  # 0-d + 0-d gives a numpy scalar
             self.owned.add(k)
 
     def pop(self, key):

@@ -1,0 +1,615 @@
+"""Tests of optim: update rules against hand-written numpy references, schedules against formulas,
+state dicts, errors, dtypes, early stopping, and real training with minigrad's backward."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import optim
+from optim import lr_scheduler
+
+# ---------------------------------------------------------------------------------------
+# A fixed problem: two parameters (a vector and a matrix) with analytic gradients.
+# Gradient of w: A @ w - b (a convex quadratic); of M: D * (M - C). A noise term whose size
+# alternates makes the second moments go down as well as up (so amsgrad matters).
+# ---------------------------------------------------------------------------------------
+_rng = np.random.default_rng(0)
+_Q = _rng.normal(size=(4, 4))
+A = _Q @ _Q.T + 4 * np.eye(4)
+B = _rng.normal(size=4)
+C = _rng.normal(size=(2, 3))
+D = _rng.uniform(0.5, 2.0, size=(2, 3))
+W0 = _rng.normal(size=4)
+M0 = _rng.normal(size=(2, 3))
+NOISE = [(_rng.normal(size=4), _rng.normal(size=(2, 3))) for _ in range(8)]
+STEPS = 7
+
+
+def gradients(w, m, t):
+    scale = 3.0 if t % 2 == 0 else 0.1
+    nw, nm = NOISE[t]
+    return A @ w - B + scale * nw, D * (m - C) + scale * nm
+
+
+# ---- independent references: the documented equations, in float64 numpy -----------------
+def ref_sgd(x, g, st, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * x
+    if momentum:
+        if "b" not in st:
+            st["b"] = g.copy()
+        else:
+            st["b"] = momentum * st["b"] + (1 - dampening) * g
+        g = g + momentum * st["b"] if nesterov else st["b"]
+    return x - lr * g
+
+
+def ref_rmsprop(x, g, st, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                maximize=False):
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * x
+    st["v"] = alpha * st.get("v", 0.0) + (1 - alpha) * g * g
+    v = st["v"]
+    if centered:
+        st["a"] = alpha * st.get("a", 0.0) + (1 - alpha) * g
+        v = v - st["a"] ** 2
+    s = np.sqrt(v) + eps
+    if momentum > 0:
+        st["b"] = momentum * st.get("b", 0.0) + g / s
+        return x - lr * st["b"]
+    return x - lr * g / s
+
+
+def ref_adam(x, g, st, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+             decoupled=False):
+    beta1, beta2 = betas
+    st["t"] = t = st.get("t", 0) + 1
+    if maximize:
+        g = -g
+    if decoupled:
+        x = x * (1 - lr * weight_decay)
+    elif weight_decay:
+        g = g + weight_decay * x
+    st["m"] = beta1 * st.get("m", 0.0) + (1 - beta1) * g
+    st["v"] = beta2 * st.get("v", 0.0) + (1 - beta2) * g * g
+    v = st["v"]
+    if amsgrad:
+        st["vmax"] = np.maximum(st.get("vmax", 0.0), v)
+        v = st["vmax"]
+    m_hat = st["m"] / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return x - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def ref_adamw(x, g, st, lr, weight_decay=1e-2, **kwargs):
+    return ref_adam(x, g, st, lr, weight_decay=weight_decay, decoupled=True, **kwargs)
+
+
+CASES = [
+    (optim.SGD, ref_sgd, dict(lr=0.05)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9, dampening=0.3)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.8, nesterov=True)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, weight_decay=0.1)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, maximize=True)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01, alpha=0.9, eps=1e-3)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01, centered=True)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01, momentum=0.9)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
+    (optim.RMSprop, ref_rmsprop, dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    (optim.Adam, ref_adam, dict(lr=0.1)),
+    (optim.Adam, ref_adam, dict(lr=0.1, betas=(0.5, 0.8), eps=1e-4)),
+    (optim.Adam, ref_adam, dict(lr=0.1, betas=(0.9, 0.8), amsgrad=True)),
+    (optim.Adam, ref_adam, dict(lr=0.1, weight_decay=0.1)),
+    (optim.Adam, ref_adam, dict(lr=0.1, maximize=True)),
+    (optim.Adam, ref_adam, dict(lr=0.1, betas=(0.9, 0.8), amsgrad=True, weight_decay=0.1, maximize=True)),
+    (optim.AdamW, ref_adamw, dict(lr=0.1)),
+    (optim.AdamW, ref_adamw, dict(lr=0.1, weight_decay=0.5)),
+    (optim.AdamW, ref_adamw, dict(lr=0.1, betas=(0.9, 0.8), amsgrad=True, weight_decay=0.3)),
+    (optim.AdamW, ref_adamw, dict(lr=0.1, weight_decay=0.3, maximize=True)),
+]
+CASE_IDS = [f"{cls.__name__}-" + "-".join(f"{k}={v}" for k, v in kw.items()) for cls, _, kw in CASES]
+
+
+def make_params(dtype):
+    return mg.tensor(W0, dtype=dtype, requires_grad=True), mg.tensor(M0, dtype=dtype, requires_grad=True)
+
+
+def set_grads(w, m, t):
+    gw, gm = gradients(w.data.astype(np.float64), m.data.astype(np.float64), t)
+    w.grad = mg.tensor(gw, dtype=w.dtype)
+    m.grad = mg.tensor(gm, dtype=m.dtype)
+
+
+@pytest.mark.parametrize("cls, ref, kwargs", CASES, ids=CASE_IDS)
+def test_update_matches_reference(cls, ref, kwargs):
+    # two groups: the matrix trains at half the rate, to check per-group options are used
+    w, m = make_params(mg.float64)
+    opt = cls([{"params": [w]}, {"params": [m], "lr": kwargs["lr"] / 2}], **kwargs)
+    options = {k: v for k, v in kwargs.items() if k != "lr"}
+    x_w, x_m, st_w, st_m = W0.copy(), M0.copy(), {}, {}
+    for t in range(STEPS):
+        g_w, g_m = gradients(x_w, x_m, t)
+        x_w = ref(x_w, g_w, st_w, kwargs["lr"], **options)
+        x_m = ref(x_m, g_m, st_m, kwargs["lr"] / 2, **options)
+        set_grads(w, m, t)
+        opt.step()
+        np.testing.assert_allclose(w.data, x_w, rtol=1e-11, atol=1e-13, err_msg=f"w after step {t + 1}")
+        np.testing.assert_allclose(m.data, x_m, rtol=1e-11, atol=1e-13, err_msg=f"M after step {t + 1}")
+    assert not np.allclose(w.data, W0)  # it moved
+
+
+def test_amsgrad_case_exercises_the_maximum():
+    # the amsgrad reference cases are only meaningful if v went down at some step
+    w, m = make_params(mg.float64)
+    opt = optim.Adam([w, m], lr=0.1, betas=(0.9, 0.8), amsgrad=True)
+    for t in range(STEPS):
+        set_grads(w, m, t)
+        opt.step()
+    state = opt.state[w]
+    assert np.any(state["max_exp_avg_sq"].data > state["exp_avg_sq"].data)
+
+
+@pytest.mark.parametrize("cls, ref, kwargs", CASES[::3], ids=CASE_IDS[::3])
+def test_float32_stays_float32(cls, ref, kwargs):
+    w, m = make_params(mg.float32)
+    opt = cls([w, m], **kwargs)
+    opt.param_groups[0]["lr"] = np.float64(kwargs["lr"])  # a numpy float64 rate must not promote either
+    x_w, st_w = W0.copy(), {}
+    options = {k: v for k, v in kwargs.items() if k != "lr"}
+    for t in range(STEPS):
+        x_w = ref(x_w, gradients(x_w, M0, t)[0], st_w, kwargs["lr"], **options)
+        set_grads(w, m, t)
+        opt.step()
+    assert w.dtype == mg.float32 and m.dtype == mg.float32
+    for state in opt.state.values():
+        for key, value in state.items():
+            if isinstance(value, mg.Tensor):
+                assert value.dtype == mg.float32, key
+    np.testing.assert_allclose(w.data, x_w, rtol=2e-4, atol=2e-5)
+
+
+# ---- behaviour of step / zero_grad -----------------------------------------------------------
+def test_params_without_grad_are_skipped_and_versions_bumped():
+    w, m = make_params(mg.float32)
+    opt = optim.Adam([w, m], lr=0.1)
+    w.grad = mg.ones(4)
+    version = w._version
+    opt.step()
+    assert m not in opt.state and np.array_equal(m.data, M0.astype(np.float32))
+    assert w._version == version + 1
+    assert opt.state[w]["step"] == 1
+    assert w.is_leaf and w.grad_fn is None
+
+
+def test_grad_of_wrong_shape_is_refused():
+    w = mg.zeros(3, requires_grad=True)
+    w.grad = mg.ones(1)
+    with pytest.raises(RuntimeError, match=r"SGD: a parameter of shape \(3,\) has a .grad of shape \(1,\)"):
+        optim.SGD([w], lr=0.1).step()
+
+
+def test_step_does_not_change_the_gradient():
+    w = mg.tensor([1.0, -2.0], requires_grad=True)
+    w.grad = mg.tensor([0.5, 0.25])
+    optim.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True).step()
+    optim.Adam([w], lr=0.1, weight_decay=0.1, maximize=True).step()
+    optim.RMSprop([w], lr=0.1, weight_decay=0.1, maximize=True, centered=True).step()
+    assert w.grad.tolist() == [0.5, 0.25]
+
+
+def test_closure_is_called_with_grad_enabled_and_its_loss_returned():
+    w = mg.tensor([3.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with mg.no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 9.0
+    assert w.item() == pytest.approx(3.0 - 0.25 * 6.0)
+    assert opt.step() is None
+
+
+def test_zero_grad():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    grad = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is grad and w.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert w.grad is None
+    opt.zero_grad()  # no grad at all is fine
+
+
+def test_param_groups_and_add_param_group():
+    a, b, c = mg.zeros(2, requires_grad=True), mg.zeros(3, requires_grad=True), mg.zeros(1, requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.param_groups[0]["momentum"] == 0 and opt.param_groups[1]["momentum"] == 0.9
+    assert opt.param_groups[1]["params"] == [b] or opt.param_groups[1]["params"][0] is b
+    opt.add_param_group({"params": [c], "lr": 0.01})
+    assert opt.param_groups[2]["lr"] == 0.01 and opt.param_groups[2]["dampening"] == 0
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        opt.add_param_group({"params": [a]})
+    with pytest.raises(ValueError, match=r"SGD: invalid learning rate -1 - expected lr >= 0"):
+        opt.add_param_group({"params": [mg.zeros(1, requires_grad=True)], "lr": -1})
+    for p, value in zip((a, b, c), (1.0, 2.0, 3.0)):
+        p.grad = mg.full(p.shape, value)
+    opt.step()
+    assert a.data.tolist() == pytest.approx([-0.1, -0.1])
+    assert b.data.tolist() == pytest.approx([-1.0] * 3)
+    assert c.data.tolist() == pytest.approx([-0.03])
+
+
+def test_repr_lists_groups():
+    opt = optim.Adam([mg.zeros(1, requires_grad=True)], lr=0.1)
+    text = repr(opt)
+    assert text.startswith("Adam (") and "Parameter Group 0" in text and "    lr: 0.1" in text
+
+
+# ---- errors ------------------------------------------------------------------------------------
+def _param():
+    return mg.zeros(3, requires_grad=True)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: optim.SGD([_param()], lr=-0.1), "SGD: invalid learning rate -0.1 - expected lr >= 0"),
+    (lambda: optim.SGD([_param()], lr=0.1, momentum=-0.5), "SGD: invalid momentum value -0.5 - expected momentum >= 0"),
+    (lambda: optim.SGD([_param()], lr=0.1, weight_decay=-1e-4),
+     "SGD: invalid weight_decay value -0.0001 - expected weight_decay >= 0"),
+    (lambda: optim.SGD([_param()], lr=0.1, nesterov=True),
+     "SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum=0, dampening=0"),
+    (lambda: optim.SGD([_param()], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+     "SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum=0.9, dampening=0.1"),
+    (lambda: optim.Adam([_param()], lr=float("nan")), "Adam: invalid learning rate nan - expected lr >= 0"),
+    (lambda: optim.Adam([_param()], betas=(1.0, 0.999)),
+     "Adam: invalid beta parameter at index 0: 1.0 - expected 0 <= betas[0] < 1"),
+    (lambda: optim.AdamW([_param()], betas=(0.9, -0.1)),
+     "AdamW: invalid beta parameter at index 1: -0.1 - expected 0 <= betas[1] < 1"),
+    (lambda: optim.Adam([_param()], betas=(0.9,)), "Adam: invalid betas (0.9,) - expected a pair (beta1, beta2)"),
+    (lambda: optim.Adam([_param()], eps=-1.0), "Adam: invalid epsilon value -1.0 - expected eps >= 0"),
+    (lambda: optim.RMSprop([_param()], alpha=-0.5), "RMSprop: invalid alpha value -0.5 - expected alpha >= 0"),
+    (lambda: optim.RMSprop([_param()], momentum=-1), "RMSprop: invalid momentum value -1 - expected momentum >= 0"),
+])
+def test_invalid_hyperparameters(make, message):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_invalid_params():
+    with pytest.raises(TypeError, match="SGD: params should be an iterable of Tensors or dicts, but got a Tensor"):
+        optim.SGD(_param(), lr=0.1)
+    with pytest.raises(ValueError, match="SGD: got an empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="Adam: can't optimize a non-leaf Tensor"):
+        optim.Adam([_param() * 2])
+    with pytest.raises(TypeError, match="Adam: can only optimize Tensors, but parameter 1 is a ndarray"):
+        optim.Adam([_param(), np.zeros(3)])
+    with pytest.raises(TypeError, match="ordered collection"):
+        optim.Adam({_param()})
+    p = _param()
+    with pytest.raises(ValueError, match="the same tensor twice"):
+        optim.Adam([p, p])
+
+
+# ---- state dicts ---------------------------------------------------------------------------
+def _as_numpy(state_dict):
+    """What a state dict looks like after a trip through an .npz file: arrays and numpy scalars."""
+    state = {str(i): {k: (np.array(v.data) if isinstance(v, mg.Tensor) else np.array(v)) for k, v in s.items()}
+             for i, s in state_dict["state"].items()}
+    groups = [{k: np.array(v) for k, v in g.items()} for g in state_dict["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+@pytest.mark.parametrize("through_numpy", [False, True])
+@pytest.mark.parametrize("cls, kwargs", [
+    (optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
+    (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+    (optim.Adam, dict(lr=0.1, amsgrad=True, betas=(0.9, 0.8))),
+    (optim.AdamW, dict(lr=0.1, weight_decay=0.1)),
+])
+def test_state_dict_round_trip_continues_identically(cls, kwargs, through_numpy):
+    w, m = make_params(mg.float32)
+    opt = cls([{"params": [w]}, {"params": [m], "lr": 0.02}], **kwargs)
+    for t in range(3):
+        set_grads(w, m, t)
+        opt.step()
+    saved = opt.state_dict()
+    assert sorted(saved["state"]) == [0, 1]
+    assert saved["param_groups"][0]["params"] == [0] and saved["param_groups"][1]["params"] == [1]
+    assert saved["param_groups"][1]["lr"] == 0.02
+    saved_copy = {i: {k: (v.data.copy() if isinstance(v, mg.Tensor) else v) for k, v in s.items()}
+                  for i, s in saved["state"].items()}
+    w2, m2 = mg.tensor(w.data, requires_grad=True), mg.tensor(m.data, requires_grad=True)
+    opt2 = cls([{"params": [w2]}, {"params": [m2]}], lr=0.5)  # other options: loading restores the saved ones
+    opt2.load_state_dict(_as_numpy(saved) if through_numpy else saved)
+    assert [g["lr"] for g in opt2.param_groups] == [kwargs["lr"], 0.02]
+    assert opt2.param_groups[0]["params"][0] is w2
+    if "step" in opt2.state[w2]:
+        assert type(opt2.state[w2]["step"]) is int and opt2.state[w2]["step"] == 3
+    for t in range(3, STEPS):
+        set_grads(w, m, t)
+        set_grads(w2, m2, t)
+        opt.step()
+        opt2.step()
+        assert np.array_equal(w.data, w2.data) and np.array_equal(m.data, m2.data), f"step {t}"
+    # the saved dict holds copies: later steps did not change it
+    for i, s in saved["state"].items():
+        for k, v in s.items():
+            expected = saved_copy[i][k]
+            assert np.array_equal(v.data, expected) if isinstance(v, mg.Tensor) else v == expected
+
+
+def test_load_state_dict_errors():
+    w, m = make_params(mg.float32)
+    opt = optim.Adam([w, m])
+    set_grads(w, m, 0)
+    opt.step()
+    saved = opt.state_dict()
+    with pytest.raises(ValueError, match="has 1 parameter groups, this optimizer has 2"):
+        optim.Adam([{"params": [w]}, {"params": [m]}]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="group 0 of the loaded state dict has 2 parameters, this optimizer's has 1"):
+        optim.Adam([w]).load_state_dict(saved)
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(4,\), but the parameter "
+                                         r"has shape \(2, 3\)"):
+        optim.Adam([m, w]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="expects a dict with 'state' and 'param_groups'"):
+        optim.Adam([w, m]).load_state_dict({"w": 1})
+
+
+# ---- learning-rate schedules -------------------------------------------------------------------
+def _run(scheduler_factory, epochs, lrs=(0.1,)):
+    params = [mg.zeros(1, requires_grad=True) for _ in lrs]
+    opt = optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=1.0)
+    scheduler = scheduler_factory(opt)
+    seen = []
+    for _ in range(epochs):
+        seen.append([g["lr"] for g in opt.param_groups])
+        assert scheduler.get_last_lr() == seen[-1]
+        opt.step()
+        scheduler.step()
+    return np.array(seen), opt, scheduler
+
+
+def test_step_lr():
+    lrs, opt, _ = _run(lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), 12)
+    np.testing.assert_allclose(lrs[:, 0], [0.1 * 0.5 ** (e // 3) for e in range(12)], rtol=1e-15)
+    assert opt.param_groups[0]["initial_lr"] == 0.1
+
+
+def test_multistep_lr():
+    lrs, _, _ = _run(lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5, 8], gamma=0.1), 11)
+    expected = [0.1] * 2 + [0.01] * 3 + [1e-4] * 3 + [1e-5] * 3  # 5 is listed twice: gamma ** 2
+    np.testing.assert_allclose(lrs[:, 0], expected, rtol=1e-12)
+
+
+def test_exponential_lr_two_groups():
+    lrs, _, _ = _run(lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), 10, lrs=(0.1, 1.0))
+    np.testing.assert_allclose(lrs, [[0.1 * 0.9 ** e, 1.0 * 0.9 ** e] for e in range(10)], rtol=1e-13)
+
+
+def test_cosine_annealing_lr_matches_closed_form_and_pytorchs_recursion():
+    base, eta_min, T_max, epochs = 0.1, 0.01, 5, 26
+    lrs, _, _ = _run(lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=T_max, eta_min=eta_min), epochs)
+    closed = [eta_min + (base - eta_min) * (1 + math.cos(math.pi * e / T_max)) / 2 for e in range(epochs)]
+    np.testing.assert_allclose(lrs[:, 0], closed, rtol=1e-12)  # incl. past T_max: back up, period 2 T_max
+    assert lrs[T_max, 0] == pytest.approx(eta_min) and lrs[2 * T_max, 0] == pytest.approx(base)
+    # PyTorch's recursive formula, written out: the numbers must agree to the last bit
+    recursive = [base]
+    for e in range(1, epochs):
+        lr = recursive[-1]
+        if (e - 1 - T_max) % (2 * T_max) == 0:
+            lr = lr + (base - eta_min) * (1 - math.cos(math.pi / T_max)) / 2
+        else:
+            ratio = (1 + math.cos(math.pi * e / T_max)) / (1 + math.cos(math.pi * (e - 1) / T_max))
+            lr = ratio * (lr - eta_min) + eta_min
+        recursive.append(lr)
+    assert lrs[:, 0].tolist() == recursive
+
+
+def test_cosine_annealing_resumed_uses_closed_form():
+    p = mg.zeros(1, requires_grad=True)
+    opt = optim.SGD([{"params": [p], "lr": 0.05, "initial_lr": 0.1}], lr=0.1)
+    lr_scheduler.CosineAnnealingLR(opt, T_max=10, last_epoch=2)  # first step goes to epoch 3
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * (1 + math.cos(math.pi * 3 / 10)) / 2, rel=1e-14)
+
+
+def test_lambda_lr_one_function_per_group():
+    lrs, _, scheduler = _run(lambda o: lr_scheduler.LambdaLR(o, [lambda e: 0.5 ** e, lambda e: 1 / (e + 1)]),
+                             6, lrs=(0.1, 0.2))
+    np.testing.assert_allclose(lrs, [[0.1 * 0.5 ** e, 0.2 / (e + 1)] for e in range(6)], rtol=1e-14)
+    assert "lr_lambdas" not in scheduler.state_dict()
+    with pytest.raises(ValueError, match="LambdaLR: expected 2 lr_lambdas"):
+        _run(lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1.0]), 1, lrs=(0.1, 0.2))
+
+
+def test_step_with_epoch_uses_closed_form_and_warns():
+    opt = optim.SGD([_param()], lr=0.1)
+    scheduler = lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    with pytest.warns(UserWarning, match="deprecated"):
+        scheduler.step(7)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 2) and scheduler.last_epoch == 7
+
+
+def test_resuming_without_initial_lr_is_refused():
+    opt = optim.SGD([_param()], lr=0.1)
+    with pytest.raises(KeyError, match="initial_lr"):
+        lr_scheduler.StepLR(opt, step_size=2, last_epoch=4)
+    with pytest.raises(ValueError, match="StepLR: invalid step_size 0"):
+        lr_scheduler.StepLR(opt, step_size=0)
+    with pytest.raises(TypeError, match="StepLR: list is not an Optimizer"):
+        lr_scheduler.StepLR([], step_size=2)
+
+
+@pytest.mark.parametrize("factory", [
+    lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+    lambda o: lr_scheduler.MultiStepLR(o, milestones=[1, 4], gamma=0.3),
+    lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=3, eta_min=0.001),
+])
+def test_scheduler_state_dict_round_trip(factory):
+    full, _, _ = _run(factory, 10)
+    params = [mg.zeros(1, requires_grad=True)]
+    opt = optim.SGD(params, lr=0.1)
+    scheduler = factory(opt)
+    for _ in range(4):
+        opt.step()
+        scheduler.step()
+    opt_state, sched_state = opt.state_dict(), scheduler.state_dict()
+    assert "optimizer" not in sched_state and sched_state["last_epoch"] == 4
+    opt2 = optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler2 = factory(opt2)
+    opt2.load_state_dict(opt_state)
+    scheduler2.load_state_dict({k: (np.array(v) if isinstance(v, (int, float, list)) else v)
+                                for k, v in sched_state.items()})
+    resumed = [opt2.param_groups[0]["lr"]]
+    for _ in range(5):
+        opt2.step()
+        scheduler2.step()
+        resumed.append(opt2.param_groups[0]["lr"])
+    np.testing.assert_allclose(resumed, full[4:, 0], rtol=1e-14)
+
+
+def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
+    opt = optim.SGD([_param()], lr=0.1)
+    scheduler = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, min_lr=0.02)
+    metrics = [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8] + [0.8] * 11
+    # worked by hand: 3 bad epochs (> patience) halve the rate, the epoch after a cut is cooldown
+    expected = [0.1] * 4 + [0.05] * 6 + [0.025] * 4 + [0.02] * 5
+    seen = []
+    for metric in metrics:
+        scheduler.step(mg.tensor(metric))
+        seen.append(opt.param_groups[0]["lr"])
+        assert scheduler.get_last_lr() == [seen[-1]]
+    np.testing.assert_allclose(seen, expected, rtol=1e-14)
+    assert scheduler.best == pytest.approx(0.8) and scheduler.last_epoch == len(metrics)
+    assert isinstance(scheduler, lr_scheduler.LRScheduler)  # as in PyTorch 2
+
+
+def test_reduce_lr_on_plateau_max_abs_and_threshold():
+    opt = optim.SGD([_param()], lr=1.0)
+    scheduler = lr_scheduler.ReduceLROnPlateau(opt, mode="max", threshold=0.1, threshold_mode="abs", patience=0)
+    scheduler.step(0.5)
+    assert opt.param_groups[0]["lr"] == 1.0
+    scheduler.step(0.55)  # not better by more than 0.1: a bad epoch, and patience is 0
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    scheduler.step(0.7)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1) and scheduler.best == 0.7
+    state = scheduler.state_dict()
+    other = lr_scheduler.ReduceLROnPlateau(opt)
+    other.load_state_dict(state)
+    assert other.mode == "max" and other.best == 0.7 and other.patience == 0
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: invalid factor 1.5 - expected factor < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match="unknown mode 'best'"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="best")
+
+
+# ---- early stopping ------------------------------------------------------------------------------
+class TinyModel:
+    """Stands in for nn.Module: state_dict() gives tensors, load_state_dict() takes numpy arrays."""
+
+    def __init__(self):
+        self.w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def state_dict(self):
+        return {"w": self.w.detach()}
+
+    def load_state_dict(self, state):
+        self.w.data[...] = np.asarray(state["w"], dtype=self.w.dtype)
+
+
+def test_early_stopping_min_mode_patience():
+    stopper = optim.EarlyStopping(patience=3)
+    metrics = [5.0, 4.0, 4.5, 4.2, 3.9, 4.0, 3.95, 4.1]
+    stops = [stopper.step(m) for m in metrics]
+    assert stops == [False] * 7 + [True]
+    assert stopper.best == 3.9 and stopper.best_epoch == 4 and stopper.counter == 3
+
+
+def test_early_stopping_min_delta_and_nan():
+    stopper = optim.EarlyStopping(patience=2, mode="max", min_delta=0.05)
+    assert not stopper.step(0.50)
+    assert not stopper.step(0.53)  # +0.03 is not enough
+    assert stopper.counter == 1 and stopper.best == 0.50
+    assert not stopper.step(0.60)
+    assert stopper.counter == 0 and stopper.best_epoch == 2
+    assert not stopper.step(float("nan"))
+    assert stopper.step(0.1)
+
+
+def test_early_stopping_keeps_and_restores_best_weights():
+    model = TinyModel()
+    stopper = optim.EarlyStopping(patience=2, mode="max")
+    stopper.step(0.7, model)
+    model.w.data += 10.0  # training changes the weights in place: the kept copy must not change
+    stopper.step(0.6, model)
+    assert stopper.best_state["w"].tolist() == [1.0, 2.0]
+    assert isinstance(stopper.best_state["w"], np.ndarray)
+    stopper.restore(model)
+    assert model.w.data.tolist() == [1.0, 2.0]
+
+
+def test_early_stopping_errors():
+    with pytest.raises(RuntimeError, match="EarlyStopping: no weights to restore"):
+        optim.EarlyStopping().restore(TinyModel())
+    with pytest.raises(ValueError, match="EarlyStopping: unknown mode 'up'"):
+        optim.EarlyStopping(mode="up")
+    with pytest.raises(ValueError, match="EarlyStopping: invalid patience 0"):
+        optim.EarlyStopping(patience=0)
+
+
+# ---- real training through minigrad's backward -------------------------------------------------
+def rosenbrock(xy):
+    x, y = xy[0], xy[1]
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+@pytest.mark.parametrize("make, steps", [
+    (lambda p: optim.Adam([p], lr=0.02), 3000),
+    (lambda p: optim.SGD([p], lr=1e-3, momentum=0.9), 3000),
+    (lambda p: optim.RMSprop([p], lr=1e-3, momentum=0.9), 3000),
+])
+def test_minimizes_rosenbrock(make, steps):
+    xy = mg.tensor([-1.5, 2.0], dtype=mg.float64, requires_grad=True)
+    opt = make(xy)
+    start = rosenbrock(xy).item()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = rosenbrock(xy)
+        loss.backward()
+        opt.step()
+    assert rosenbrock(xy).item() < 1e-4 * start
+    np.testing.assert_allclose(xy.data, [1.0, 1.0], atol=2e-2)
+
+
+def test_trains_least_squares_with_schedule_in_float32():
+    mg.manual_seed(0)
+    X = mg.randn(64, 3)
+    true_w = mg.tensor([[1.5], [-2.0], [0.5]])
+    y = X @ true_w
+    w = mg.zeros(3, 1, requires_grad=True)
+    opt = optim.AdamW([w], lr=0.1, weight_decay=0.0)
+    scheduler = lr_scheduler.CosineAnnealingLR(opt, T_max=300)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = ((X @ w - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        scheduler.step()
+    assert w.dtype == mg.float32
+    np.testing.assert_allclose(w.data, true_w.data, atol=1e-3)
