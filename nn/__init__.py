@@ -7,5 +7,20 @@ import minigrad as _minigrad
 from .parameter import Parameter
 from .module import Module
 from .containers import Sequential, ModuleList, ModuleDict, ParameterList
+from . import init, functional
+from .linear import Identity, Linear, Bilinear, Flatten, Unflatten
+from .normalization import LayerNorm, BatchNorm1d, BatchNorm2d, GroupNorm
+from .dropout import Dropout, Dropout1d, Dropout2d, GaussianNoise
+from .activation import ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax
+from .conv import Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d
+from .sparse import Embedding
+from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss,
+                   BCEWithLogitsLoss, KLDivLoss, PoissonNLLLoss)
+from . import utils
+from .rnn import RNNCellBase, RNNCell, GRUCell, LSTMCell, RNNBase, RNN, GRU, LSTM
+from .attention import MultiheadAttention
+from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
+                          TransformerDecoder, Transformer, PositionalEncoding)
+from . import course
 
 _minigrad._alias_submodules()

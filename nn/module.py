@@ -260,7 +260,7 @@ class Module:
                 _check_device(arg)
             elif isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif arg is not None:
+            elif arg is not None and not isinstance(arg, bool):  # non_blocking=/copy= flags
                 dtype = arg
         if dtype is None:
             return self

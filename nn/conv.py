@@ -1,0 +1,215 @@
+"""Convolution and pooling layers: Conv2d, Conv1d, MaxPool2d, AvgPool2d, MaxPool1d, AvgPool1d, AdaptiveAvgPool2d.
+
+The 2-D layers call the engine's fused conv2d / max_pool2d primitives; the
+1-D ones view (N, C, L) as (N, C, 1, L) and call the same primitives.
+"""
+from __future__ import annotations
+
+import math
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _tuple(value, n: int, name: str, layer: str) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{layer}: {name} must be an int or a {n}-tuple, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+class _ConvNd(Module):
+    _dims = 0
+    _layout = ""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if groups != 1:
+            raise NotImplementedError(f"{name}: groups={groups} is not supported, only groups=1")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported, only 'zeros'")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"{name}: padding {padding!r} is not one of 'same', 'valid' (or an int / tuple)")
+        n = self._dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
+        self.stride = _tuple(stride, n, "stride", name)
+        self.padding = padding if isinstance(padding, str) else _tuple(padding, n, "padding", name)
+        self.dilation = _tuple(dilation, n, "dilation", name)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.weight = Parameter(mg.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
+        if bias:
+            self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both, fan_in = in_channels * prod(kernel)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _check(self, input: Tensor) -> None:
+        name = type(self).__name__
+        if input.ndim not in (self._dims + 1, self._dims + 2):
+            raise RuntimeError(f"{name}: expected a {self._dims + 1}-D or {self._dims + 2}-D input {self._layout}, "
+                               f"got shape {tuple(input.shape)}")
+        channels = input.shape[-self._dims - 1]
+        if channels != self.in_channels:
+            raise RuntimeError(f"{name}: expected {self.in_channels} input channels, got input of shape "
+                               f"{tuple(input.shape)} ({channels} channels)")
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._dims:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as PyTorch).
+
+    Args:
+        in_channels, out_channels: C_in and C_out.
+        kernel_size, stride, padding, dilation: int or (h, w); padding may be 'same' or 'valid'.
+        bias: learn a (C_out,) bias.
+
+    Shapes:
+        input (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out),
+        H_out = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
+        weight (C_out, C_in, kh, kw), bias (C_out,).
+    """
+
+    _dims = 2
+    _layout = "(C, H, W) or (N, C, H, W)"
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over sequences; arguments as Conv2d with ints.
+
+    Shapes:
+        input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out); weight (C_out, C_in, k), bias (C_out,).
+    """
+
+    _dims = 1
+    _layout = "(C, L) or (N, C, L)"
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class _MaxPoolNd(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over kernel-sized windows of (N, C, H, W) or (C, H, W); stride defaults to kernel_size.
+
+    Ties send the gradient to the first maximal element; padding counts as -inf.
+    """
+
+    def forward(self, input: Tensor):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over windows of (N, C, L) or (C, L); stride defaults to kernel_size."""
+
+    def forward(self, input: Tensor):
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+
+class AvgPool2d(Module):
+    """Mean over kernel-sized windows of (N, C, H, W) or (C, H, W); padding counts as zeros."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(Module):
+    """Mean over windows of (N, C, L) or (C, L); padding counts as zeros."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size = _tuple(kernel_size, 1, "kernel_size", "AvgPool1d")
+        self.stride = _tuple(stride if stride is not None else kernel_size, 1, "stride", "AvgPool1d")
+        self.padding = _tuple(padding, 1, "padding", "AvgPool1d")
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to output_size (only sizes dividing the input evenly, e.g. 1 for global pooling)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -1,0 +1,747 @@
+"""nn.functional: layers and losses as plain functions (torch.nn.functional's names and arguments).
+
+Everything here is a composition of minigrad ops; none of it has backward
+code. The fused primitives (conv2d, max_pool2d, softmax, log_softmax,
+layer_norm) come from the engine; the rest is a few ops each.
+
+    import nn.functional as F
+    loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import ops
+from minigrad.random import generator
+from minigrad.tensor import Tensor, _make
+
+# ---- activations ---------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise (gradient 0 at 0). `inplace` is accepted and ignored."""
+    return ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope * x (gradient negative_slope at 0, as PyTorch)."""
+    return ops.where(input.data > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    # exp of min(x, 0): the branch that where() discards must not overflow, or its 0 * inf gradient is nan
+    negative = (ops.exp(ops.clamp(input, max=0.0)) - 1) * alpha
+    return ops.where(input.data > 0, input, negative)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit: x * Phi(x).
+
+    Args:
+        approximate: 'none' uses erf exactly, 0.5 x (1 + erf(x / sqrt(2)));
+            'tanh' uses 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+    """
+    if approximate == "none":
+        return input * (ops.erf(input * (1 / math.sqrt(2.0))) + 1) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (ops.tanh(inner) + 1) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return input * ops.sigmoid(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), stable for large |x|."""
+    return ops.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return ops.tanh(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, computed stably (threshold is accepted; the stable form needs none)."""
+    return ops.softplus(input, beta, threshold)
+
+
+def _softmax_dim(name: str, ndim: int) -> int:
+    # PyTorch's legacy choice when dim is left out, with its warning
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim (a fused, stable primitive). Shape unchanged."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim)
+    return ops.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(x)) along dim, computed as x - logsumexp(x) (no overflow, no log(0))."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim)
+    return ops.log_softmax(input, dim, dtype=dtype)
+
+
+# ---- linear, dropout, normalisation, embedding ---------------------------------------
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.
+
+    Args:
+        input: (*, in_features).
+        weight: (out_features, in_features), PyTorch's layout.
+        bias: (out_features,) or None.
+
+    Returns:
+        (*, out_features). Leading dims are folded into one matrix, so a
+        (B, T, in) input is one BLAS matmul forward and one per gradient.
+    """
+    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(f"linear: input of shape {tuple(input.shape)} and weight of shape "
+                           f"{tuple(weight.shape)} do not fit - expected the input's last dimension "
+                           f"to be {weight.shape[-1]}")
+    if input.ndim > 2:
+        lead = input.shape[:-1]
+        out = ops.matmul(ops.reshape(input, (-1, input.shape[-1])), weight.T)
+        out = ops.reshape(out, lead + (weight.shape[0],))
+    else:
+        out = ops.matmul(input, weight.T)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_k = x1^T W_k x2 + b_k; weight (out, in1, in2), inputs (N, in1) and (N, in2)."""
+    out = ops.matmul(ops.unsqueeze(ops.unsqueeze(input1, 1), 1), ops.unsqueeze(weight, 0))  # (N, out, 1, in2)
+    out = ops.sum(ops.squeeze(out, 2) * ops.unsqueeze(input2, 1), -1)
+    return out + bias if bias is not None else out
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: zero elements with probability p, scale survivors by 1 / (1 - p).
+
+    Identity when not training. The mask comes from minigrad's generator.
+    """
+    return ops.dropout(input, p, training)
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, spatial: int, name: str) -> Tensor:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"{name}: expected a {spatial + 1}-D or {spatial + 2}-D input, got shape "
+                           f"{tuple(input.shape)}")
+    if not training or p == 0.0:
+        return input
+    mask_shape = input.shape[:input.ndim - spatial] + (1,) * spatial
+    keep = generator().random(mask_shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * (keep * scale).astype(input.dtype)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) with probability p."""
+    return _channel_dropout(input, p, training, 1, "dropout1d")
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability p."""
+    return _channel_dropout(input, p, training, 2, "dropout2d")
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dims (biased variance), then weight * y + bias."""
+    return ops.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every dim but the channel dim 1.
+
+    Training (or no running stats): normalise with the batch mean and the
+    *biased* batch variance, and update the running stats in place with the
+    *unbiased* variance: running = (1 - momentum) * running + momentum * batch.
+    Evaluation: normalise with the running stats.
+
+    Args:
+        input: (N, C) or (N, C, *).
+        running_mean, running_var: (C,) buffers or None.
+        weight, bias: (C,) or None.
+
+    Returns:
+        Tensor shaped like input.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, *), got shape "
+                         f"{tuple(input.shape)}")
+    channels = input.shape[1]
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
+    axes = (0,) + tuple(range(2, input.ndim))
+    if training or running_mean is None or running_var is None:
+        count = input.data.size // channels
+        if training and count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
+                             f"input of shape {tuple(input.shape)}")
+        mean = ops.mean(input, axes, keepdim=True)
+        centered = input - mean
+        var = ops.mean(centered * centered, axes, keepdim=True)
+        if training and running_mean is not None and running_var is not None:
+            with mg.no_grad():
+                unbiased = var.data.reshape(channels) * (count / max(count - 1, 1))
+                running_mean.data *= 1 - momentum
+                running_mean.data += momentum * mean.data.reshape(channels)
+                running_var.data *= 1 - momentum
+                running_var.data += momentum * unbiased
+                running_mean._bump_version()
+                running_var._bump_version()
+        out = centered * ops.rsqrt(var + eps)
+        if weight is not None:
+            out = out * ops.reshape(weight, stat_shape)
+        if bias is not None:
+            out = out + ops.reshape(bias, stat_shape)
+        return out
+    # evaluation: one scale and one shift per channel
+    scale = _make((1.0 / np.sqrt(running_var.data + eps)).astype(input.dtype, copy=False))
+    if weight is not None:
+        scale = scale * weight
+    shift = running_mean.detach() * scale * -1
+    if bias is not None:
+        shift = shift + bias
+    return input * ops.reshape(scale, stat_shape) + ops.reshape(shift, stat_shape)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of weight (num_embeddings, dim) picked by the integer tensor input (*) -> (*, dim).
+
+    The row at padding_idx receives no gradient.
+    """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    return ops.embedding(input, weight, padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(*,) class indices -> (*, num_classes) int64 one-hot rows (num_classes=-1: max + 1)."""
+    indices = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if indices.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: is only applicable to index tensors, got dtype {indices.dtype}")
+    if indices.size and indices.min() < 0:
+        raise RuntimeError(f"one_hot: class values must be non-negative, got {indices.min()}")
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and indices.max() >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
+                           f"got {indices.max()}")
+    out = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
+    return _make(out)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad with a constant; `pad` lists (before, after) pairs from the last dim backwards."""
+    return ops.pad(input, pad, mode, 0.0 if value is None else value)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p, eps) along dim."""
+    norm = ops.norm(input, p, dim, keepdim=True)
+    return input / ops.clamp(norm, min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (inputs broadcast)."""
+    n1 = ops.clamp(ops.norm(x1, 2, dim), min=eps)
+    n2 = ops.clamp(ops.norm(x2, 2, dim), min=eps)
+    return ops.sum(x1 * x2, dim) / (n1 * n2)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p along the last dim."""
+    return ops.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+
+
+# ---- convolution and pooling ---------------------------------------------------------
+
+
+def _single(value, name: str, op: str) -> int:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise TypeError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+        value = value[0]
+    return int(value)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation (N, C_in, H, W) * (C_out, C_in, kh, kw) -> (N, C_out, H_out, W_out).
+
+    H_out = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1. An unbatched
+    (C_in, H, W) input gives an unbatched output.
+    """
+    if input.ndim == 3:
+        return ops.squeeze(conv2d(ops.unsqueeze(input, 0), weight, bias, stride, padding, dilation, groups), 0)
+    return ops.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """1-D cross-correlation (N, C_in, L) * (C_out, C_in, k) -> (N, C_out, L_out), via conv2d on (N, C, 1, L)."""
+    if input.ndim == 2:
+        return ops.squeeze(conv1d(ops.unsqueeze(input, 0), weight, bias, stride, padding, dilation, groups), 0)
+    if input.ndim != 3:
+        raise RuntimeError(f"conv1d: expected a 3-D input (N, C, L), got shape {tuple(input.shape)}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"conv1d: expected a 3-D weight (C_out, C_in, k), got shape {tuple(weight.shape)}")
+    if not isinstance(padding, str):
+        padding = (0, _single(padding, "padding", "conv1d"))
+    out = ops.conv2d(ops.unsqueeze(input, 2), ops.unsqueeze(weight, 2), bias,
+                     (1, _single(stride, "stride", "conv1d")), padding,
+                     (1, _single(dilation, "dilation", "conv1d")), groups)
+    return ops.squeeze(out, 2)
+
+
+def _pool_input(input: Tensor, spatial: int, op: str) -> Tensor:
+    if input.ndim not in (spatial + 1, spatial + 2):
+        names = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
+        raise RuntimeError(f"{op}: expected a {spatial + 1}-D or {spatial + 2}-D input {names}, got shape "
+                           f"{tuple(input.shape)}")
+    return input
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over each window of (N, C, H, W) (or (C, H, W)); stride defaults to kernel_size."""
+    _pool_input(input, 2, "max_pool2d")
+    if input.ndim == 3:
+        out = max_pool2d(ops.unsqueeze(input, 0), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+        if return_indices:
+            return ops.squeeze(out[0], 0), ops.squeeze(out[1], 0)
+        return ops.squeeze(out, 0)
+    return ops.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Mean over each window of (N, C, H, W) (or (C, H, W)); padding counts as zeros."""
+    _pool_input(input, 2, "avg_pool2d")
+    if divisor_override is not None:
+        raise NotImplementedError("avg_pool2d: divisor_override is not supported")
+    if input.ndim == 3:
+        return ops.squeeze(avg_pool2d(ops.unsqueeze(input, 0), kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad), 0)
+    return ops.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over each window of (N, C, L) (or (C, L)), via max_pool2d on (N, C, 1, L)."""
+    _pool_input(input, 1, "max_pool1d")
+    k = _single(kernel_size, "kernel_size", "max_pool1d")
+    s = k if stride is None else _single(stride, "stride", "max_pool1d")
+    out = max_pool2d(ops.unsqueeze(input, -2), (1, k), (1, s), (0, _single(padding, "padding", "max_pool1d")),
+                     (1, _single(dilation, "dilation", "max_pool1d")), ceil_mode, return_indices)
+    if return_indices:
+        return ops.squeeze(out[0], -2), ops.squeeze(out[1], -2)
+    return ops.squeeze(out, -2)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of (N, C, L) (or (C, L)), via avg_pool2d on (N, C, 1, L)."""
+    _pool_input(input, 1, "avg_pool1d")
+    k = _single(kernel_size, "kernel_size", "avg_pool1d")
+    s = k if stride is None else _single(stride, "stride", "avg_pool1d")
+    out = avg_pool2d(ops.unsqueeze(input, -2), (1, k), (1, s), (0, _single(padding, "padding", "avg_pool1d")),
+                     ceil_mode, count_include_pad)
+    return ops.squeeze(out, -2)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size; only sizes that divide the input evenly (and 1)."""
+    _pool_input(input, 2, "adaptive_avg_pool2d")
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    h, w = input.shape[-2:]
+    oh, ow = oh or h, ow or w
+    if h % oh or w % ow:
+        raise NotImplementedError(f"adaptive_avg_pool2d: input size {(h, w)} must be a multiple of the "
+                                  f"output size {(oh, ow)}")
+    lead = input.shape[:-2]
+    blocks = ops.reshape(input, lead + (oh, h // oh, ow, w // ow))
+    return ops.mean(blocks, (-3, -1))
+
+
+# ---- losses --------------------------------------------------------------------------
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    # PyTorch's deprecated size_average / reduce arguments, translated the way it does
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else ("mean" if size_average else "sum")
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction - expected 'none', 'mean' or 'sum'")
+
+
+def _check_reduction(reduction: str, op: str, extra: tuple = ()) -> None:
+    if reduction not in ("none", "mean", "sum") + extra:
+        valid = ", ".join(repr(r) for r in ("none", "mean", "sum") + extra)
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction - expected one of {valid}")
+
+
+def _same_size(input: Tensor, target, op: str) -> None:
+    if tuple(np.shape(target)) != tuple(input.shape):
+        warnings.warn(f"{op}: using a target size {tuple(np.shape(target))} that is different to the input "
+                      f"size {tuple(input.shape)}. This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None) -> Tensor:
+    """Mean squared error: (input - target)^2, reduced. Shapes broadcast (with PyTorch's warning)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "mse_loss")
+    _same_size(input, target, "mse_loss")
+    diff = input - target
+    loss = diff * diff
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None) -> Tensor:
+    """Mean absolute error: |input - target|, reduced (gradient 0 where they are equal)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "l1_loss")
+    _same_size(input, target, "l1_loss")
+    loss = ops.abs(input - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "l1_loss")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta=0 is l1_loss."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    _same_size(input, target, "smooth_l1_loss")
+    diff = input - target
+    absolute = ops.abs(diff)
+    if beta == 0:
+        return _reduce(absolute, reduction, "smooth_l1_loss")
+    loss = ops.where(absolute.data < beta, diff * diff * (0.5 / beta), absolute - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target)."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    _same_size(input, target, "huber_loss")
+    diff = input - target
+    absolute = ops.abs(diff)
+    loss = ops.where(absolute.data < delta, diff * diff * 0.5, (absolute - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def _class_dim_shapes(input: Tensor, target_shape: tuple, op: str) -> None:
+    """Class-index targets: input (N, C, d1, ...) needs target (N, d1, ...); input (C,) needs target ()."""
+    expected = (input.shape[:1] + input.shape[2:]) if input.ndim >= 2 else ()
+    if tuple(target_shape) != expected:
+        if input.ndim >= 2 and len(target_shape) >= 1 and target_shape[0] != input.shape[0]:
+            raise ValueError(f"{op}: expected input batch size ({input.shape[0]}) to match target batch size "
+                             f"({target_shape[0]}) - input shape {tuple(input.shape)}, target shape "
+                             f"{tuple(target_shape)}")
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} (N, C, d1, ...) needs class-index targets "
+                         f"of shape {expected} (N, d1, ...), got {tuple(target_shape)}")
+
+
+def _check_classes(target: np.ndarray, classes: int, ignore_index: int, op: str) -> np.ndarray:
+    """Refuse class indices outside [0, C) (other than ignore_index); returns the 'counted' mask."""
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= classes))
+    if bad.any():
+        value = int(target[bad].flat[0])
+        raise IndexError(f"{op}: target {value} is out of bounds - expected class indices in [0, {classes}) "
+                         f"for an input with {classes} classes (or ignore_index={ignore_index})")
+    return valid
+
+
+def _weight_array(weight, classes: int, dtype, op: str):
+    if weight is None:
+        return None
+    array = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if array.shape != (classes,):
+        raise ValueError(f"{op}: weight of shape {array.shape} does not fit {classes} classes - "
+                         f"expected shape ({classes},)")
+    return array.astype(dtype, copy=False)
+
+
+def _picked_log_probs(log_probs: Tensor, target: np.ndarray, valid: np.ndarray) -> Tensor:
+    """log_probs[n, target[n, ...], ...] as a tensor shaped like target; ignored entries pick class 0."""
+    safe = np.where(valid, target, 0).astype(np.int64)
+    if log_probs.ndim == 1:
+        return log_probs[int(safe)]
+    if log_probs.ndim == 2:
+        return log_probs[np.arange(log_probs.shape[0]), safe]
+    return ops.squeeze(ops.take_along_dim(log_probs, np.expand_dims(safe, 1), 1), 1)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices: -weight[t] * input[n, t].
+
+    Args:
+        input: log-probabilities (N, C) or (N, C, d1, ...) or (C,).
+        target: int class indices (N,) or (N, d1, ...) or (); values in [0, C) or ignore_index.
+        weight: (C,) per-class weights, or None.
+        reduction: 'mean' divides by the sum of the counted targets' weights.
+
+    Returns:
+        A scalar, or a tensor shaped like target for reduction='none' (0 where ignored).
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "nll_loss")
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target.dtype.kind not in "iu":
+        raise RuntimeError(f"nll_loss: expected integer class-index targets, got dtype {target.dtype}")
+    if input.ndim < 1:
+        raise ValueError(f"nll_loss: expected an input with a class dimension, got shape {tuple(input.shape)}")
+    _class_dim_shapes(input, target.shape, "nll_loss")
+    classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    valid = _check_classes(target, classes, ignore_index, "nll_loss")
+    w = _weight_array(weight, classes, input.dtype, "nll_loss")
+    return _nll(input, target, valid, w, reduction)
+
+
+def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction: str) -> Tensor:
+    picked = _picked_log_probs(log_probs, target, valid)
+    if w is not None:
+        factors = np.where(valid, w[np.where(valid, target, 0)], 0).astype(log_probs.dtype)
+    else:
+        factors = valid.astype(log_probs.dtype)
+    loss = picked * -factors
+    if reduction == "none":
+        return loss
+    total = ops.sum(loss)
+    if reduction == "sum":
+        return total
+    return total / float(factors.sum())
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy of logits, computed with log_softmax (stable for any logits).
+
+    Args:
+        input: logits (N, C), (N, C, d1, ...) or (C,).
+        target: class indices (N,), (N, d1, ...) or () with values in [0, C) or
+            ignore_index; or class probabilities shaped like input (float).
+        weight: (C,) per-class weights, or None.
+        ignore_index: class-index targets equal to it contribute nothing.
+        reduction: 'mean', 'sum' or 'none'. 'mean' with class indices divides by
+            the sum of the counted targets' weights (their number without weights);
+            with probabilities it divides by the number of samples N * d1 * ...
+        label_smoothing: in [0, 1]; the target becomes (1 - s) * target + s / C.
+
+    Returns:
+        A scalar, or a tensor shaped like input without its class dim for 'none'.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if input.ndim < 1:
+        raise ValueError(f"cross_entropy: expected logits with a class dimension, got shape {tuple(input.shape)}")
+    class_dim = 1 if input.ndim >= 2 else 0
+    classes = input.shape[class_dim]
+    log_probs = ops.log_softmax(input, class_dim)
+    w = _weight_array(weight, classes, input.dtype, "cross_entropy")
+    w_shape = (classes,) + (1,) * (input.ndim - class_dim - 1)
+    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+
+    if target_data.dtype.kind == "f":
+        # class probabilities (soft targets)
+        if tuple(target_data.shape) != tuple(input.shape):
+            raise ValueError(f"cross_entropy: probability targets must have the input's shape "
+                             f"{tuple(input.shape)}, got {tuple(target_data.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        terms = log_probs * target
+        if w is not None:
+            terms = terms * w.reshape(w_shape)
+        loss = ops.sum(terms, class_dim) * -1
+        if reduction == "mean":
+            return ops.sum(loss) / max(input.data.size // classes, 1) if input.ndim >= 2 else loss
+        return _reduce(loss, reduction, "cross_entropy")
+
+    if target_data.dtype.kind not in "iu":
+        raise RuntimeError(f"cross_entropy: expected integer class indices or float probabilities as target, "
+                           f"got dtype {target_data.dtype}")
+    _class_dim_shapes(input, target_data.shape, "cross_entropy")
+    valid = _check_classes(target_data, classes, ignore_index, "cross_entropy")
+    nll = _nll(log_probs, target_data, valid, w, reduction)
+    if label_smoothing == 0:
+        return nll
+    # PyTorch's smoothing term: -sum_c w_c log p_c per sample, zero where ignored, normalised like nll
+    terms = log_probs * w.reshape(w_shape) if w is not None else log_probs
+    smooth = ops.sum(terms, class_dim) * -valid.astype(input.dtype)
+    if reduction == "mean":
+        counted = np.where(valid, w[np.where(valid, target_data, 0)], 0).sum() if w is not None else valid.sum()
+        smooth = ops.sum(smooth) / float(counted)
+    elif reduction == "sum":
+        smooth = ops.sum(smooth)
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def _xlog(x: Tensor, floor: float | None = None) -> Tensor:
+    """log(x) with log(0) taken as -inf (or `floor`), without nan gradients at 0."""
+    positive = x.data > 0
+    if positive.all():
+        out = ops.log(x)
+    else:
+        # replace the zeros before log: the branch where() drops must have a finite gradient
+        out = ops.where(positive, ops.log(ops.where(positive, x, 1.0)), -np.inf if floor is None else floor)
+    return ops.clamp(out, min=floor) if floor is not None else out
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """-w (y log x + (1 - y) log(1 - x)), with each log clamped at -100 as PyTorch does.
+
+    Args:
+        input: probabilities in [0, 1], any shape.
+        target: same shape as input, values in [0, 1].
+        weight: broadcastable to input, or None.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy")
+    if tuple(np.shape(target)) != tuple(input.shape):
+        raise ValueError(f"binary_cross_entropy: using a target size {tuple(np.shape(target))} that is different "
+                         f"to the input size {tuple(input.shape)} - please ensure they have the same size")
+    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
+                           f"[{input.data.min()}, {input.data.max()}] - use binary_cross_entropy_with_logits "
+                           "for logits")
+    loss = (target * _xlog(input, -100.0) + (1 - target) * _xlog(1 - input, -100.0)) * -1
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, size_average=None,
+                                     reduce=None, reduction: str = "mean", pos_weight=None) -> Tensor:
+    """BCE of sigmoid(input), computed stably: max(x, 0) - x y + log(1 + exp(-|x|)).
+
+    Args:
+        input: logits, any shape.
+        target: same shape as input, values in [0, 1].
+        weight: broadcastable to input, or None.
+        pos_weight: weight of the positive term, broadcastable to input (e.g. (C,)), or None:
+            loss = (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x).
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if tuple(np.shape(target)) != tuple(input.shape):
+        raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(np.shape(target))} must be the "
+                         f"same as input size {tuple(input.shape)}")
+    log_term = ops.log(ops.exp(ops.abs(input) * -1) + 1)       # log(1 + exp(-|x|)), never overflows
+    if pos_weight is None:
+        loss = ops.relu(input) - input * target + log_term
+    else:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * (log_term + ops.relu(input * -1))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """KL(target || exp(input)) pointwise: target (log target - input), with 0 log 0 = 0.
+
+    Args:
+        input: log-probabilities.
+        target: probabilities (or log-probabilities with log_target=True), same shape.
+        reduction: 'batchmean' (sum / batch size: the true KL divergence), 'sum',
+            'mean' (over every element, as PyTorch; no warning) or 'none'.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "kl_div", ("batchmean",))
+    if log_target:
+        if not isinstance(target, Tensor):
+            target = _make(np.asarray(target, dtype=input.dtype))
+        finite = target.data > -np.inf
+        if finite.all():
+            loss = ops.exp(target) * (target - input)
+        else:
+            # a zero probability (log target -inf) contributes 0, as it does without log_target
+            # (PyTorch gives nan here); the -inf is replaced first so no gradient is 0 * inf
+            safe = ops.where(finite, target, 0.0)
+            loss = ops.where(finite, ops.exp(safe) * (safe - input), 0.0)
+    else:
+        loss = _xlogy_self(target) - target * input
+    if reduction == "batchmean":
+        total = ops.sum(loss)
+        return total / input.shape[0] if input.ndim > 0 else total
+    return _reduce(loss, reduction, "kl_div")
+
+
+def _xlogy_self(t) -> Tensor:
+    """t log t, with 0 log 0 = 0 (and a zero gradient there)."""
+    if not isinstance(t, Tensor):
+        t = _make(np.asarray(t))
+    positive = t.data > 0
+    if positive.all():
+        return t * ops.log(t)
+    safe = ops.where(positive, t, 1.0)
+    return ops.where(positive, t * ops.log(safe), 0.0)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
+    """Poisson negative log-likelihood: exp(input) - target input (log_input), or input - target log(input + eps)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "poisson_nll_loss")
+    if full:
+        raise NotImplementedError("poisson_nll_loss: full=True (the Stirling term) is not supported")
+    loss = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+# attention is written in nn/attention.py (which uses this module); imported last so both load in either order
+from .attention import scaled_dot_product_attention  # noqa: E402

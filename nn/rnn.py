@@ -1,0 +1,514 @@
+"""Recurrent layers: RNN, GRU and LSTM cells, and multi-layer (bidirectional) sequence layers.
+
+Parameter names, layouts, gate orders and initialisation are PyTorch's, so
+weights move between the two with `numpy()` / `from_numpy` alone:
+
+    weight_ih_l{k}[_reverse]  (gates * hidden_size, input size of layer k)
+    weight_hh_l{k}[_reverse]  (gates * hidden_size, hidden_size)
+    bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse]  (gates * hidden_size,)
+
+with gates = 1 (RNN), 3 (GRU: r, z, n) or 4 (LSTM: i, f, g, o).
+
+Everything is composed from minigrad ops; there is no backward code here.
+Speed comes from the layout of the work: the input projection of a whole
+sequence is one matmul per layer and direction, a time step only multiplies
+the hidden state by W_hh and applies the gate functions to views of the gate
+matrix, and the outputs are stacked once at the end.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNCellBase", "RNNCell", "GRUCell", "LSTMCell", "RNNBase", "RNN", "GRU", "LSTM"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+
+
+# ---- one time step (shared by the cells and the sequence layers) -----------------------------
+
+def _rnn_step(xw, h, w_hh_t, activation):
+    """h' = act(xw + h W_hh^T); xw already holds x W_ih^T + b_ih + b_hh. Shapes (N, H)."""
+    return activation(xw + mg.matmul(h, w_hh_t))
+
+
+def _gru_step(xw, h, w_hh_t, b_hh):
+    """PyTorch's GRU step; xw = x W_ih^T + b_ih (N, 3H) in gate order r, z, n.
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h  (computed as n + z * (h - n): one op fewer)
+    """
+    size = h.shape[-1]
+    hw = mg.matmul(h, w_hh_t)
+    if b_hh is not None:
+        hw = hw + b_hh
+    rz = mg.sigmoid(xw[:, :2 * size] + hw[:, :2 * size])
+    r, z = rz[:, :size], rz[:, size:]
+    n = mg.tanh(xw[:, 2 * size:] + r * hw[:, 2 * size:])
+    return n + z * (h - n)
+
+
+def _lstm_step(xw, h, c, w_hh_t):
+    """PyTorch's LSTM step; xw = x W_ih^T + b_ih + b_hh (N, 4H) in gate order i, f, g, o.
+
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')
+    """
+    size = h.shape[-1]
+    gates = xw + mg.matmul(h, w_hh_t)
+    i = mg.sigmoid(gates[:, :size])
+    f = mg.sigmoid(gates[:, size:2 * size])
+    g = mg.tanh(gates[:, 2 * size:3 * size])
+    o = mg.sigmoid(gates[:, 3 * size:])
+    c = f * c + i * g
+    return o * mg.tanh(c), c
+
+
+def _time_steps(xw: Tensor, time_dim: int) -> list:
+    """The slices of xw along time_dim, one per time step.
+
+    Each slice's VJP writes a gradient as large as all of xw, so L slices taken
+    straight off a sequence of length L cost O(L^2) in backward. Slicing blocks
+    of ~sqrt(L) steps first, then the steps out of each block, costs O(L^1.5).
+    """
+    length = xw.shape[time_dim]
+    block = math.isqrt(length)
+    if not xw.requires_grad or block < 4:
+        return list(mg.unbind(xw, time_dim))
+    steps = []
+    for chunk in mg.split(xw, block, time_dim):
+        steps.extend(mg.unbind(chunk, time_dim))
+    return steps
+
+
+def _activation(nonlinearity: str, layer: str):
+    if nonlinearity == "tanh":
+        return mg.tanh
+    if nonlinearity == "relu":
+        return mg.relu
+    raise ValueError(f"{layer}: unknown nonlinearity {nonlinearity!r} - select from 'tanh' or 'relu'")
+
+
+def _reset_uniform(module: Module, hidden_size: int) -> None:
+    """PyTorch's RNN init: every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    with mg.no_grad():
+        for param in module.parameters():
+            param.uniform_(-bound, bound)
+
+
+def _check_sizes(layer: str, input_size: int, hidden_size: int) -> None:
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+
+
+# ---- cells ------------------------------------------------------------------------------------
+
+class RNNCellBase(Module):
+    """Shared parameters of the cells: weight_ih (gates*H, H_in), weight_hh (gates*H, H), biases (gates*H,)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int):
+        super().__init__()
+        _check_sizes(type(self).__name__, input_size, hidden_size)
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.bias = bias
+        self.weight_ih = Parameter(mg.empty(num_chunks * hidden_size, input_size))
+        self.weight_hh = Parameter(mg.empty(num_chunks * hidden_size, hidden_size))
+        if bias:
+            self.bias_ih = Parameter(mg.empty(num_chunks * hidden_size))
+            self.bias_hh = Parameter(mg.empty(num_chunks * hidden_size))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        _reset_uniform(self, self.hidden_size)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text
+
+    def _prepare(self, input: Tensor, hx):
+        """Check the input, add a batch dim to unbatched input, and return (x, hx list, batched)."""
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: expected input to be 1-D (H_in,) or 2-D (N, H_in), "
+                             f"got {input.ndim}-D input of shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input has inconsistent input_size: got {input.shape[-1]} "
+                               f"(input shape {tuple(input.shape)}), expected {self.input_size}")
+        batched = input.ndim == 2
+        x = input if batched else mg.unsqueeze(input, 0)
+        n = x.shape[0]
+        states = []
+        for index, state in enumerate(hx):
+            label = "hx" if len(hx) == 1 else ("h_0", "c_0")[index]
+            if state is None:
+                state = mg.zeros(n, self.hidden_size, dtype=input.dtype)
+            else:
+                expected = (n, self.hidden_size) if batched else (self.hidden_size,)
+                if tuple(state.shape) != expected:
+                    raise RuntimeError(f"{name}: {label} has shape {tuple(state.shape)}, expected {expected} "
+                                       f"for input of shape {tuple(input.shape)}")
+                if not batched:
+                    state = mg.unsqueeze(state, 0)
+            states.append(state)
+        return x, states, batched
+
+    def _projection(self, x: Tensor, fold_hidden_bias: bool) -> Tensor:
+        xw = mg.matmul(x, self.weight_ih.t())
+        if self.bias_ih is not None:
+            xw = xw + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
+        return xw
+
+
+class RNNCell(RNNCellBase):
+    """An Elman RNN cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu).
+
+    Args:
+        input_size: features of x.
+        hidden_size: features of h.
+        bias: whether to use b_ih and b_hh.
+        nonlinearity: 'tanh' or 'relu'.
+
+    Shapes:
+        input (N, H_in) or (H_in,); hx (N, H) or (H,), zeros if None. Returns h' shaped like hx.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"):
+        _activation(nonlinearity, "RNNCell")
+        super().__init__(input_size, hidden_size, bias, num_chunks=1)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = self._prepare(input, (hx,))
+        h = _rnn_step(self._projection(x, True), h, self.weight_hh.t(),
+                      _activation(self.nonlinearity, "RNNCell"))
+        return h if batched else mg.squeeze(h, 0)
+
+
+class GRUCell(RNNCellBase):
+    """A GRU cell with PyTorch's equations (gate order r, z, n; b_hn inside the reset product).
+
+    Shapes:
+        input (N, H_in) or (H_in,); hx (N, H) or (H,), zeros if None. Returns h' shaped like hx.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), batched = self._prepare(input, (hx,))
+        h = _gru_step(self._projection(x, False), h, self.weight_hh.t(), self.bias_hh)
+        return h if batched else mg.squeeze(h, 0)
+
+
+class LSTMCell(RNNCellBase):
+    """An LSTM cell with PyTorch's equations (gate order i, f, g, o).
+
+    Shapes:
+        input (N, H_in) or (H_in,); hx a tuple (h, c) of (N, H) or (H,), zeros if None.
+        Returns (h', c') shaped like h and c.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4)
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTMCell: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        x, (h, c), batched = self._prepare(input, tuple(hx) if hx is not None else (None, None))
+        h, c = _lstm_step(self._projection(x, True), h, c, self.weight_hh.t())
+        if not batched:
+            h, c = mg.squeeze(h, 0), mg.squeeze(c, 0)
+        return h, c
+
+
+# ---- sequence layers --------------------------------------------------------------------------
+
+class RNNBase(Module):
+    """The shared machinery of RNN, GRU and LSTM: parameters, shape checks, the layer/direction loop.
+
+    Args:
+        mode: 'RNN_TANH', 'RNN_RELU', 'GRU' or 'LSTM'.
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as PyTorch.
+    """
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{name}: unknown mode {mode!r} - expected one of {sorted(_GATES)}")
+        _check_sizes(name, input_size, hidden_size)
+        if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers <= 0:
+            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout should be a number in [0, 1] representing the "
+                             f"probability of an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but the last recurrent layer, "
+                          f"so non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}")
+        self.mode = mode
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        num_directions = 2 if bidirectional else 1
+        gate_size = _GATES[mode] * hidden_size
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+            for direction in range(num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes = [("weight_ih", (gate_size, layer_input_size)), ("weight_hh", (gate_size, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                for kind, shape in shapes:
+                    self.register_parameter(kind + suffix, Parameter(mg.empty(*shape)))
+                    self._flat_weights_names.append(kind + suffix)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        _reset_uniform(self, self.hidden_size)
+
+    def flatten_parameters(self) -> None:
+        """No-op: PyTorch compacts cuDNN weights here; kept so PyTorch code runs unchanged."""
+
+    @property
+    def _flat_weights(self) -> list:
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list:
+        """Per layer and direction: [weight_ih, weight_hh(, bias_ih, bias_hh)]."""
+        per = 4 if self.bias else 2
+        weights = self._flat_weights
+        return [weights[i:i + per] for i in range(0, len(weights), per)]
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
+        if self.batch_first is not False:
+            text += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            text += f", bidirectional={self.bidirectional}"
+        return text
+
+    # ---- forward -------------------------------------------------------------------
+    def _check_input(self, input: Tensor, states: tuple):
+        """Validate shapes; return (x with a batch dim, initial states (layers*dirs, N, H), batched)."""
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (2, 3):
+            layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+            raise ValueError(f"{name}: expected input to be 2-D (L, H_in) or 3-D {layout}, "
+                             f"got {input.ndim}-D input of shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input.size(-1) must be equal to input_size - expected "
+                               f"{self.input_size}, got {input.shape[-1]} (input shape {tuple(input.shape)})")
+        batched = input.ndim == 3
+        batch_dim = 0 if self.batch_first else 1
+        x = input if batched else mg.unsqueeze(input, batch_dim)
+        n = x.shape[batch_dim]
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        expected = (layers, n, self.hidden_size)
+        result = []
+        for index, state in enumerate(states):
+            label = "hx" if len(states) == 1 else ("h_0", "c_0")[index]
+            if state is None:
+                result.append(mg.zeros(expected, dtype=input.dtype))
+                continue
+            if not isinstance(state, Tensor):
+                raise TypeError(f"{name}: {label} must be a Tensor, got {type(state).__name__}")
+            if state.ndim != (3 if batched else 2):
+                raise RuntimeError(f"{name}: for {'batched 3' if batched else 'unbatched 2'}-D input, {label} "
+                                   f"should also be {3 if batched else 2}-D but got {state.ndim}-D "
+                                   f"(shape {tuple(state.shape)})")
+            if not batched:
+                state = mg.unsqueeze(state, 1)
+            if tuple(state.shape) != expected:
+                shown = expected if batched else (layers, self.hidden_size)
+                got = tuple(state.shape) if batched else (state.shape[0], state.shape[2])
+                raise RuntimeError(f"{name}: expected {label} of shape {shown}, got {got} "
+                                   f"(input shape {tuple(input.shape)})")
+            result.append(state)
+        return x, result, batched
+
+    def _run(self, x: Tensor, states: list) -> tuple:
+        """Every layer and direction over x (batch dim present); returns (output, final states)."""
+        time_dim = 1 if self.batch_first else 0
+        directions = 2 if self.bidirectional else 1
+        per = 4 if self.bias else 2
+        weights = self._flat_weights
+        initial = [mg.unbind(state, 0) for state in states]
+        finals = [[] for _ in states]
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                params = weights[index * per:(index + 1) * per]
+                out, last = self._run_direction(layer_input, params, [s[index] for s in initial],
+                                                reverse=direction == 1, time_dim=time_dim)
+                outputs.append(out)
+                for final, state in zip(finals, last):
+                    final.append(state)
+            layer_input = outputs[0] if directions == 1 else mg.cat(outputs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = mg.dropout(layer_input, self.dropout, True)
+        return layer_input, [mg.stack(final, 0) for final in finals]
+
+    def _run_direction(self, x: Tensor, params: list, states: list, reverse: bool, time_dim: int):
+        """One layer in one direction: x (L, N, H_in) or (N, L, H_in) -> outputs in x's layout."""
+        w_ih, w_hh = params[0], params[1]
+        b_ih, b_hh = (params[2], params[3]) if len(params) == 4 else (None, None)
+        # the input projection of every time step in one matmul: (L*N, H_in) @ (H_in, G)
+        batch_shape = x.shape[:2]
+        xw = mg.matmul(mg.reshape(x, (-1, x.shape[2])), w_ih.t())
+        if b_ih is not None:
+            # b_hh can join b_ih outside the loop except in the GRU, where b_hn sits inside r * (...)
+            xw = xw + (b_ih if self.mode == "GRU" else b_ih + b_hh)
+        xw = mg.reshape(xw, batch_shape + (xw.shape[-1],))
+        steps = _time_steps(xw, time_dim)
+        order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
+        w_hh_t = w_hh.t()
+        outputs = [None] * len(steps)
+        if self.mode == "LSTM":
+            h, c = states
+            for t in order:
+                h, c = _lstm_step(steps[t], h, c, w_hh_t)
+                outputs[t] = h
+            last = (h, c)
+        elif self.mode == "GRU":
+            h, = states
+            for t in order:
+                h = _gru_step(steps[t], h, w_hh_t, b_hh)
+                outputs[t] = h
+            last = (h,)
+        else:
+            h, = states
+            activation = mg.tanh if self.mode == "RNN_TANH" else mg.relu
+            for t in order:
+                h = _rnn_step(steps[t], h, w_hh_t, activation)
+                outputs[t] = h
+            last = (h,)
+        return mg.stack(outputs, time_dim), last
+
+    def _finish(self, output: Tensor, finals: list, batched: bool):
+        if not batched:
+            output = mg.squeeze(output, 0 if self.batch_first else 1)
+            finals = [mg.squeeze(state, 1) for state in finals]
+        return output, finals
+
+
+class RNN(RNNBase):
+    """A multi-layer Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
+
+    Args:
+        input_size: features H_in of x.
+        hidden_size: features H of h.
+        num_layers: stacked layers; layer k > 0 reads layer k-1's output.
+        nonlinearity: 'tanh' or 'relu'.
+        bias: whether to use b_ih and b_hh.
+        batch_first: input and output are (N, L, *) instead of (L, N, *); h_n is not affected.
+        dropout: dropout on the outputs of every layer but the last, in training only.
+        bidirectional: also run each layer backwards in time; outputs are concatenated.
+
+    Shapes:
+        input (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched.
+        hx (num_layers * D, N, H) or (num_layers * D, H), zeros if None (D = 2 if bidirectional).
+        Returns (output, h_n): output (L, N, D * H) (batch_first: (N, L, D * H)), h_n like hx.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
+        _activation(nonlinearity, "RNN")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
+        x, states, batched = self._check_input(input, (hx,))
+        output, finals = self._run(x, states)
+        output, (h_n,) = self._finish(output, finals, batched)
+        return output, h_n
+
+
+class GRU(RNNBase):
+    """A multi-layer GRU with PyTorch's equations (gate order r, z, n):
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
+
+    Args and shapes: as `RNN` (without nonlinearity). Returns (output, h_n).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
+        x, states, batched = self._check_input(input, (hx,))
+        output, finals = self._run(x, states)
+        output, (h_n,) = self._finish(output, finals, batched)
+        return output, h_n
+
+
+class LSTM(RNNBase):
+    """A multi-layer LSTM with PyTorch's equations (gate order i, f, g, o):
+
+        i, f, o = sigmoid(...), g = tanh(...),  c' = f * c + i * g,  h' = o * tanh(c')
+
+    Args and shapes: as `RNN` (without nonlinearity); proj_size is not supported.
+        hx is a tuple (h_0, c_0), each (num_layers * D, N, H) or (num_layers * D, H); zeros if None.
+        Returns (output, (h_n, c_n)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0):
+        if proj_size:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        x, states, batched = self._check_input(input, tuple(hx) if hx is not None else (None, None))
+        output, finals = self._run(x, states)
+        output, (h_n, c_n) = self._finish(output, finals, batched)
+        return output, (h_n, c_n)
