@@ -55,6 +55,19 @@ def _topological_order(roots: list) -> list:
     return order
 
 
+class ScatteredGradient:
+    """A gradient that is zero except for `data` at `index` (getitem's VJP when not recording).
+
+    The engine adds it into the input's gradient in place, so taking T slices
+    of one tensor (an RNN reading its time steps) costs O(T slices) in
+    backward, not T dense arrays of the whole input.
+    """
+    __slots__ = ("data", "index", "unique")
+
+    def __init__(self, data: np.ndarray, index, unique: bool):
+        self.data, self.index, self.unique = data, index, unique
+
+
 class _Gradients:
     """Gradients that have reached each grad key so far, summed as they arrive."""
 
@@ -77,8 +90,23 @@ class _Gradients:
             self.values[k] = _make(np.asarray(current.data + grad.data))  # 0-d + 0-d gives a numpy scalar
             self.owned.add(k)
 
+    def scatter(self, key, grad: ScatteredGradient, shape: tuple, dtype) -> None:
+        k = id(key)
+        current = self.values.get(k)
+        if current is None or k not in self.owned:
+            from .tensor import _make
+            buffer = np.zeros(shape, dtype) if current is None else current.data.astype(dtype, copy=True)
+            current = self.values[k] = _make(buffer)
+            self.owned.add(k)
+        if grad.unique:
+            current.data[grad.index] += grad.data
+        else:
+            np.add.at(current.data, grad.index, grad.data)
+
     def pop(self, key):
-        return self.values.pop(id(key), None)
+        """The summed gradient of key (or None), and whether its array is ours to keep."""
+        k = id(key)
+        return self.values.pop(k, None), k in self.owned
 
 
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
@@ -110,16 +138,16 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     check_finite = anomaly._state.enabled
     with grad_mode.set_grad_enabled(create_graph):
         for key in _topological_order(root_keys):
-            grad = gradients.pop(key)
+            grad, owned = gradients.pop(key)
             if grad is None:
                 continue
             if isinstance(key, Tensor):  # a leaf
-                grad = _run_hooks(key._hooks, grad)
+                hooked = _run_hooks(key._hooks, grad)
                 if wanted is not None:
                     if id(key) in wanted:
-                        wanted[id(key)] = grad
+                        wanted[id(key)] = hooked
                 else:
-                    _accumulate_leaf(key, grad, create_graph)
+                    _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
                 continue
 
             grad = _run_hooks(key.hooks, grad)
@@ -140,6 +168,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 anomaly.check_gradient(key, input_grads)
             for parent, input_grad, shape, dtype in zip(key.parents, input_grads, key.shapes, key.dtypes):
                 if parent is None or input_grad is None:
+                    continue
+                if type(input_grad) is ScatteredGradient:
+                    gradients.scatter(parent, input_grad, shape, dtype)
                     continue
                 if not isinstance(input_grad, Tensor):
                     input_grad = _make(np.asarray(input_grad))
@@ -165,11 +196,11 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _accumulate_leaf(tensor, grad, create_graph: bool) -> None:
+def _accumulate_leaf(tensor, grad, create_graph: bool, owned: bool = False) -> None:
     """Add `grad` into `tensor.grad`, never letting two tensors share one gradient array."""
     from .tensor import _make
     if tensor.grad is None:
-        if create_graph:
+        if create_graph or owned:
             tensor.grad = grad
         else:
             # the array may be shared with another tensor's gradient or be the user's: own a copy

@@ -73,23 +73,6 @@ def _lstm_step(xw, h, c, w_hh_t):
     return o * mg.tanh(c), c
 
 
-def _time_steps(xw: Tensor, time_dim: int) -> list:
-    """The slices of xw along time_dim, one per time step.
-
-    Each slice's VJP writes a gradient as large as all of xw, so L slices taken
-    straight off a sequence of length L cost O(L^2) in backward. Slicing blocks
-    of ~sqrt(L) steps first, then the steps out of each block, costs O(L^1.5).
-    """
-    length = xw.shape[time_dim]
-    block = math.isqrt(length)
-    if not xw.requires_grad or block < 4:
-        return list(mg.unbind(xw, time_dim))
-    steps = []
-    for chunk in mg.split(xw, block, time_dim):
-        steps.extend(mg.unbind(chunk, time_dim))
-    return steps
-
-
 def _activation(nonlinearity: str, layer: str):
     if nonlinearity == "tanh":
         return mg.tanh
@@ -403,7 +386,7 @@ class RNNBase(Module):
             # b_hh can join b_ih outside the loop except in the GRU, where b_hn sits inside r * (...)
             xw = xw + (b_ih if self.mode == "GRU" else b_ih + b_hh)
         xw = mg.reshape(xw, batch_shape + (xw.shape[-1],))
-        steps = _time_steps(xw, time_dim)
+        steps = mg.unbind(xw, time_dim)  # backward scatters each step's gradient in place: O(L)
         order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
         w_hh_t = w_hh.t()
         outputs = [None] * len(steps)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import grad_mode
+from ..engine import ScatteredGradient
 from ..function import Function, ViewFunction
 from ..tensor import Tensor, _make, _check_dim
 
@@ -56,7 +58,10 @@ class GetItem(ViewFunction):
 
     @staticmethod
     def backward(ctx, grad):
-        return index_add(grad, ctx.shapes[0], ctx.attributes["index"])
+        index = ctx.attributes["index"]
+        if not grad_mode._state.enabled:  # not recording: the engine scatters into its sum in place
+            return ScatteredGradient(grad.data, index, _indices_are_unique(index))
+        return index_add(grad, ctx.shapes[0], index)
 
 
 class IndexAdd(Function):
