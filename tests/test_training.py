@@ -17,19 +17,6 @@ from minigrad.random import generator
 from nn import course
 
 
-@pytest.fixture(autouse=True)
-def single_threaded_blas():
-    """These models multiply small matrices, where BLAS threads cost more than they give; on a
-    loaded 2-core machine they made one test 20x slower (22 s instead of 1 s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def accuracy(logits, target) -> float:
     return float((logits.detach().numpy().argmax(-1) == target.numpy()).mean())
 
