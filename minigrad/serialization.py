@@ -29,13 +29,13 @@ import json
 import math
 import os
 import re
-import secrets
 import struct
 import zipfile
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from .atomic import atomic_write
 from .tensor import Tensor, _check_device, _make
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -86,40 +86,8 @@ def save(obj: Any, f) -> None:
     if hasattr(f, "write"):
         _write_zip(f, root, entries, arrays)
         return
-    path = os.fsdecode(os.fspath(f))
-    directory, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(exc.errno, f"save: cannot write '{path}' - its directory "
-                                f"'{directory}' does not exist", path) from None
-    try:
-        with open(fd, "wb") as out:
-            _write_zip(out, root, entries, arrays)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)   # make the rename itself survive a power cut
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:   # e.g. Windows, where directories cannot be opened (nor need to be)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_write(f, "save") as out:
+        _write_zip(out, root, entries, arrays)
 
 
 def _encode_all(obj):

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import weakref
 from collections import deque
 from typing import Mapping
 
 import numpy as np
 
+from .atomic import atomic_write
 from .function import Function
 from .tensor import Tensor
 
@@ -215,18 +215,8 @@ def save(graph_or_tensors, path, format: str | None = None, **draw_kwargs) -> st
     else:
         with _dot_needed():
             data = graph.pipe(format=format)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path, "viz.save") as file:
+        file.write(data)
     return path
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..tensor import Tensor, _make
 from .dataset import Dataset
 from .idx import read_idx
@@ -68,21 +68,14 @@ def download_file(url: str, path, md5: str, timeout: float = 60.0) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    temporary = Path(temporary)
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                out.write(chunk)
-                digest.update(chunk)
-        if digest.hexdigest() != md5:
+    digest = hashlib.md5(usedforsecurity=False)
+    with atomic_write(path, "download") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            out.write(chunk)
+            digest.update(chunk)
+        if digest.hexdigest() != md5:  # raised inside the block: the temporary file is removed
             raise ChecksumError(f"download: {url} has MD5 {digest.hexdigest()}, expected {md5} - the file "
                                 f"is corrupt or not the published one; it was deleted, not kept")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     return path
 
 
