@@ -5,7 +5,7 @@ import numpy as np
 
 from . import dtypes
 from .random import generator
-from .tensor import Tensor, _make
+from .tensor import Tensor, _check_device, _make
 
 
 def _shape(size) -> tuple:
@@ -18,6 +18,12 @@ def _shape(size) -> tuple:
     if any(s < 0 for s in shape):
         raise RuntimeError(f"negative dimension in size {shape}")
     return shape
+
+
+def _on_cpu(device, op: str) -> None:
+    """Refuse any device but the CPU (a device= that is ignored would hide a porting mistake)."""
+    if device is not None:
+        _check_device(device, op)
 
 
 def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -33,9 +39,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     Python floats become float32, ints int64, bools bool; numpy arrays keep
     their dtype unless `dtype` is given.
     """
-    if device is not None:
-        from .tensor import _check_device
-        _check_device(device)
+    _on_cpu(device, "tensor")
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
@@ -45,6 +49,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like `tensor`, but shares memory with a numpy array (or tensor) when it can."""
+    _on_cpu(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         return data
     if isinstance(data, Tensor):
@@ -70,16 +75,19 @@ def _filled(fill, size, dtype, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Tensor of zeros of shape `size`."""
+    _on_cpu(device, "zeros")
     return _filled(0, size, dtype, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Tensor of ones of shape `size`."""
+    _on_cpu(device, "ones")
     return _filled(1, size, dtype, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Tensor of shape `size` filled with `fill_value`."""
+    _on_cpu(device, "full")
     if dtype is None and isinstance(fill_value, bool):
         dtype = dtypes.bool
     elif dtype is None and isinstance(fill_value, int):
@@ -89,6 +97,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uninitialised tensor of shape `size`."""
+    _on_cpu(device, "empty")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
     return _finish(np.empty(_shape(size), dtype=dtype), requires_grad)
 
@@ -119,6 +128,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
     int64 when all of start, end and step are ints, else float32.
     """
+    _on_cpu(device, "arange")
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -131,30 +141,35 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """`steps` evenly spaced values from start to end, both included."""
+    _on_cpu(device, "linspace")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
     return _finish(np.linspace(start, end, int(steps)).astype(dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Identity matrix of shape (n, m) (m defaults to n)."""
+    _on_cpu(device, "eye")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
     return _finish(np.eye(n, m, dtype=dtype), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) of shape `size`, from minigrad's generator."""
+    _on_cpu(device, "rand")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
     return _finish(generator().random(_shape(size), dtype=np.float64).astype(dtype), requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples of shape `size`, from minigrad's generator."""
+    _on_cpu(device, "randn")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
     return _finish(generator().standard_normal(_shape(size)).astype(dtype), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     """Integers uniformly from [low, high) (or [0, low) when high is None), int64."""
+    _on_cpu(device, "randint")
     if high is None:
         low, high = 0, low
     if high <= low:
@@ -166,6 +181,7 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
+    _on_cpu(device, "randperm")
     return _make(generator().permutation(int(n)).astype(dtypes.to_dtype(dtype) or dtypes.int64))
 
 

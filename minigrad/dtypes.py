@@ -53,7 +53,11 @@ def as_array(data, dtype=None) -> np.ndarray:
     dtype = to_dtype(dtype)
     if isinstance(data, np.ndarray):
         return data.astype(dtype, copy=False) if dtype is not None else data
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # nested lists of uneven lengths
+        raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__} - {error} "
+                         "(nested lists must be rectangular: every row of one length)") from None
     if dtype is not None:
         return array.astype(dtype, copy=False)
     if array.dtype == float64 and not isinstance(data, np.generic):

@@ -26,6 +26,8 @@ only tensors can receive gradients); keyword arguments are its settings
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import grad_mode
@@ -68,6 +70,7 @@ class Function:
     hooks = None
     retained = None
     output_version = None
+    view_watch = None  # (version counter, version) once the output shares memory with a view
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
 
     # ---- saving values for backward -------------------------------------------
@@ -93,8 +96,8 @@ class Function:
             if value is _OUTPUT:
                 self._check_version(self.output_version, version, "its output")
                 value = _make(self.output_data, True, self)
-            elif type(value) is np.ndarray:
-                value = _make(value)
+            elif type(value) is np.ndarray or isinstance(value, np.generic):  # scalars: from 0-d inputs
+                value = _make(np.asarray(value))
             elif version is not None:
                 self._check_version(value._version_counter, version, "an input")
             result.append(value)
@@ -140,12 +143,20 @@ class Function:
             dtypes.append(None)
 
         ctx = _new(cls)
+        ctx.parents = parents  # before forward: a user Function's forward may read needs_input_grad
         if cls.forward_on_tensors:
             data = cls._forward_with_tensors(ctx, args, kwargs)
         else:
-            data = cls.forward(ctx, *arrays, **kwargs)
+            try:
+                data = cls.forward(ctx, *arrays, **kwargs)
+            except ValueError as error:  # numpy's own words: say which op, and which shapes
+                if _NAMED.match(str(error)):  # already ours ("setitem: ...")
+                    raise
+                raise ValueError(_forward_error(ctx.name, arrays, error)) from None
         if type(data) is not np.ndarray:
-            data = np.asarray(data)
+            raw, data = data, np.asarray(data)
+            if ctx.saved:  # numpy gives scalars for 0-d inputs: forward saved its output as `raw`
+                ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
         if not needs_grad:
             return _make(data)
 
@@ -159,6 +170,7 @@ class Function:
             ctx.saved = ctx._resolve_saved(args, data, out)
         if anomaly._state.enabled:
             ctx.created_at = anomaly.user_frame()
+            anomaly.check_forward(ctx, arrays, data)
         return out
 
     @classmethod
@@ -208,6 +220,21 @@ class Function:
             self.output_data = None
 
 
+_NAMED = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*: ")
+
+
+def _forward_error(name: str, arrays: list, error: ValueError) -> str:
+    """The message for numpy's ValueError in `name`'s forward: operands that do not broadcast are
+    the usual cause, so they get the house style; anything else is numpy's text after the op name."""
+    shapes = [a.shape for a in arrays if isinstance(a, np.ndarray)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return (f"{name}: shapes {' and '.join(str(s) for s in shapes)} cannot be broadcast together - "
+                "expected each dimension to be equal, or 1 in all but one of them")
+    return f"{name}: {error}"
+
+
 class ViewFunction(Function):
     """A primitive whose output is a view of its first input's memory (reshape, transpose, ...).
 
@@ -222,5 +249,10 @@ class ViewFunction(Function):
         if hasattr(source, "_version_counter") and np.may_share_memory(out.data, source.data):
             if source._version_counter is None:
                 source._version_counter = [0]
-            out._version_counter = source._version_counter
+            counter = out._version_counter = source._version_counter
+            # an in-place change through the view changes the source too, and the other way round;
+            # the node that made the unchanged one then no longer describes it: the engine refuses it
+            for node in (out._node, source._node):
+                if node is not None and node.view_watch is None:
+                    node.view_watch = (counter, counter[0])
         return out

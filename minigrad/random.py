@@ -1,9 +1,11 @@
 """One random generator for the whole library, so that `manual_seed` makes runs repeatable.
 
 Initialisation, dropout masks, sampling and DataLoader shuffling all draw from
-`generator()`. Each thread gets its own generator (seeded from the global seed
-and the thread's creation order would not be repeatable, so threads share the
-seed: a thread that wants its own stream calls `manual_seed` itself).
+`generator()`. Each thread has its own generator, so threads never disturb each
+other's streams. `manual_seed` seeds the calling thread's generator; a thread
+that never calls it starts from `initial_seed()` (the seed last given to
+`manual_seed` in any thread), so two such threads draw the same numbers - a
+thread that wants its own repeatable stream calls `manual_seed` itself.
 """
 from __future__ import annotations
 

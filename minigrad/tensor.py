@@ -304,6 +304,8 @@ class Tensor:
                 f"{name}: a leaf tensor that requires grad is being used in an in-place operation - "
                 "wrap the update in `with mg.no_grad():` or use an out-of-place operation")
         if recording:
+            if self._node is not None:
+                self._node.view_watch = None  # its output lives on in `old`, a copy nothing will change
             # the op may save its input for backward: give it the old value, not memory we overwrite
             old = _make(self.data.copy(), self._requires_grad, self._node)
             result = compute(old, *others)
@@ -360,7 +362,7 @@ class Tensor:
             b = cast(b, a.dtype) if b.dtype != a.dtype else b
             try:
                 return expand(b, a.shape) if b.shape != a.shape else b * 1
-            except ValueError:
+            except (ValueError, RuntimeError):  # expand says RuntimeError; name copy_ instead
                 raise RuntimeError(f"copy_: source of shape {b.shape} cannot be broadcast to "
                                    f"this tensor's shape {a.shape}") from None
         return self._inplace("copy_", compute, source)
@@ -446,10 +448,10 @@ def _check_dim(dim: int, ndim: int, op: str) -> int:
     return dim % max(ndim, 1)
 
 
-def _check_device(device) -> None:
+def _check_device(device, op: str = "to") -> None:
     name = str(device)
     if name.split(":")[0] != "cpu":
-        raise RuntimeError(f"to: minigrad runs on the CPU only, got device {name!r} - use 'cpu' "
+        raise RuntimeError(f"{op}: minigrad runs on the CPU only, got device {name!r} - use 'cpu' "
                            "(or leave the device out)")
 
 

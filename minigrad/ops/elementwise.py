@@ -6,6 +6,8 @@ Shapes: (*a), (*b) -> broadcast(*a, *b); unary ops keep the shape.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..function import Function
@@ -14,6 +16,83 @@ from ..tensor import Tensor
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+# ---- type promotion (PyTorch's rules, not numpy's) --------------------------------------
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_PYTHON_SCALAR_DTYPES = (np.dtype(np.bool_), np.dtype(np.int64), None)  # None: the default float
+
+
+def _promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types: a higher category (bool < int < float) wins outright, so
+    float32 with int64 is float32 (numpy would say float64)."""
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def result_type(*operands) -> np.dtype:
+    """The dtype PyTorch gives an elementwise op of `operands` (tensors, arrays, Python numbers).
+
+    Tensors with dimensions decide; 0-d tensors and then Python numbers count only when of a
+    higher category (a float32 tensor times a float64 0-d tensor or times 2.5 stays float32;
+    an int64 tensor times 2.5 is float32, the default float).
+    """
+    from .. import dtypes
+    shaped = zero_dim = None
+    scalar = -1
+    for x in operands:
+        if isinstance(x, (Tensor, np.ndarray)):
+            if x.ndim:
+                shaped = x.dtype if shaped is None else _promote_types(shaped, x.dtype)
+            else:
+                zero_dim = x.dtype if zero_dim is None else _promote_types(zero_dim, x.dtype)
+        elif isinstance(x, (bool, np.bool_)):
+            scalar = builtins_max(scalar, 0)
+        elif isinstance(x, (int, np.integer)):
+            scalar = builtins_max(scalar, 1)
+        elif isinstance(x, (float, np.floating)):
+            scalar = builtins_max(scalar, 2)
+    result = shaped
+    if zero_dim is not None and (result is None or _CATEGORY[zero_dim.kind] > _CATEGORY[result.kind]):
+        result = zero_dim
+    if scalar >= 0 and (result is None or scalar > _CATEGORY[result.kind]):
+        result = _PYTHON_SCALAR_DTYPES[scalar] or dtypes.default_float
+    return result
+
+
+def _as_dtype(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else cast(x, dtype)
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    if isinstance(x, np.generic):
+        return x.item()  # numpy scalars act as Python numbers, which never widen a tensor
+    return x
+
+
+def _promoted(a, b, true_division: bool = False):
+    """a and b cast to their PyTorch result dtype (the common cases return at once)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, (Tensor, np.ndarray)) and a.data.dtype == b.dtype and (
+                not true_division or b.dtype.kind == "f"):
+            return a, b
+        if type(b) in (int, float) and a.data.dtype.kind == "f":
+            return a, b
+    elif isinstance(b, Tensor) and type(a) in (int, float) and b.data.dtype.kind == "f":
+        return a, b
+    dtype = result_type(a, b)
+    if true_division and dtype.kind != "f":  # int / int is a float tensor, as in PyTorch
+        from .. import dtypes
+        dtype = dtypes.default_float
+    if not isinstance(a, (Tensor, np.ndarray)) and not isinstance(b, (Tensor, np.ndarray)):
+        return np.asarray(a, dtype), b  # two numbers (where(c, 1.0, 0.0)): numpy alone would pick float64
+    return _as_dtype(a, dtype), _as_dtype(b, dtype)
+
+
+builtins_max = max
 
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -44,7 +123,10 @@ class Mul(Function):
     """a * b."""
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # keep only what the wanted gradients use: y = x[1] * 2 must not hold x[1], or a later
+        # x[0] = y would trip the in-place check although no gradient ever reads x[1] (PyTorch's rule)
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
         return a * b
 
     @staticmethod
@@ -58,7 +140,7 @@ class Div(Function):
     """a / b."""
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # a only for d/db (as Mul)
         return a / b
 
     @staticmethod
@@ -67,6 +149,11 @@ class Div(Function):
         grad_a = grad / b
         return (grad_a if ctx.parents[0] is not None else None,
                 -grad_a * a / b if ctx.parents[1] is not None else None)
+
+
+def _make_zeros(like):
+    from ..tensor import _make
+    return _make(np.zeros(like.shape, like.dtype))
 
 
 class Neg(Function):
@@ -85,7 +172,9 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        # the output is needed only for d/db: not saving it otherwise lets x.pow_(2) be followed
+        # by more in-place ops on x (as in PyTorch)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
@@ -93,10 +182,22 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.parents[0] is not None:
-            grad_a = grad * b * a ** (b - 1)
+            zero_exponent = np.asarray(_data(b)) == 0
+            if zero_exponent.all() and not isinstance(b, Tensor):
+                # a ** 0 is constant: its gradient is 0, also at a == 0 where b * a**(b-1) is 0 * inf
+                grad_a = _make_zeros(grad)
+            else:
+                zero_power_zero = zero_exponent & (a.data == 0)
+                if zero_power_zero.any():  # 0 ** 0: take d/da as 0 (PyTorch's convention), not 0 * inf
+                    a = where(zero_power_zero, 1.0, a)
+                grad_a = grad * b * a ** (b - 1)
         if ctx.parents[1] is not None:
-            positive = a.data > 0
-            grad_b = grad * out * where(positive, log(where(positive, a, 1.0)), 0.0)
+            positive = np.asarray(_data(a)) > 0
+            if isinstance(a, Tensor):
+                log_a = where(positive, log(where(positive, a, 1.0)), 0.0)
+            else:  # a constant base (scalar ** tensor): log(a) is a constant array
+                log_a = np.where(positive, np.log(np.where(positive, a, 1.0)), 0.0).astype(grad.dtype)
+            grad_b = grad * out * log_a
         return grad_a, grad_b
 
 
@@ -199,6 +300,19 @@ class Sigmoid(Function):
         return grad * (out * (1 - out))
 
 
+class Softplus(Function):
+    """log(1 + exp(x)), computed without overflow; its VJP is sigmoid(x)."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * sigmoid(x)
+
+
 class Relu(Function):
     """max(x, 0); the gradient at 0 is 0."""
     @staticmethod
@@ -240,6 +354,9 @@ class Erf(Function):
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float64:
+        # the fit below is only float32-accurate: float64 (gradient checks) gets the exact math.erf
+        return np.asarray(_exact_erf(x), dtype=np.float64)
     # Numerical Recipes' erfc Chebyshev fit: relative error < 1.2e-7 everywhere
     z = np.abs(x).astype(np.float64)
     t = 1 / (1 + 0.5 * z)
@@ -248,6 +365,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
             -0.82215223 + t * 0.17087277)))))))))
     erfc = t * np.exp(poly)
     return np.where(x >= 0, 1 - erfc, erfc - 1).astype(x.dtype if x.dtype.kind == "f" else np.float32)
+
+
+_exact_erf = np.frompyfunc(math.erf, 1, 1)
 
 
 class Maximum(Function):
@@ -327,12 +447,12 @@ class Cast(Function):
 
 def add(input, other, alpha=1):
     """input + alpha * other, broadcasting."""
-    return Add.apply(input, other if alpha == 1 else other * alpha)
+    return Add.apply(*_promoted(input, other if alpha == 1 else other * alpha))
 
 
 def sub(input, other, alpha=1):
     """input - alpha * other, broadcasting."""
-    return Sub.apply(input, other if alpha == 1 else other * alpha)
+    return Sub.apply(*_promoted(input, other if alpha == 1 else other * alpha))
 
 
 subtract = sub
@@ -340,7 +460,7 @@ subtract = sub
 
 def mul(input, other):
     """input * other, broadcasting."""
-    return Mul.apply(input, other)
+    return Mul.apply(*_promoted(input, other))
 
 
 multiply = mul
@@ -353,7 +473,7 @@ def div(input, other, rounding_mode=None):
         result = np.floor_divide(_data(input), _data(other)) if rounding_mode == "floor" else \
             np.trunc(np.true_divide(_data(input), _data(other)))
         return creation.tensor_from_array(result)
-    return Div.apply(input, other)
+    return Div.apply(*_promoted(input, other, true_division=True))
 
 
 divide = true_divide = div
@@ -369,7 +489,7 @@ negative = neg
 
 def pow(input, exponent):
     """input ** exponent, broadcasting."""
-    return Pow.apply(input, exponent)
+    return Pow.apply(*_promoted(input, exponent))
 
 
 def exp(input):
@@ -432,17 +552,17 @@ def erf(input):
 
 def maximum(input, other):
     """Elementwise maximum of two tensors (broadcasting)."""
-    return Maximum.apply(input, other)
+    return Maximum.apply(*_promoted(input, other))
 
 
 def minimum(input, other):
     """Elementwise minimum of two tensors (broadcasting)."""
-    return Minimum.apply(input, other)
+    return Minimum.apply(*_promoted(input, other))
 
 
 def where(condition, input, other):
     """Elements of `input` where `condition` is true, else of `other` (all broadcast)."""
-    return Where.apply(np.asarray(_data(condition), dtype=bool), input, other)
+    return Where.apply(np.asarray(_data(condition), dtype=bool), *_promoted(input, other))
 
 
 def clamp(input, min=None, max=None):
@@ -472,9 +592,11 @@ def expm1(input):
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
-    """log(1 + exp(beta x)) / beta, stable: max(z, 0) + log(1 + exp(-|z|))."""
-    z = input * beta if beta != 1 else input
-    return (relu(z) + log(1 + exp(-abs(z)))) / beta if beta != 1 else relu(z) + log(1 + exp(-abs(z)))
+    """log(1 + exp(beta x)) / beta, computed stably for any x (so `threshold`, where PyTorch
+    switches to the identity to avoid overflow, changes nothing here: it is accepted and unused)."""
+    if beta == 1:
+        return Softplus.apply(input)
+    return Softplus.apply(input * beta) / beta
 
 
 def sign(input):

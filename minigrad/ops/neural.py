@@ -19,7 +19,7 @@ class Softmax(Function):
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max so exp never overflows."""
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: a 0-size dim is fine
         out = np.exp(shifted)
         out /= np.sum(out, axis=axis, keepdims=True)
         ctx.save_for_backward(out)
@@ -36,7 +36,7 @@ class LogSoftmax(Function):
     """x - logsumexp(x) along `axis`, computed stably."""
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         return out
@@ -57,7 +57,9 @@ class LayerNorm(Function):
     """
     @staticmethod
     def forward(ctx, x, axes, eps):
-        mu = np.mean(x, axis=axes, keepdims=True)
+        # the mean accumulates in float64: a constant row then centres to exactly 0 in float32 too
+        # (a rounded mean would be amplified by rstd, up to 1 / sqrt(eps))
+        mu = np.mean(x, axis=axes, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
         centered = x - mu
         variance = np.mean(centered * centered, axis=axes, keepdims=True)
         rstd = 1.0 / np.sqrt(variance + eps)

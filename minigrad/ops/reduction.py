@@ -82,8 +82,9 @@ class Norm(Function):
     def forward(ctx, x, axis=None, keepdims=False):
         out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
         ctx.kept_shape = out.shape
-        ctx.save_for_backward(x, out)
-        return out if keepdims else np.squeeze(out, axis=axis)
+        out = out if keepdims else np.squeeze(out, axis=axis)
+        ctx.save_for_backward(x, out)  # the returned array, so a second derivative sees it depend on x
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -225,7 +226,7 @@ def _arg(input, dim, keepdim, arg_function, op):
 def logsumexp(input, dim, keepdim: bool = False):
     """log(sum(exp(x))) over `dim`, computed stably by shifting by the maximum."""
     axes = normalize_dims(dim, input.ndim, "logsumexp")
-    shift = np.max(input.data, axis=axes, keepdims=True)
+    shift = np.max(input.data, axis=axes, keepdims=True, initial=-np.inf)  # of nothing: -inf, as PyTorch
     shift = np.where(np.isfinite(shift), shift, 0).astype(input.dtype)
     out = log(sum(exp(input - shift), axes, keepdim=True)) + shift
     return out if keepdim else reshape(out, np.squeeze(shift, axis=axes).shape)
@@ -244,11 +245,41 @@ def norm(input, p=2, dim=None, keepdim: bool = False):
 
 
 def prod(input, dim=None, keepdim: bool = False):
-    """Product over `dim`, as exp(sum(log|x|)) with the sign restored (nonzero inputs)."""
+    """Product over `dim` (all elements when None); the gradient is right with zeros too."""
     axes = normalize_dims(dim, input.ndim, "prod")
-    negatives = np.sum(input.data < 0, axis=axes, keepdims=keepdim) % 2
-    sign = np.where(negatives, -1, 1).astype(input.dtype)
-    return exp(sum(log(_abs(input)), axes, keepdim=keepdim)) * sign
+    if axes is None:
+        return Prod.apply(input, axis=None, keepdims=keepdim)
+    for axis in reversed(axes):  # from the last, so the axes left keep their numbers
+        input = Prod.apply(input, axis=axis, keepdims=keepdim)
+    return input
+
+
+class Prod(Function):
+    """Product over one `axis` (all elements when None). VJP: grad times the product of the
+    *other* elements (not out / x, which is nan at zeros), itself computed with Prod."""
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.kept_shape = _kept_shape(x.shape, None if axis is None else (axis,))
+        ctx.save_for_backward(x)
+        return np.prod(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return reshape(grad, ctx.kept_shape) * _product_of_others(x, ctx.attributes["axis"])
+
+
+def _product_of_others(x, axis):
+    """out[..., i, ...] = product of x[..., j, ...] over j != i along `axis` (all elements when None)."""
+    from .shape import unsqueeze, permute
+    if axis is None:
+        return reshape(_product_of_others(reshape(x, (-1,)), 0), x.shape)
+    n = x.shape[axis]
+    order = tuple(i for i in range(x.ndim) if i != axis) + (axis,)
+    moved = permute(x, order)                                          # (..., n)
+    rows = expand(unsqueeze(moved, -2), moved.shape[:-1] + (n, n))     # row i: all of x along axis
+    others = where(np.eye(n, dtype=bool), np.ones((), x.dtype), rows)  # ... with x_i replaced by 1
+    return permute(Prod.apply(others, axis=others.ndim - 1), tuple(int(i) for i in np.argsort(order)))
 
 
 def all(input, dim=None, keepdim: bool = False):
