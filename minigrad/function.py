@@ -117,30 +117,31 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple:
-        return tuple(parent is not None for parent in self.parents)
+        """One bool per input: does backward need to compute its gradient?"""
+        return tuple([parent is not None for parent in self.parents])
 
     # ---- applying ---------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
-        recording = grad_mode._state.enabled
-        arrays, parents, shapes, dtypes = [], [], [], []
+        arrays = []
+        parents = []
         needs_grad = False
-        for a in args:
-            if isinstance(a, Tensor):
-                data = a.data
-                arrays.append(data)
-                if recording and a._requires_grad:
-                    parents.append(a._node or a)  # a grad key: the node that made it, or the leaf itself
-                    shapes.append(data.shape)
-                    dtypes.append(data.dtype)
-                    needs_grad = True
-                    continue
-            else:
-                arrays.append(a)
-            parents.append(None)
-            shapes.append(None)
-            dtypes.append(None)
+        if grad_mode._state.enabled:
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a.data)
+                    if a._requires_grad:
+                        parents.append(a._node or a)  # a grad key: the node that made it, or the leaf itself
+                        needs_grad = True
+                        continue
+                else:
+                    arrays.append(a)
+                parents.append(None)
+        else:
+            for a in args:
+                arrays.append(a.data if isinstance(a, Tensor) else a)
+                parents.append(None)
 
         ctx = _new(cls)
         ctx.parents = parents  # before forward: a user Function's forward may read needs_input_grad
@@ -160,9 +161,8 @@ class Function:
         if not needs_grad:
             return _make(data)
 
-        ctx.parents = parents
-        ctx.shapes = shapes
-        ctx.dtypes = dtypes
+        ctx.shapes = [a.shape if p is not None else None for a, p in zip(arrays, parents)]
+        ctx.dtypes = [a.dtype if p is not None else None for a, p in zip(arrays, parents)]
         ctx.attributes = kwargs
         ctx.module_id = scope._state.current
         out = _make(data, True, ctx)

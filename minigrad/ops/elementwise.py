@@ -125,8 +125,8 @@ class Mul(Function):
     def forward(ctx, a, b):
         # keep only what the wanted gradients use: y = x[1] * 2 must not hold x[1], or a later
         # x[0] = y would trip the in-place check although no gradient ever reads x[1] (PyTorch's rule)
-        needs = ctx.needs_input_grad
-        ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
+        parents = ctx.parents
+        ctx.save_for_backward(a if parents[1] is not None else None, b if parents[0] is not None else None)
         return a * b
 
     @staticmethod
