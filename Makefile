@@ -24,10 +24,10 @@ test-deep: $(VENV)/.dev
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest
 
 tutorials: $(VENV)/.dev
-	for f in tutorials/[0-9]*.py; do $(BIN)/python $$f || exit 1; done
+	for f in tutorials/quickstart.py tutorials/[0-9]*.py; do $(BIN)/python $$f || exit 1; done
 
 notebooks: $(VENV)/.dev
-	$(BIN)/python -m jupytext --to ipynb tutorials/*.py
+	$(BIN)/python -m jupytext --to ipynb tutorials/[0-9q]*.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || echo "PyTorch not installable: minigrad alone"
