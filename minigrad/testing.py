@@ -361,11 +361,12 @@ def tie_free_arrays(*shapes, min_value: float = -3.0, max_value: float = 3.0, ga
 # ---- random programs --------------------------------------------------------------------
 #
 # `random_programs()` draws small chains of primitive ops over random, broadcast-compatible
-# shapes, so that one property test exercises the engine on combinations no hand-written test
-# thought of. Each drawn step is run on the concrete inputs while the program is being drawn:
-# a step is kept only if its output is finite and moderate and, for ops with kinks (relu, abs,
-# maximum, clamp, amax, max_pool2d), only if every value is far from the kink - so finite
-# differences are valid at the drawn point and a failure is the engine's, not the check's.
+# shapes (binary ops may reuse an earlier value, so the graph branches and joins), so that one
+# property test exercises the engine on combinations no hand-written test thought of. Each drawn
+# step is run on the concrete inputs while the program is being drawn: a step is kept only if its
+# output is finite and moderate and, for ops with kinks (relu, abs, maximum, clamp, amax, max,
+# max_pool2d, norm, std), only if every value is far from the kink - so finite differences are
+# valid at the drawn point and a failure is the engine's, not the check's.
 
 _KINK_MARGIN = 1e-3   # ops with kinks: every input at least this far from a kink or a tie
 _MAX_MAGNITUDE = 30.0  # values beyond this make finite differences of exp/pow chains too coarse
@@ -838,15 +839,18 @@ def _draw_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SIZE):
     """Strategy of small random programs: `min_ops` to `max_ops` primitive ops chained.
 
-    The ops cover elementwise unary and binary ops (with broadcasting),
-    reductions (sum, mean, amax, max, logsumexp over dims, keepdim or not),
-    reshape/permute/transpose/squeeze/unsqueeze/flatten/expand, basic and
-    fancy indexing, take_along_dim, cat/stack, matmul (batched, left and right),
-    softmax, log_softmax, layer_norm and, on 4-D values, conv2d, avg_pool2d and
-    max_pool2d. A third of the programs start from an image-shaped (N, C, H, W)
-    value. Inputs are float64 with distinct values in [-2, 2]; log and sqrt
-    only see positive things (log(v * v + 1)); every op with a kink is kept
-    only where its inputs are at least 1e-3 from the kink (no ties in amax).
+    The ops cover elementwise unary and binary ops (with broadcasting, the
+    second operand a new input or an earlier value), reductions (sum, mean,
+    amax, max, logsumexp, var, std, norm, prod over dims, keepdim or not;
+    cumsum), reshape/permute/transpose/squeeze/unsqueeze/flatten/expand/flip/
+    pad/tril/triu/chunk/masked_fill, basic and fancy indexing, take_along_dim,
+    cat/stack, matmul (batched, left and right), softmax, log_softmax,
+    layer_norm and, on 4-D values, conv2d, avg_pool2d and max_pool2d. A third
+    of the programs start from an image-shaped (N, C, H, W) value. Inputs are
+    float64 with distinct values in [-2, 2]; log and sqrt only see positive
+    things (log(v * v + 1)); every op with a kink is kept only where its inputs
+    are at least 1e-3 from the kink (no ties in amax); no value has more than
+    `max_size` elements.
 
     Example:
         @given(program=random_programs())
