@@ -150,13 +150,6 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
                 continue
 
-            watch = key.view_watch
-            if watch is not None and watch[0][0] != watch[1]:
-                raise RuntimeError(
-                    f"{key.name}: its output shares memory with a view (or the tensor it is a view of) "
-                    f"that was modified by an in-place operation afterwards (version {watch[1]} -> "
-                    f"{watch[0][0]}), so its recorded history no longer describes it - modify the "
-                    "tensor itself (y[0] *= 3, not v = y[0]; v *= 3) or .clone() the view first")
             grad = _run_hooks(key.hooks, grad)
             if key.retained is not None and wanted is None:
                 tensor = key.retained()

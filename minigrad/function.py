@@ -132,7 +132,10 @@ class Function:
                 if isinstance(a, Tensor):
                     arrays.append(a.data)
                     if a._requires_grad:
-                        parents.append(a._node or a)  # a grad key: the node that made it, or the leaf itself
+                        node = a._node
+                        if node is not None and node.view_watch is not None:
+                            _check_view_watch(cls, node)
+                        parents.append(node or a)  # a grad key: the node that made it, or the leaf itself
                         needs_grad = True
                         continue
                 else:
@@ -233,6 +236,18 @@ def _forward_error(name: str, arrays: list, error: ValueError) -> str:
         return (f"{name}: shapes {' and '.join(str(s) for s in shapes)} cannot be broadcast together - "
                 "expected each dimension to be equal, or 1 in all but one of them")
     return f"{name}: {error}"
+
+
+def _check_view_watch(cls, node) -> None:
+    """Refuse to use a tensor whose memory was changed in place through another view of it
+    after it was made: its node describes the value it had before, so gradients would be wrong."""
+    counter, version = node.view_watch
+    if counter[0] != version:
+        raise RuntimeError(
+            f"{cls.__name__.lower()}: an input shares memory with a view (or the tensor it is a view of) "
+            f"that was modified by an in-place operation after it was made (version {version} -> "
+            f"{counter[0]}), so its recorded history no longer describes its value - modify the tensor "
+            "itself (y[0] *= 3, not v = y[0]; v *= 3), or .clone() the view first")
 
 
 class ViewFunction(Function):

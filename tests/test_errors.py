@@ -440,8 +440,6 @@ def test_an_in_place_change_to_a_value_no_gradient_reads_is_allowed():
     assert x.grad.tolist() == [3.0, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py's view_watch refuses the getitem node of a view that "
-                   "was used before its base changed; PyTorch runs this (remove the mark once fixed)")
 def test_a_view_used_before_its_base_changes_in_place_is_fine():
     x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     v = x.clone()
