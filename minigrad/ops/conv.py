@@ -201,6 +201,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if input.shape[1] != weight.shape[1]:
         raise RuntimeError(f"conv2d: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but the "
                            f"weight expects {weight.shape[1]} (weight shape {tuple(weight.shape)})")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"conv2d: input dtype {input.dtype} and weight dtype {weight.dtype} differ - "
+                           "convert the input with .float() (or the model with .double())")
     if isinstance(padding, str):
         padding = _named_padding(padding, weight.shape[2:], dilation, stride)
     geometry = Geometry(input.shape, weight.shape[2:], stride, padding, dilation, "conv2d")

@@ -66,6 +66,11 @@ def matmul(input, other):
     k_b = b[-2] if len(b) > 1 else b[0]
     if k_a != k_b:
         raise RuntimeError(f"matmul: shapes {a} and {b} are not aligned ({k_a} != {k_b})")
+    dtype_a = input.dtype if isinstance(input, Tensor) else np.asarray(input).dtype
+    dtype_b = other.dtype if isinstance(other, Tensor) else np.asarray(other).dtype
+    if dtype_a != dtype_b:  # PyTorch refuses too: a silent float64 result would double time and memory
+        raise RuntimeError(f"matmul: expected both operands to have the same dtype, got {dtype_a} and "
+                           f"{dtype_b} - convert one with .float() (float32), .double() or .to(dtype)")
     try:
         np.broadcast_shapes(a[:-2], b[:-2])
     except ValueError:
