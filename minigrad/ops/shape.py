@@ -69,10 +69,8 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, values, shape, index, unique=None):
         out = np.zeros(shape, dtype=values.dtype)
-        if unique if unique is not None else _indices_are_unique(index):
-            out[index] = values
-        else:
-            np.add.at(out, index, values)
+        unique = unique if unique is not None else _indices_are_unique(index)
+        ScatteredGradient(values, index, unique).add_into(out)
         return out
 
     @staticmethod
