@@ -159,13 +159,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         wanted = {id(t._node if t._node is not None else t): None for t in inputs}
 
     check_finite = anomaly._state.enabled
+    values = gradients.values  # the hot loop reads and writes the sums directly
     with grad_mode.set_grad_enabled(create_graph):
         for key in _topological_order(root_keys):
             grad, owned = gradients.pop(key)
             if grad is None:
                 continue
             if isinstance(key, Tensor):  # a leaf
-                hooked = _run_hooks(key._hooks, grad)
+                hooked = _run_hooks(key._hooks, grad) if key._hooks else grad
                 if wanted is not None:
                     if id(key) in wanted:
                         wanted[id(key)] = hooked
@@ -173,7 +174,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
                 continue
 
-            grad = _run_hooks(key.hooks, grad)
+            if key.hooks:
+                grad = _run_hooks(key.hooks, grad)
             if key.retained is not None and wanted is None:
                 tensor = key.retained()
                 if tensor is not None:
@@ -182,7 +184,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 wanted[id(key)] = grad
 
             input_grads = key.backward(key, grad)
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(key.parents):
                 raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
@@ -197,12 +199,15 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     continue
                 if not isinstance(input_grad, Tensor):
                     input_grad = _make(np.asarray(input_grad))
-                if input_grad.shape != shape:
+                if input_grad.data.shape != shape:
                     input_grad = unbroadcast(input_grad, shape)
-                if input_grad.dtype != dtype:
+                if input_grad.data.dtype != dtype:
                     input_grad = input_grad.to(dtype)
-                gradients.add(parent, input_grad)
-            if not retain_graph:
+                if id(parent) in values:
+                    gradients.add(parent, input_grad)
+                else:  # the first gradient to arrive (the common case) is just stored
+                    values[id(parent)] = input_grad
+            if key.saved and not retain_graph:
                 key.release()
 
     if wanted is not None:

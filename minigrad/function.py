@@ -128,19 +128,25 @@ class Function:
         parents = []
         needs_grad = False
         if grad_mode._state.enabled:
+            shapes, dtypes = [], []  # of the inputs that get gradients: to unbroadcast and cast them
             for a in args:
                 if isinstance(a, Tensor):
-                    arrays.append(a.data)
+                    data = a.data
+                    arrays.append(data)
                     if a._requires_grad:
                         node = a._node
                         if node is not None and node.view_watch is not None:
                             _check_view_watch(cls, node)
                         parents.append(node or a)  # a grad key: the node that made it, or the leaf itself
+                        shapes.append(data.shape)
+                        dtypes.append(data.dtype)
                         needs_grad = True
                         continue
                 else:
                     arrays.append(a)
                 parents.append(None)
+                shapes.append(None)
+                dtypes.append(None)
         else:
             for a in args:
                 arrays.append(a.data if isinstance(a, Tensor) else a)
@@ -164,8 +170,8 @@ class Function:
         if not needs_grad:
             return _make(data)
 
-        ctx.shapes = [a.shape if p is not None else None for a, p in zip(arrays, parents)]
-        ctx.dtypes = [a.dtype if p is not None else None for a, p in zip(arrays, parents)]
+        ctx.shapes = shapes
+        ctx.dtypes = dtypes
         ctx.attributes = kwargs
         ctx.module_id = scope._state.current
         out = _make(data, True, ctx)
@@ -190,6 +196,9 @@ class Function:
         (_OUTPUT, version) for the output, or (array, None) for anything else."""
         saved = []
         for value in self.saved:
+            if type(value) is not np.ndarray:  # None or a Python number: kept as it is
+                saved.append((value, None))
+                continue
             if value is data:
                 if out._version_counter is None:
                     out._version_counter = [0]
