@@ -10,49 +10,24 @@ The switch is per thread, as grad mode is.
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
-import threading
 
 import numpy as np
 
-
-class _State(threading.local):
-    enabled = False
+from .switch import FlipNow, Switch
 
 
-_state = _State()
+_state = Switch(False)
 
 
 def is_anomaly_enabled() -> bool:
     return _state.enabled
 
 
-class set_detect_anomaly:
+class set_detect_anomaly(FlipNow):
     """Turn anomaly detection on or off (a call, a context manager or a decorator)."""
-
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
-        self.previous = _state.enabled
-        _state.enabled = self.mode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.previous
-        return False
-
-    def __call__(self, function):
-        mode = self.mode
-        _state.enabled = self.previous  # used as a decorator: undo the switch made in __init__
-
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            with set_detect_anomaly(mode):
-                return function(*args, **kwargs)
-        return wrapper
+    switch = _state
 
 
 class detect_anomaly(set_detect_anomaly):

@@ -1,15 +1,9 @@
 """Grad mode: whether operations are recorded into the graph. Per thread."""
 from __future__ import annotations
 
-import functools
-import threading
+from .switch import Flip, FlipNow, Switch
 
-
-class _State(threading.local):
-    enabled = True
-
-
-_state = _State()
+_state = Switch(True)
 
 
 def is_grad_enabled() -> bool:
@@ -17,63 +11,20 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-class set_grad_enabled:
+class set_grad_enabled(FlipNow):
     """Turn recording on or off; works as a call, a context manager and a decorator.
 
     Args:
         mode: True to record operations, False not to.
     """
-
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
-        self.previous = _state.enabled
-        _state.enabled = self.mode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.previous
-        return False
-
-    def __call__(self, function):
-        mode = self.mode
-        _state.enabled = self.previous  # used as a decorator: undo the switch made in __init__
-
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return function(*args, **kwargs)
-        return wrapper
+    switch = _state
 
 
-class _GradModeContext:
-    mode = True
-
-    def __enter__(self):
-        self.previous = _state.enabled
-        _state.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.previous
-        return False
-
-    def __call__(self, function):
-        mode = self.mode
-
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return function(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(_GradModeContext):
+class no_grad(Flip):
     """Context manager and decorator: operations inside are not recorded."""
-    mode = False
+    switch, mode = _state, False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(Flip):
     """Context manager and decorator: operations inside are recorded (even within no_grad)."""
-    mode = True
+    switch, mode = _state, True
