@@ -1,21 +1,20 @@
 """Convolution and pooling over images in NCHW layout.
 
-conv2d and max_pool2d are fused primitives. Both are built on *im2col*:
+conv2d and max_pool2d are fused primitives. conv2d is built on *im2col*:
 `unfold` copies every kernel-sized window of the (padded) input into one
-row of a matrix, so that a convolution is a single BLAS matmul, and `fold`
-is its adjoint (it adds each row back onto the window it came from).
-unfold and fold are primitives too, each the other's VJP, so conv2d's VJP
-written with them is differentiable again.
+column of a (N, C * kh * kw, out_h * out_w) array, so that a convolution is
+one BLAS matmul per image, and `fold` is its adjoint (it adds each column
+back onto the window it came from). unfold and fold are primitives too, each
+the other's VJP, so conv2d's VJP written with them is differentiable again.
+Both work by one strided slice per kernel offset, as does max_pool2d.
 
 Output size per spatial dim: out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1.
 """
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
-from ..tensor import Tensor
 from .linalg import matmul
 from .shape import reshape, permute, index_add
 
@@ -54,14 +53,42 @@ class Geometry:
     def key(self) -> tuple:
         return (self.input_shape, self.kernel, self.stride, self.padding, self.dilation)
 
-    def windows(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """Strided view of every window: (N, C, out_h, out_w, kh, kw); no copy beyond the padding."""
-        (ph, pw), (sh, sw), (dh, dw), (kh, kw) = self.padding, self.stride, self.dilation, self.kernel
-        if ph or pw:
-            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-        span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
-        view = sliding_window_view(x, span, axis=(2, 3))
-        return view[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :self.out_h, :self.out_w]
+    def pad(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """x with `fill` around it (x itself without padding)."""
+        (ph, pw) = self.padding
+        if not (ph or pw):
+            return x
+        n, c, h, w = x.shape
+        padded = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)  # faster than np.pad
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+        return padded
+
+    def offsets(self, padded: bool):
+        """Each kernel offset (i, j), the windows it falls in and the input elements it sees there.
+
+        Yields (i, j, (oh, ow), (ih, iw)): kernel entry (i, j) multiplies `x[:, :, ih, iw]`
+        in the windows `[:, :, oh, ow]` of the (N, C, out_h, out_w) grid. With padded=True
+        x is the padded input and every window is included; otherwise x is the unpadded
+        input and the windows where (i, j) lands in the padding are left out.
+        """
+        spans_h = [self._span(0, i, padded) for i in range(self.kernel[0])]
+        spans_w = [self._span(1, j, padded) for j in range(self.kernel[1])]
+        for i, (oh, ih) in enumerate(spans_h):
+            for j, (ow, iw) in enumerate(spans_w):
+                if oh is not None and ow is not None:
+                    yield i, j, (oh, ow), (ih, iw)
+
+    def _span(self, axis: int, k: int, padded: bool):
+        """Windows o whose kernel entry k lands inside x (along `axis`), and those inputs, as slices."""
+        out, stride = (self.out_h, self.out_w)[axis], self.stride[axis]
+        pad = 0 if padded else self.padding[axis]
+        size = self.input_shape[2 + axis] + 2 * (self.padding[axis] - pad)
+        first = k * self.dilation[axis] - pad                   # position of entry k in window 0
+        lo = max(0, -(first // stride))                          # first window with first + o * stride >= 0
+        hi = min(out, (size - 1 - first) // stride + 1)          # past the last one with it <= size - 1
+        if lo >= hi:
+            return None, None
+        return slice(lo, hi), slice(first + lo * stride, first + (hi - 1) * stride + 1, stride)
 
 
 def _geometry(key) -> Geometry:
@@ -70,28 +97,31 @@ def _geometry(key) -> Geometry:
 
 
 def _unfold_array(x: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """im2col: (N, C, H, W) -> (N * out_h * out_w, C * kh * kw), rows ordered (n, oh, ow)."""
-    windows = geometry.windows(x)                     # (N, C, OH, OW, KH, KW) view
+    """im2col: (N, C, H, W) -> (N, C * kh * kw, out_h * out_w), PyTorch's F.unfold layout."""
     n, c = x.shape[:2]
     kh, kw = geometry.kernel
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * geometry.out_h * geometry.out_w, c * kh * kw)
+    # zeros where a window hangs over the padding; one strided slice copy per kernel offset
+    # straight from the unpadded input: no padded copy and no 6-D transpose copy
+    cols = np.zeros((n, c, kh, kw, geometry.out_h, geometry.out_w), dtype=x.dtype)
+    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
+        cols[:, :, i, j, oh, ow] = x[:, :, ih, iw]
+    return cols.reshape(n, c * kh * kw, geometry.out_h * geometry.out_w)
 
 
 def _fold_array(cols: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """col2im, the adjoint of `_unfold_array`: add every row back onto its window."""
+    """col2im, the adjoint of `_unfold_array`: add every column back onto its window."""
     n, c, h, w = geometry.input_shape
-    (ph, pw), (sh, sw), (dh, dw), (kh, kw) = geometry.padding, geometry.stride, geometry.dilation, geometry.kernel
-    oh, ow = geometry.out_h, geometry.out_w
-    blocks = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, KH, KW, OH, OW)
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += blocks[:, :, i, j]
-    return out[:, :, ph: ph + h, pw: pw + w]
+    kh, kw = geometry.kernel
+    blocks = cols.reshape(n, c, kh, kw, geometry.out_h, geometry.out_w)  # a view: no transpose needed
+    # added straight into the unpadded result, which stays contiguous (no crop of a padded array)
+    out = np.zeros((n, c, h, w), dtype=cols.dtype)
+    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
+        out[:, :, ih, iw] += blocks[:, :, i, j, oh, ow]
+    return out
 
 
 class Unfold(Function):
-    """im2col: (N, C, H, W) -> (N * out_h * out_w, C * kh * kw). Its VJP is fold."""
+    """im2col: (N, C, H, W) -> (N, C * kh * kw, out_h * out_w). Its VJP is fold."""
     @staticmethod
     def forward(ctx, x, geometry):
         return _unfold_array(x, _geometry(geometry))
@@ -102,7 +132,7 @@ class Unfold(Function):
 
 
 class Fold(Function):
-    """col2im: (N * out_h * out_w, C * kh * kw) -> (N, C, H, W), overlaps added. Its VJP is unfold."""
+    """col2im: (N, C * kh * kw, out_h * out_w) -> (N, C, H, W), overlaps added. Its VJP is unfold."""
     @staticmethod
     def forward(ctx, cols, geometry):
         return _fold_array(cols, _geometry(geometry))
@@ -115,30 +145,31 @@ class Fold(Function):
 class Conv2d(Function):
     """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw) -> (N, O, out_h, out_w).
 
-    Forward: one matmul of the unfolded input with the flattened weight.
-    VJP: grad_weight = grad^T @ unfold(x); grad_x = fold(grad @ weight).
+    Forward: the flattened weight (O, C*kh*kw) times the unfolded input
+    (N, C*kh*kw, L), one BLAS matmul per image, which lands directly in NCHW order.
+    VJP: grad_weight = sum over images of grad @ unfold(x)^T; grad_x = fold(weight^T @ grad).
     """
     @staticmethod
     def forward(ctx, x, weight, geometry):
         ctx.save_for_backward(x, weight)
         g = _geometry(geometry)
-        cols = _unfold_array(x, g)
-        out = cols @ weight.reshape(weight.shape[0], -1).T           # (N*OH*OW, O)
-        n = x.shape[0]
-        return np.ascontiguousarray(out.reshape(n, g.out_h, g.out_w, -1).transpose(0, 3, 1, 2))
+        cols = _unfold_array(x, g)                                    # (N, C*kh*kw, L)
+        out = np.matmul(weight.reshape(weight.shape[0], -1), cols)    # (N, O, L), contiguous
+        return out.reshape(x.shape[0], -1, g.out_h, g.out_w)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         geometry = ctx.attributes["geometry"]
-        out_channels = weight.shape[0]
-        rows = reshape(permute(grad, (0, 2, 3, 1)), (-1, out_channels))   # (N*OH*OW, O)
+        n, out_channels = grad.shape[:2]
+        rows = reshape(grad, (n, out_channels, -1))                       # (N, O, L)
         grad_x = grad_weight = None
         if ctx.parents[0] is not None:
-            grad_x = Fold.apply(matmul(rows, reshape(weight, (out_channels, -1))), geometry=geometry)
+            flat_weight = reshape(weight, (out_channels, -1))             # (O, C*kh*kw)
+            grad_x = Fold.apply(matmul(permute(flat_weight, (1, 0)), rows), geometry=geometry)
         if ctx.parents[1] is not None:
-            cols = Unfold.apply(x, geometry=geometry)
-            grad_weight = reshape(matmul(permute(rows, (1, 0)), cols), weight.shape)
+            cols = Unfold.apply(x, geometry=geometry)                     # (N, C*kh*kw, L)
+            grad_weight = reshape(matmul(rows, permute(cols, (0, 2, 1))).sum(0), weight.shape)
         return grad_x, grad_weight
 
 
@@ -146,23 +177,39 @@ class MaxPool2d(Function):
     """Largest value of each window: (N, C, H, W) -> (N, C, out_h, out_w); padding counts as -inf.
 
     The VJP sends each output's gradient to the input element that won its
-    window (the first one, on ties); overlapping windows add up.
+    window (the first one, on ties; the first NaN, as argmax); overlapping
+    windows add up.
     """
     @staticmethod
     def forward(ctx, x, geometry):
         g = _geometry(geometry)
         n, c, h, w = x.shape
         kh, kw = g.kernel
-        windows = g.windows(x, fill=-np.inf).reshape(n, c, g.out_h, g.out_w, kh * kw)
-        winner = windows.argmax(axis=-1)
-        out = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
-        # position of each winner in the unpadded input, as (row, column)
-        rows = (np.arange(g.out_h)[:, None] * g.stride[0] - g.padding[0]) + (winner // kw) * g.dilation[0]
-        cols = (np.arange(g.out_w)[None, :] * g.stride[1] - g.padding[1]) + (winner % kw) * g.dilation[1]
-        ctx.plane_indices = rows * w + cols                       # (N, C, OH, OW), index into H*W
+        (ph, pw), (dh, dw) = g.padding, g.dilation
+        padded = g.pad(x, fill=-np.inf)
+        # a running maximum over the kh*kw strided slices: elementwise ufuncs on large
+        # arrays, much faster than argmax over a short trailing axis of a reshaped copy
+        slices = ((i * kw + j, padded[:, :, rows, columns]) for i, j, _, (rows, columns) in g.offsets(padded=True))
+        _, out = next(slices)
+        out = out.copy()
+        winner = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw - 1))   # kernel offset i * kw + j
+        better, not_nan = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=bool)
+        for k, candidate in slices:
+            # strictly larger (or a NaN), unless the maximum is already NaN: the first winner stays, as argmax
+            np.less_equal(candidate, out, out=better)
+            np.logical_not(better, out=better)
+            better &= np.equal(out, out, out=not_nan)
+            # k exceeds every earlier offset, so max() sets k exactly where better (np.where is ~10x slower)
+            np.maximum(winner, better * winner.dtype.type(k), out=winner)
+            np.maximum(out, candidate, out=out)
+        # position of each winner in the unpadded input's H*W plane
+        i, j = np.divmod(np.arange(kh * kw), kw)
+        shifts = i * dh * w + j * dw
+        corners = (np.arange(g.out_h)[:, None] * g.stride[0] - ph) * w + np.arange(g.out_w) * g.stride[1] - pw
+        ctx.plane_indices = np.take(shifts, winner) + corners             # (N, C, OH, OW), index into H*W
         planes = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
         ctx.save_for_backward(ctx.plane_indices + planes)
-        ctx.overlapping = g.stride[0] < (kh - 1) * g.dilation[0] + 1 or g.stride[1] < (kw - 1) * g.dilation[1] + 1
+        ctx.overlapping = g.stride[0] < (kh - 1) * dh + 1 or g.stride[1] < (kw - 1) * dw + 1
         return out
 
     @staticmethod
@@ -279,15 +326,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
                         padding, 1, "avg_pool2d")
     n, c = input.shape[:2]
     kh, kw = geometry.kernel
-    cols = Unfold.apply(input, geometry=geometry.key())                       # (N*OH*OW, C*kh*kw)
-    means = reshape(cols, (n, geometry.out_h, geometry.out_w, c, kh * kw)).mean(-1)
-    return permute(means, (0, 3, 1, 2))
+    cols = Unfold.apply(input, geometry=geometry.key())                 # (N, C*kh*kw, OH*OW)
+    return reshape(cols, (n, c, kh * kw, geometry.out_h, geometry.out_w)).mean(2)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """PyTorch's F.unfold: (N, C, H, W) -> (N, C * kh * kw, L) with L = out_h * out_w."""
     _check_input(input, "unfold")
     geometry = Geometry(input.shape, kernel_size, stride, padding, dilation, "unfold")
-    n, c = input.shape[:2]
-    cols = Unfold.apply(input, geometry=geometry.key())
-    return permute(reshape(cols, (n, geometry.out_h * geometry.out_w, -1)), (0, 2, 1))
+    return Unfold.apply(input, geometry=geometry.key())
