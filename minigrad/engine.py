@@ -149,10 +149,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     from .tensor import Tensor, _make
     root_keys = []
     gradients = _Gradients(create_graph)
+    # arrays a leaf took as its .grad without a copy; the seeds are the caller's, never taken
+    adopted = set()
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
         root_keys.append(key)
         gradients.add(key, grad)
+        adopted.add(id(grad.data))
 
     wanted = None
     if inputs is not None:
@@ -171,7 +174,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     if id(key) in wanted:
                         wanted[id(key)] = hooked
                 else:
-                    _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
+                    _accumulate_leaf(key, hooked, create_graph,
+                                     hooked is grad and (owned or _unshared(grad, adopted)))
                 continue
 
             if key.hooks:
@@ -186,6 +190,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             input_grads = key.backward(key, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
+            if key.forward_on_tensors:  # a user Function may return tensors it keeps: never adopt them
+                adopted.update(id(g.data) for g in input_grads if isinstance(g, Tensor))
             if len(input_grads) != len(key.parents):
                 raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
                                    f"for {len(key.parents)} inputs - expected one per input (None for none)")
@@ -229,15 +235,34 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _accumulate_leaf(tensor, grad, create_graph: bool, owned: bool = False) -> None:
-    """Add `grad` into `tensor.grad`, never letting two tensors share one gradient array."""
+def _unshared(grad, adopted: set) -> bool:
+    """Whether a leaf may keep `grad`'s array as its .grad without copying it.
+
+    A primitive's VJP returns either a fresh array or something shared: the
+    incoming gradient passed on (add gives the same tensor to both inputs, the
+    seed may be the caller's) or a view of one. Fresh arrays have no base; the
+    first leaf to take one records it, so a second leaf gets a copy.
+    (PyTorch's AccumulateGrad steals a gradient buffer on the same grounds.)
+    """
+    data = grad.data
+    if data.base is not None or id(data) in adopted or not data.flags.writeable:
+        return False
+    adopted.add(id(data))
+    return True
+
+
+def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) -> None:
+    """Add `grad` into `tensor.grad`, never letting two tensors share one gradient array.
+
+    `exclusive`: nothing else holds grad's array, so it can become .grad as it is.
+    """
     from .tensor import _make
     if tensor.grad is None:
-        if create_graph or owned:
+        if create_graph or exclusive:
             tensor.grad = grad
         else:
             # the array may be shared with another tensor's gradient or be the user's: own a copy
-            tensor.grad = _make(grad.data.copy())
+            tensor.grad = _make(grad.data.copy())  # a C-ordered copy, also of a transposed view
     elif create_graph or tensor.grad._requires_grad:
         tensor.grad = tensor.grad + grad
     else:

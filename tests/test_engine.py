@@ -607,3 +607,36 @@ def test_cast_gradient_flows_back_in_the_input_dtype():
     assert x.grad.dtype == mg.float64
     np.testing.assert_allclose(x.grad.data, 2 * x.data)
     assert x.double() is x
+
+
+def test_leaf_gradients_never_share_memory_with_each_other_or_the_caller():
+    # the engine lets a leaf keep a fresh gradient array without copying it; these are the
+    # cases where the array is shared and must be copied instead
+    a, b = f64([1.0, 2.0]), f64([3.0, 4.0])
+    (a + b).sum().backward()                       # add hands one gradient object to both
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    c = f64([1.0, 2.0])
+    seed = mg.tensor([1.0, 1.0], dtype=mg.float64)
+    c.clone().backward(seed)                       # clone passes the caller's seed through
+    assert not np.shares_memory(c.grad.data, seed.data)
+    w = f64([[1.0, 2.0], [3.0, 4.0]])
+    (mg.ones(3, 2, dtype=mg.float64) @ w.T).sum().backward()   # the gradient arrives as a transposed view
+    assert w.grad.data.flags.c_contiguous and w.grad.data.base is None
+
+    class Keep(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.kept = mg.ones(2, dtype=mg.float64)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad):
+            return ctx.kept                        # a tensor the Function keeps: must be copied
+
+    d = f64([1.0, 2.0])
+    node_out = Keep.apply(d)
+    kept = node_out.grad_fn.kept
+    node_out.sum().backward()
+    assert not np.shares_memory(d.grad.data, kept.data)
+    d.grad.data += 1
+    assert kept.tolist() == [1.0, 1.0]
