@@ -29,7 +29,7 @@ from . import autograd, grad_mode
 from .tensor import Tensor, _make
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "bounded_floats", "nonzero_floats",
-           "float_arrays", "tensors", "broadcastable_shapes", "tie_free_arrays"]
+           "float_arrays", "tensors", "broadcastable_shapes", "tie_free_arrays", "random_programs"]
 
 
 class GradcheckError(AssertionError):
