@@ -5,13 +5,11 @@ The 2-D layers call the engine's fused conv2d / max_pool2d primitives; the
 """
 from __future__ import annotations
 
-import math
-
 import minigrad as mg
 from minigrad.tensor import Tensor
 
 from . import functional as F
-from . import init
+from .linear import reset_weight_and_bias
 from .module import Module
 from .parameter import Parameter
 
@@ -55,13 +53,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both, fan_in = in_channels * prod(kernel)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_weight_and_bias(self.weight, self.bias)  # fan_in = in_channels * prod(kernel_size)
 
     def _check(self, input: Tensor) -> None:
         name = type(self).__name__
