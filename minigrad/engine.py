@@ -197,9 +197,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                                    f"for {len(key.parents)} inputs - expected one per input (None for none)")
             if check_finite:
                 anomaly.check_gradient(key, input_grads)
-            for parent, input_grad, shape, dtype in zip(key.parents, input_grads, key.shapes, key.dtypes):
+            for parent, input_grad in zip(key.parents, input_grads):
                 if parent is None or input_grad is None:
                     continue
+                if isinstance(parent, Tensor):  # the gradient must come out shaped and typed like its input
+                    shape, dtype = parent.data.shape, parent.data.dtype
+                else:
+                    shape, dtype = parent.out_shape, parent.out_dtype
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue

@@ -116,6 +116,18 @@ class Function:
         return type(self).__name__.lower()
 
     @property
+    def shapes(self) -> list:
+        """Shape of each input that gets a gradient (None for the others)."""
+        return [None if p is None else p.data.shape if isinstance(p, Tensor) else p.out_shape
+                for p in self.parents]
+
+    @property
+    def dtypes(self) -> list:
+        """dtype of each input that gets a gradient (None for the others)."""
+        return [None if p is None else p.data.dtype if isinstance(p, Tensor) else p.out_dtype
+                for p in self.parents]
+
+    @property
     def needs_input_grad(self) -> tuple:
         """One bool per input: does backward need to compute its gradient?"""
         return tuple([parent is not None for parent in self.parents])
@@ -128,25 +140,19 @@ class Function:
         parents = []
         needs_grad = False
         if grad_mode._state.enabled:
-            shapes, dtypes = [], []  # of the inputs that get gradients: to unbroadcast and cast them
             for a in args:
                 if isinstance(a, Tensor):
-                    data = a.data
-                    arrays.append(data)
+                    arrays.append(a.data)
                     if a._requires_grad:
                         node = a._node
                         if node is not None and node.view_watch is not None:
                             _check_view_watch(cls, node)
                         parents.append(node or a)  # a grad key: the node that made it, or the leaf itself
-                        shapes.append(data.shape)
-                        dtypes.append(data.dtype)
                         needs_grad = True
                         continue
                 else:
                     arrays.append(a)
                 parents.append(None)
-                shapes.append(None)
-                dtypes.append(None)
         else:
             for a in args:
                 arrays.append(a.data if isinstance(a, Tensor) else a)
@@ -170,8 +176,8 @@ class Function:
         if not needs_grad:
             return _make(data)
 
-        ctx.shapes = shapes
-        ctx.dtypes = dtypes
+        ctx.out_shape = data.shape  # what a consumer's backward sums its gradient for us down to
+        ctx.out_dtype = data.dtype
         ctx.attributes = kwargs
         ctx.module_id = scope._state.current
         out = _make(data, True, ctx)
