@@ -30,8 +30,7 @@ import re
 
 import numpy as np
 
-from . import grad_mode
-from . import anomaly, scope
+from . import anomaly, grad_mode, scope
 from .tensor import Tensor, _make
 
 _new = object.__new__
@@ -50,7 +49,8 @@ class Function:
     # set on every node by apply():
     #   parents      one entry per positional input: the input's grad key
     #                (its node, or the leaf tensor itself) or None
-    #   shapes/dtypes of the inputs, to sum broadcast gradients back and cast them
+    #   out_shape/out_dtype of the output: a consumer's backward sums and casts
+    #                the gradient it sends back here to them
     #   attributes   the keyword settings, for drawing and error messages
     #   saved        what save_for_backward kept, resolved after forward
     #   hooks        functions called on the gradient of the output
