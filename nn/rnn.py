@@ -52,8 +52,8 @@ def _gru_step(xw, h, w_hh_t, b_hh):
     hw = mg.matmul(h, w_hh_t)
     if b_hh is not None:
         hw = hw + b_hh
-    rz = mg.sigmoid(xw[:, :2 * size] + hw[:, :2 * size])
-    r, z = rz[:, :size], rz[:, size:]
+    rz = mg.sigmoid(xw + hw)  # over all three gates (the n third unused): two recorded ops fewer
+    r, z = rz[:, :size], rz[:, size:2 * size]
     n = mg.tanh(xw[:, 2 * size:] + r * hw[:, 2 * size:])
     return n + z * (h - n)
 
