@@ -11,6 +11,7 @@ import numpy as np
 
 from . import anomaly, grad_mode
 from .function import Function
+from .tensor import Tensor, _make
 
 
 def unbroadcast(grad, shape: tuple):
@@ -112,7 +113,6 @@ class _Gradients:
         elif k in self.owned and current.data.shape == grad.data.shape:
             np.add(current.data, grad.data, out=current.data, casting="unsafe")
         else:
-            from .tensor import _make
             self.values[k] = _make(np.asarray(current.data + grad.data))  # 0-d + 0-d gives a numpy scalar
             self.owned.add(k)
 
@@ -120,7 +120,6 @@ class _Gradients:
         k = id(key)
         current = self.values.get(k)
         if current is None or k not in self.owned:
-            from .tensor import _make
             buffer = np.zeros(shape, dtype) if current is None else current.data.astype(dtype, copy=True)
             current = self.values[k] = _make(buffer)
             self.owned.add(k)
@@ -146,16 +145,16 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     Returns:
         With `inputs`: one gradient Tensor (or None) per input. Otherwise None.
     """
-    from .tensor import Tensor, _make
     root_keys = []
     gradients = _Gradients(create_graph)
-    # arrays a leaf took as its .grad without a copy; the seeds are the caller's, never taken
-    adopted = set()
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
         root_keys.append(key)
         gradients.add(key, grad)
-        adopted.add(id(grad.data))
+    # gradient arrays that one pending sum holds and nothing else reads or writes (fresh VJP
+    # results, and a single view of such a gradient): a leaf may keep one as .grad without a copy.
+    # Keyed by id, holding the array so the id cannot be reused while it is listed.
+    exclusive = {}
 
     wanted = None
     if inputs is not None:
@@ -168,18 +167,19 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             grad, owned = gradients.pop(key)
             if grad is None:
                 continue
+            owned = owned or exclusive.pop(id(grad.data), None) is grad.data
             if isinstance(key, Tensor):  # a leaf
                 hooked = _run_hooks(key._hooks, grad) if key._hooks else grad
                 if wanted is not None:
                     if id(key) in wanted:
                         wanted[id(key)] = hooked
                 else:
-                    _accumulate_leaf(key, hooked, create_graph,
-                                     hooked is grad and (owned or _unshared(grad, adopted)))
+                    _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
                 continue
 
             if key.hooks:
-                grad = _run_hooks(key.hooks, grad)
+                hooked = _run_hooks(key.hooks, grad)
+                owned, grad = owned and hooked is grad, hooked
             if key.retained is not None and wanted is None:
                 tensor = key.retained()
                 if tensor is not None:
@@ -190,8 +190,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             input_grads = key.backward(key, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            if key.forward_on_tensors:  # a user Function may return tensors it keeps: never adopt them
-                adopted.update(id(g.data) for g in input_grads if isinstance(g, Tensor))
+            # a user Function may return tensors it keeps: never let a leaf take those
+            track = not create_graph and not key.forward_on_tensors
             if len(input_grads) != len(key.parents):
                 raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
                                    f"for {len(key.parents)} inputs - expected one per input (None for none)")
@@ -213,10 +213,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     input_grad = unbroadcast(input_grad, shape)
                 if input_grad.data.dtype != dtype:
                     input_grad = input_grad.to(dtype)
-                if id(parent) in values:
+                current = values.get(id(parent))
+                if current is not None:
+                    exclusive.pop(id(current.data), None)  # summed into a new array below
                     gradients.add(parent, input_grad)
                 else:  # the first gradient to arrive (the common case) is just stored
                     values[id(parent)] = input_grad
+                    if track and _is_exclusive(input_grad, grad, owned, input_grads):
+                        exclusive[id(input_grad.data)] = input_grad.data
             if key.saved and not retain_graph:
                 key.release()
 
@@ -239,20 +243,27 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _unshared(grad, adopted: set) -> bool:
-    """Whether a leaf may keep `grad`'s array as its .grad without copying it.
+def _is_exclusive(result, grad, grad_is_exclusive: bool, results: tuple) -> bool:
+    """Whether a VJP result is an array no one else holds, so a leaf may keep it without a copy.
 
-    A primitive's VJP returns either a fresh array or something shared: the
-    incoming gradient passed on (add gives the same tensor to both inputs, the
-    seed may be the caller's) or a view of one. Fresh arrays have no base; the
-    first leaf to take one records it, so a second leaf gets a copy.
-    (PyTorch's AccumulateGrad steals a gradient buffer on the same grounds.)
+    A primitive's VJP returns new arrays (or views of arrays it just made),
+    or something shared: the incoming gradient passed on (add gives one
+    tensor to both inputs) or a view of it. A view of the incoming gradient
+    counts only if that gradient was itself exclusive, and no two results may
+    share an array. (PyTorch's AccumulateGrad steals a buffer on the same grounds.)
     """
-    data = grad.data
-    if data.base is not None or id(data) in adopted or not data.flags.writeable:
+    data = result.data
+    if data is grad.data or not data.flags.writeable or \
+            sum(isinstance(r, Tensor) and r.data is data for r in results) > 1:
         return False
-    adopted.add(id(data))
-    return True
+    if data.base is None:
+        return True
+    if any(r is not result and isinstance(r, Tensor) and r.data.base is data.base for r in results):
+        return False  # two results view one array
+    owner = grad.data if grad.data.base is None else grad.data.base
+    # a view of the incoming gradient is ours only if that gradient was; a view of an array the
+    # VJP made itself (e.g. a transposed matmul result) is new
+    return grad_is_exclusive if data.base is owner else True
 
 
 def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) -> None:
@@ -260,7 +271,6 @@ def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) 
 
     `exclusive`: nothing else holds grad's array, so it can become .grad as it is.
     """
-    from .tensor import _make
     if tensor.grad is None:
         if create_graph or exclusive:
             tensor.grad = grad

@@ -41,6 +41,10 @@ class MatMul(Function):
                 # (batch..., n, k) @ (k, m): fold the batch into rows, one BLAS call instead of a batched sum
                 k = a2.shape[-1]
                 grad_b = matmul(transpose(reshape(a2, (-1, k)), 0, 1), reshape(g2, (-1, g2.shape[-1])))
+            elif b2.ndim == 2 and b2.data.flags.f_contiguous and not b2.data.flags.c_contiguous:
+                # b is a transposed matrix (x @ W.T in a linear layer): give its gradient the same
+                # layout, so that the transpose back to W's gradient is contiguous and needs no copy
+                grad_b = transpose(matmul(transpose(g2, -1, -2), a2), 0, 1)
             else:
                 grad_b = matmul(transpose(a2, -1, -2), g2)
             if b.ndim == 1:
