@@ -55,63 +55,52 @@ class Adam(Optimizer):
         self._require(group, "weight_decay", group["weight_decay"] >= 0, "weight_decay value",
                       "weight_decay >= 0")
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
+    def _update(self, group: dict) -> None:
+        lr = float(group["lr"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        amsgrad, maximize = group["amsgrad"], group["maximize"]
+        decoupled = group["decoupled_weight_decay"]
+        for p, g in self._params_with_grad(group):
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = _make(np.zeros_like(p.data))
+                state["exp_avg_sq"] = _make(np.zeros_like(p.data))
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = _make(np.zeros_like(p.data))
+            if maximize:
+                g = np.negative(g)
+            state["step"] += 1
+            t = state["step"]
+            if weight_decay != 0:
+                if decoupled:
+                    p.data *= 1 - lr * weight_decay
+                else:
+                    g = np.add(g, weight_decay * p.data)
+            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            scratch = np.subtract(g, m, dtype=p.data.dtype)
+            scratch *= 1 - beta1
+            m += scratch
+            v *= beta2
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - beta2
+            v += scratch
 
-        Args:
-            closure: optional function that re-evaluates the model and returns the loss.
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            amsgrad, maximize = group["amsgrad"], group["maximize"]
-            decoupled = group["decoupled_weight_decay"]
-            for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = _make(np.zeros_like(p.data))
-                    state["exp_avg_sq"] = _make(np.zeros_like(p.data))
-                if amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = _make(np.zeros_like(p.data))
-                if maximize:
-                    g = np.negative(g)
-                state["step"] += 1
-                t = state["step"]
-                if weight_decay != 0:
-                    if decoupled:
-                        p.data *= 1 - lr * weight_decay
-                    else:
-                        g = np.add(g, weight_decay * p.data)
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-                scratch = np.subtract(g, m, dtype=p.data.dtype)
-                scratch *= 1 - beta1
-                m += scratch
-                v *= beta2
-                np.multiply(g, g, out=scratch)
-                scratch *= 1 - beta2
-                v += scratch
-
-                step_size = lr / (1 - beta1 ** t)
-                bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
-                if amsgrad:
-                    v_max = state["max_exp_avg_sq"].data
-                    np.maximum(v_max, v, out=v_max)
-                    v = v_max
-                denom = np.sqrt(v, out=scratch)
-                denom /= bias_correction2_sqrt
-                denom += eps
-                np.divide(m, denom, out=scratch)
-                scratch *= step_size
-                p.data -= scratch
-                p._bump_version()
-        return loss
+            step_size = lr / (1 - beta1 ** t)
+            bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+            if amsgrad:
+                v_max = state["max_exp_avg_sq"].data
+                np.maximum(v_max, v, out=v_max)
+                v = v_max
+            denom = np.sqrt(v, out=scratch)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            np.divide(m, denom, out=scratch)
+            scratch *= step_size
+            p.data -= scratch
+            p._bump_version()
 
 
 class AdamW(Adam):

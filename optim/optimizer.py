@@ -127,7 +127,7 @@ class Optimizer:
                     p.grad._bump_version()
 
     def step(self, closure=None):
-        """Update every parameter that has a gradient. Subclasses implement this.
+        """Update every parameter that has a gradient, group by group.
 
         Args:
             closure: optional function that re-evaluates the model and returns
@@ -136,16 +136,19 @@ class Optimizer:
         Returns:
             The closure's loss, or None.
         """
-        raise NotImplementedError(f"{type(self).__name__}: step() is not implemented")
+        loss = None
+        if closure is not None:
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update(group)
+        return loss
+
+    def _update(self, group: dict) -> None:
+        """Update the params of one group in place (each optimizer's rule)."""
+        raise NotImplementedError(f"{type(self).__name__}: _update() is not implemented")
 
     # ---- helpers for subclasses -----------------------------------------------------
-    @staticmethod
-    def _evaluate(closure):
-        if closure is None:
-            return None
-        with grad_mode.enable_grad():
-            return closure()
-
     def _params_with_grad(self, group: dict):
         """(param, gradient array) for every param of `group` whose .grad is set."""
         for p in group["params"]:

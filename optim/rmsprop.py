@@ -47,62 +47,51 @@ class RMSprop(Optimizer):
                       "weight_decay >= 0")
         self._require(group, "alpha", group["alpha"] >= 0, "alpha value", "alpha >= 0")
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
+    def _update(self, group: dict) -> None:
+        lr = float(group["lr"])
+        alpha = float(group["alpha"])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        momentum = float(group["momentum"])
+        centered, maximize = group["centered"], group["maximize"]
+        for p, g in self._params_with_grad(group):
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["square_avg"] = _make(np.zeros_like(p.data))
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = _make(np.zeros_like(p.data))
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = _make(np.zeros_like(p.data))
+            if maximize:
+                g = np.negative(g)
+            state["step"] += 1
+            if weight_decay != 0:
+                g = np.add(g, weight_decay * p.data)
 
-        Args:
-            closure: optional function that re-evaluates the model and returns the loss.
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            alpha = float(group["alpha"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            momentum = float(group["momentum"])
-            centered, maximize = group["centered"], group["maximize"]
-            for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = _make(np.zeros_like(p.data))
-                if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = _make(np.zeros_like(p.data))
-                if centered and "grad_avg" not in state:
-                    state["grad_avg"] = _make(np.zeros_like(p.data))
-                if maximize:
-                    g = np.negative(g)
-                state["step"] += 1
-                if weight_decay != 0:
-                    g = np.add(g, weight_decay * p.data)
-
-                v = state["square_avg"].data
-                v *= alpha
-                scratch = np.multiply(g, g, dtype=p.data.dtype)
+            v = state["square_avg"].data
+            v *= alpha
+            scratch = np.multiply(g, g, dtype=p.data.dtype)
+            scratch *= 1 - alpha
+            v += scratch
+            if centered:
+                a = state["grad_avg"].data
+                np.subtract(g, a, out=scratch)
                 scratch *= 1 - alpha
-                v += scratch
-                if centered:
-                    a = state["grad_avg"].data
-                    np.subtract(g, a, out=scratch)
-                    scratch *= 1 - alpha
-                    a += scratch
-                    np.multiply(a, a, out=scratch)
-                    np.subtract(v, scratch, out=scratch)
-                    np.sqrt(scratch, out=scratch)
-                else:
-                    np.sqrt(v, out=scratch)
-                scratch += eps
-                np.divide(g, scratch, out=scratch)  # g / s
-                if momentum > 0:
-                    b = state["momentum_buffer"].data
-                    b *= momentum
-                    b += scratch
-                    np.multiply(b, lr, out=scratch)
-                else:
-                    scratch *= lr
-                p.data -= scratch
-                p._bump_version()
-        return loss
+                a += scratch
+                np.multiply(a, a, out=scratch)
+                np.subtract(v, scratch, out=scratch)
+                np.sqrt(scratch, out=scratch)
+            else:
+                np.sqrt(v, out=scratch)
+            scratch += eps
+            np.divide(g, scratch, out=scratch)  # g / s
+            if momentum > 0:
+                b = state["momentum_buffer"].data
+                b *= momentum
+                b += scratch
+                np.multiply(b, lr, out=scratch)
+            else:
+                scratch *= lr
+            p.data -= scratch
+            p._bump_version()

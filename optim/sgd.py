@@ -43,59 +43,48 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
                              f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
 
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient.
-
-        Args:
-            closure: optional function that re-evaluates the model and returns the loss.
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov, maximize = group["nesterov"], group["maximize"]
-            for p, g in self._params_with_grad(group):
-                # d is the step direction; `owned` says whether d is our own scratch array
-                # (so it may be changed in place) or someone else's (the grad, the buffer)
-                d, owned = g, False
-                if weight_decay != 0:
-                    d = np.multiply(p.data, weight_decay)
-                    if maximize:
-                        d -= g
-                    else:
-                        d += g
-                    owned = True
-                elif maximize:
-                    d, owned = np.negative(g), True
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = _make(np.array(d, dtype=p.data.dtype, copy=True))
-                        state["momentum_buffer"] = buf
-                    else:
-                        b = buf.data
-                        b *= momentum
-                        if dampening != 0:
-                            b += (1 - dampening) * d
-                        else:
-                            b += d
-                    if nesterov:
-                        if owned:
-                            d += momentum * buf.data
-                        else:
-                            d, owned = np.add(d, momentum * buf.data), True
-                    else:
-                        d, owned = buf.data, False
-                if owned:
-                    d *= lr
-                    p.data -= d
+    def _update(self, group: dict) -> None:
+        lr = float(group["lr"])
+        momentum = float(group["momentum"])
+        dampening = float(group["dampening"])
+        weight_decay = float(group["weight_decay"])
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        for p, g in self._params_with_grad(group):
+            # d is the step direction; `owned` says whether d is our own scratch array
+            # (so it may be changed in place) or someone else's (the grad, the buffer)
+            d, owned = g, False
+            if weight_decay != 0:
+                d = np.multiply(p.data, weight_decay)
+                if maximize:
+                    d -= g
                 else:
-                    p.data -= lr * d
-                p._bump_version()
-        return loss
+                    d += g
+                owned = True
+            elif maximize:
+                d, owned = np.negative(g), True
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = _make(np.array(d, dtype=p.data.dtype, copy=True))
+                    state["momentum_buffer"] = buf
+                else:
+                    b = buf.data
+                    b *= momentum
+                    if dampening != 0:
+                        b += (1 - dampening) * d
+                    else:
+                        b += d
+                if nesterov:
+                    if owned:
+                        d += momentum * buf.data
+                    else:
+                        d, owned = np.add(d, momentum * buf.data), True
+                else:
+                    d, owned = buf.data, False
+            if owned:
+                d *= lr
+                p.data -= d
+            else:
+                p.data -= lr * d
+            p._bump_version()
