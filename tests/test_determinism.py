@@ -35,6 +35,16 @@ def _assert_differ(a: dict, b: dict) -> None:
 
 # ---- the training runs ------------------------------------------------------------------
 
+def _fit(model, optimizer, loader, loss_function, epochs: int) -> dict:
+    """Train for `epochs` passes over the (shuffling) loader; return the final weights."""
+    for _ in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_function(model(x), y).backward()
+            optimizer.step()
+    return _weights(model)
+
+
 X_TABLE = _DATA.standard_normal((48, 6)).astype(np.float32)
 Y_TABLE = (X_TABLE[:, 0] + X_TABLE[:, 1] > 0).astype(np.int64)
 X_IMAGES = _DATA.standard_normal((16, 1, 8, 8)).astype(np.float32)
@@ -48,12 +58,7 @@ def train_mlp(seed: int, steps: int = 3) -> dict:
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loader = DataLoader(TensorDataset(mg.tensor(X_TABLE), mg.tensor(Y_TABLE)), batch_size=8, shuffle=True)
-    for _ in range(steps):
-        for x, y in loader:
-            optimizer.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            optimizer.step()
-    return _weights(model)
+    return _fit(model, optimizer, loader, F.cross_entropy, steps)
 
 
 def train_cnn(seed: int, steps: int = 2) -> dict:
@@ -62,12 +67,7 @@ def train_cnn(seed: int, steps: int = 2) -> dict:
                           nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
     loader = DataLoader(TensorDataset(mg.tensor(X_IMAGES), mg.tensor(Y_IMAGES)), batch_size=4, shuffle=True)
-    for _ in range(steps):
-        for x, y in loader:
-            optimizer.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            optimizer.step()
-    return _weights(model)
+    return _fit(model, optimizer, loader, F.cross_entropy, steps)
 
 
 class SequenceRegressor(nn.Module):
@@ -87,12 +87,7 @@ def train_lstm(seed: int, steps: int = 2) -> dict:
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
     loader = DataLoader(TensorDataset(mg.tensor(X_SEQUENCES), mg.tensor(Y_SEQUENCES)), batch_size=4,
                         shuffle=True)
-    for _ in range(steps):
-        for x, y in loader:
-            optimizer.zero_grad()
-            F.mse_loss(model(x), y).backward()
-            optimizer.step()
-    return _weights(model)
+    return _fit(model, optimizer, loader, F.mse_loss, steps)
 
 
 class VAE(nn.Module):
