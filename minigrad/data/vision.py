@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +67,8 @@ def download_file(url: str, path, md5: str, timeout: float = 60.0) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import urllib.request  # here, not at the top: `import minigrad` should not load an HTTP client
+
     digest = hashlib.md5(usedforsecurity=False)
     with atomic_write(path, "download") as out, urllib.request.urlopen(url, timeout=timeout) as response:
         for chunk in iter(lambda: response.read(1 << 20), b""):
