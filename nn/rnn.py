@@ -312,6 +312,17 @@ class RNNBase(Module):
         return text
 
     # ---- forward -------------------------------------------------------------------
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
+        """RNN and GRU (LSTM overrides this for its cell state).
+
+        Returns:
+            (output, h_n): output (L, N, D * H_out) (batch first if asked), h_n (D * num_layers, N, H_out).
+        """
+        x, states, batched = self._check_input(input, (hx,))
+        output, finals = self._run(x, states)
+        output, (h_n,) = self._finish(output, finals, batched)
+        return output, h_n
+
     def _check_input(self, input: Tensor, states: tuple):
         """Validate shapes; return (x with a batch dim, initial states (layers*dirs, N, H), batched)."""
         name = type(self).__name__
@@ -445,12 +456,6 @@ class RNN(RNNBase):
                          num_layers, bias, batch_first, dropout, bidirectional)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
-        x, states, batched = self._check_input(input, (hx,))
-        output, finals = self._run(x, states)
-        output, (h_n,) = self._finish(output, finals, batched)
-        return output, h_n
-
 
 class GRU(RNNBase):
     """A multi-layer GRU with PyTorch's equations (gate order r, z, n):
@@ -464,12 +469,6 @@ class GRU(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
-        x, states, batched = self._check_input(input, (hx,))
-        output, finals = self._run(x, states)
-        output, (h_n,) = self._finish(output, finals, batched)
-        return output, h_n
 
 
 class LSTM(RNNBase):
