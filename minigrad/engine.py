@@ -1,11 +1,13 @@
 """The backward engine: reverse-mode differentiation over the recorded graph.
 
 The graph's vertices are *grad keys*: a node (`Function` instance) for a
-tensor made by an op, or the tensor itself for a leaf. `run_backward` orders
-them topologically without recursion, then walks them from the outputs back,
-calling each node's VJP once with the sum of the gradients that reached it.
+tensor made by an op, or the tensor itself for a leaf. `run_backward` walks them
+from the outputs back, newest node first, calling each node's VJP once with
+the sum of the gradients that reached it.
 """
 from __future__ import annotations
+
+import heapq
 
 import numpy as np
 
@@ -32,28 +34,6 @@ def unbroadcast(grad, shape: tuple):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
-
-
-def _topological_order(roots: list) -> list:
-    """Grad keys reachable from `roots`, each after every key that depends on it."""
-    order = []
-    visited = set()
-    stack = [(root, False) for root in roots]
-    while stack:
-        key, finished = stack.pop()
-        if finished:
-            order.append(key)
-            continue
-        if id(key) in visited:
-            continue
-        visited.add(id(key))
-        stack.append((key, True))
-        if isinstance(key, Function):
-            for parent in key.parents:
-                if parent is not None and id(parent) not in visited:
-                    stack.append((parent, False))
-    order.reverse()
-    return order
 
 
 class ScatteredGradient:
@@ -144,12 +124,29 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
 
     Returns:
         With `inputs`: one gradient Tensor (or None) per input. Otherwise None.
+
+    Order: a node's inputs are always older than the node (`Function.sequence`),
+    so taking the newest node that has a gradient waiting is a topological
+    order, found on the way without a separate pass over the graph (PyTorch's
+    engine orders its ready queue the same way). When a node comes up, every
+    node that could still send it a gradient is newer and already done, so its
+    gradient is complete. Leaves come last, after every node.
     """
-    root_keys = []
     gradients = _Gradients(create_graph)
+    values = gradients.values  # the hot loop reads and writes the sums directly
+    waiting = []  # heap of (-sequence, node): nodes with a gradient waiting, newest on top
+    leaves = []   # leaves with a gradient waiting, in arrival order
+
+    def wait_for(key) -> None:
+        if isinstance(key, Tensor):
+            leaves.append(key)
+        else:
+            heapq.heappush(waiting, (-key.sequence, key))
+
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
-        root_keys.append(key)
+        if id(key) not in values:
+            wait_for(key)
         gradients.add(key, grad)
     # gradient arrays that one pending sum holds and nothing else reads or writes (fresh VJP
     # results, and a single view of such a gradient): a leaf may keep one as .grad without a copy.
@@ -161,22 +158,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         wanted = {id(t._node if t._node is not None else t): None for t in inputs}
 
     check_finite = anomaly._state.enabled
-    values = gradients.values  # the hot loop reads and writes the sums directly
+    # a user Function may return tensors it keeps: never let a leaf take those
+    track = not create_graph
     with grad_mode.set_grad_enabled(create_graph):
-        for key in _topological_order(root_keys):
+        while waiting:
+            key = heapq.heappop(waiting)[1]
             grad, owned = gradients.pop(key)
-            if grad is None:
-                continue
             owned = owned or exclusive.pop(id(grad.data), None) is grad.data
-            if isinstance(key, Tensor):  # a leaf
-                hooked = _run_hooks(key._hooks, grad) if key._hooks else grad
-                if wanted is not None:
-                    if id(key) in wanted:
-                        wanted[id(key)] = hooked
-                else:
-                    _accumulate_leaf(key, hooked, create_graph, owned and hooked is grad)
-                continue
-
             if key.hooks:
                 hooked = _run_hooks(key.hooks, grad)
                 owned, grad = owned and hooked is grad, hooked
@@ -190,20 +178,21 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             input_grads = key.backward(key, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            # a user Function may return tensors it keeps: never let a leaf take those
-            track = not create_graph and not key.forward_on_tensors
-            if len(input_grads) != len(key.parents):
+            parents = key.parents
+            if len(input_grads) != len(parents):
                 raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
-                                   f"for {len(key.parents)} inputs - expected one per input (None for none)")
+                                   f"for {len(parents)} inputs - expected one per input (None for none)")
             if check_finite:
                 anomaly.check_gradient(key, input_grads)
-            for parent, input_grad in zip(key.parents, input_grads):
+            for parent, input_grad in zip(parents, input_grads):
                 if parent is None or input_grad is None:
                     continue
                 if isinstance(parent, Tensor):  # the gradient must come out shaped and typed like its input
                     shape, dtype = parent.data.shape, parent.data.dtype
                 else:
                     shape, dtype = parent.out_shape, parent.out_dtype
+                if id(parent) not in values:
+                    wait_for(parent)
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue
@@ -219,10 +208,21 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     gradients.add(parent, input_grad)
                 else:  # the first gradient to arrive (the common case) is just stored
                     values[id(parent)] = input_grad
-                    if track and _is_exclusive(input_grad, grad, owned, input_grads):
+                    if track and not key.forward_on_tensors and \
+                            _is_exclusive(input_grad, grad, owned, input_grads):
                         exclusive[id(input_grad.data)] = input_grad.data
             if key.saved and not retain_graph:
                 key.release()
+
+        for leaf in leaves:
+            grad, owned = gradients.pop(leaf)
+            owned = owned or exclusive.pop(id(grad.data), None) is grad.data
+            hooked = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
+            if wanted is not None:
+                if id(leaf) in wanted:
+                    wanted[id(leaf)] = hooked
+            else:
+                _accumulate_leaf(leaf, hooked, create_graph, owned and hooked is grad)
 
     if wanted is not None:
         results = [wanted[id(t._node if t._node is not None else t)] for t in inputs]

@@ -26,6 +26,7 @@ only tensors can receive gradients); keyword arguments are its settings
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -34,6 +35,10 @@ from . import anomaly, grad_mode, scope
 from .tensor import Tensor, _make
 
 _new = object.__new__
+_grad_mode_state, _anomaly_state, _scope_state = grad_mode._state, anomaly._state, scope._state
+# numbers nodes in the order they are made (itertools.count is atomic under the GIL): a node's
+# inputs are always older than it, so running nodes newest first is a topological order
+_sequence = itertools.count()
 
 _OUTPUT = object()    # save_for_backward marker: "the op's own output"
 _RELEASED = object()  # saved values after a backward without retain_graph
@@ -67,6 +72,7 @@ class Function:
 
     # defaults shared by every node until an op or the user sets them
     saved = ()
+    attributes = {}  # shared and never written: apply gives a node with settings its own dict
     hooks = None
     retained = None
     output_version = None
@@ -136,30 +142,28 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
+        ctx = _new(cls)
         arrays = []
         parents = []
         needs_grad = False
-        if grad_mode._state.enabled:
-            for a in args:
-                if isinstance(a, Tensor):
-                    arrays.append(a.data)
-                    if a._requires_grad:
-                        node = a._node
-                        if node is not None and node.view_watch is not None:
+        recording = _grad_mode_state.enabled
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if recording and a._requires_grad:
+                    node = a._node
+                    if node is None:
+                        parents.append(a)  # a leaf is its own grad key
+                    else:
+                        if node.view_watch is not None:
                             _check_view_watch(cls, node)
-                        parents.append(node or a)  # a grad key: the node that made it, or the leaf itself
-                        needs_grad = True
-                        continue
-                else:
-                    arrays.append(a)
-                parents.append(None)
-        else:
-            for a in args:
-                arrays.append(a.data if isinstance(a, Tensor) else a)
-                parents.append(None)
-
-        ctx = _new(cls)
-        ctx.parents = parents  # before forward: a user Function's forward may read needs_input_grad
+                        parents.append(node)
+                    needs_grad = True
+                    continue
+            else:
+                arrays.append(a)
+            parents.append(None)
+        ctx.parents = parents  # before forward: forward may read needs_input_grad
         if cls.forward_on_tensors:
             data = cls._forward_with_tensors(ctx, args, kwargs)
         else:
@@ -176,14 +180,16 @@ class Function:
         if not needs_grad:
             return _make(data)
 
+        ctx.sequence = next(_sequence)  # creation order: the engine runs nodes newest first
         ctx.out_shape = data.shape  # what a consumer's backward sums its gradient for us down to
         ctx.out_dtype = data.dtype
-        ctx.attributes = kwargs
-        ctx.module_id = scope._state.current
+        if kwargs:
+            ctx.attributes = kwargs
+        ctx.module_id = _scope_state.current
         out = _make(data, True, ctx)
         if ctx.saved:
             ctx.saved = ctx._resolve_saved(args, data, out)
-        if anomaly._state.enabled:
+        if _anomaly_state.enabled:
             ctx.created_at = anomaly.user_frame()
             anomaly.check_forward(ctx, arrays, data)
         return out
