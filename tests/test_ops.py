@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
+from minigrad.ops import elementwise
 from minigrad.testing import (bounded_floats, broadcastable_shapes, float_arrays, gradcheck,
                               gradgradcheck, nonzero_floats, tie_free_arrays)
 
@@ -515,7 +516,8 @@ def fixed_shapes_case(draw, shapes_fn):
 def addmm_case(draw):
     n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
     input_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), ()]))
-    arrays = tuple(draw(float_arrays(s)) for s in (input_shape, (n, k), (k, m)))
+    mat1_shape = draw(st.sampled_from([(n, k), (2, n, k)]))  # minigrad's addmm also takes a batch
+    arrays = tuple(draw(float_arrays(s)) for s in (input_shape, mat1_shape, (k, m)))
     return Case(arrays, {"beta": draw(st.sampled_from([1, 0.5])), "alpha": draw(st.sampled_from([1, 2.0]))})
 
 
@@ -729,6 +731,10 @@ SPECS = [
     OpSpec("tanh", mg.tanh, np.tanh, unary()),
     OpSpec("sigmoid", mg.sigmoid, lambda a: 1 / (1 + np.exp(-a)), unary()),
     OpSpec("relu", mg.relu, lambda a: np.maximum(a, 0), unary_tie_free()),
+    # the activations' VJPs are ops too (one call each in backward), differentiable again
+    OpSpec("tanh_backward", elementwise.tanh_backward, lambda g, y: g * (1 - y * y), binary()),
+    OpSpec("sigmoid_backward", elementwise.sigmoid_backward, lambda g, y: g * y * (1 - y), binary()),
+    OpSpec("relu_backward", elementwise.relu_backward, lambda g, y: g * (y > 0), binary(elements_b=NONZERO)),
     OpSpec("abs", mg.abs, np.abs, unary_tie_free()),
     OpSpec("erf", mg.erf, _erf_reference, unary()),
     OpSpec("softplus", lambda a, beta: mg.softplus(a, beta=beta), lambda a, beta: np.logaddexp(0, beta * a) / beta,
