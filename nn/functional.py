@@ -113,15 +113,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: input of shape {tuple(input.shape)} and weight of shape "
                            f"{tuple(weight.shape)} do not fit - expected the input's last dimension "
                            f"to be {weight.shape[-1]}")
-    if input.ndim > 2:
-        lead = input.shape[:-1]
-        out = ops.matmul(ops.reshape(input, (-1, input.shape[-1])), weight.T)
-        out = ops.reshape(out, lead + (weight.shape[0],))
-    else:
-        out = ops.matmul(input, weight.T)
-    if bias is not None:
+    x = ops.reshape(input, (-1, input.shape[-1])) if input.ndim > 2 else input
+    # with a bias, one Addmm op: the product and the sum share one output array
+    out = ops.matmul(x, weight.T) if bias is None or x.ndim == 1 else ops.addmm(bias, x, weight.T)
+    if bias is not None and x.ndim == 1:
         out = out + bias
-    return out
+    return ops.reshape(out, input.shape[:-1] + (weight.shape[0],)) if input.ndim > 2 else out
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -21,35 +21,63 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        if a.ndim == 1 and b.ndim == 1:
-            return grad * b, grad * a
-        # promote 1-D operands to matrices so one pair of formulas serves every case
-        a2 = unsqueeze(a, 0) if a.ndim == 1 else a
-        b2 = unsqueeze(b, -1) if b.ndim == 1 else b
-        g2 = grad
-        if a.ndim == 1:
-            g2 = unsqueeze(g2, -2)
-        if b.ndim == 1:
-            g2 = unsqueeze(g2, -1)
-        grad_a = grad_b = None
-        if ctx.parents[0] is not None:
-            grad_a = matmul(g2, transpose(b2, -1, -2))
-            if a.ndim == 1:
-                grad_a = squeeze(grad_a, -2)
-        if ctx.parents[1] is not None:
-            if b2.ndim == 2 and a2.ndim > 2:
-                # (batch..., n, k) @ (k, m): fold the batch into rows, one BLAS call instead of a batched sum
-                k = a2.shape[-1]
-                grad_b = matmul(transpose(reshape(a2, (-1, k)), 0, 1), reshape(g2, (-1, g2.shape[-1])))
-            elif b2.ndim == 2 and b2.data.flags.f_contiguous and not b2.data.flags.c_contiguous:
-                # b is a transposed matrix (x @ W.T in a linear layer): give its gradient the same
-                # layout, so that the transpose back to W's gradient is contiguous and needs no copy
-                grad_b = transpose(matmul(transpose(g2, -1, -2), a2), 0, 1)
-            else:
-                grad_b = matmul(transpose(a2, -1, -2), g2)
-            if b.ndim == 1:
-                grad_b = squeeze(grad_b, -1)
-        return grad_a, grad_b
+        return _matmul_vjp(grad, a, b, ctx.parents[0] is not None, ctx.parents[1] is not None)
+
+
+class Addmm(Function):
+    """c + a @ b as one op (PyTorch's addmm): a layer's x W^T + b makes one output array, not two.
+
+    Shapes: a (*, n, k), b (k, m), c broadcast to (*, n, m) -> (*, n, m).
+    """
+    @staticmethod
+    def forward(ctx, c, a, b):
+        # a only for b's gradient; b for a's gradient and for the layout of its own (see _matmul_vjp)
+        ctx.save_for_backward(a if ctx.parents[2] is not None else None, b)
+        out = np.matmul(a, b)
+        out += c  # into the fresh product: no second array of the output's size
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        parents = ctx.parents
+        return (grad,) + _matmul_vjp(grad, a, b, parents[1] is not None, parents[2] is not None)
+
+
+def _matmul_vjp(grad, a, b, need_a: bool, need_b: bool) -> tuple:
+    """The gradients of a and b in a @ b (None where not needed), shaped like a and b up to broadcasting.
+
+    a may be None when its gradient is not needed; b is always given.
+    """
+    a_vector = a is not None and a.ndim == 1
+    b_vector = b.ndim == 1
+    if a_vector and b_vector:
+        return grad * b if need_a else None, grad * a if need_b else None
+    # promote 1-D operands to matrices so one pair of formulas serves every case
+    g2 = unsqueeze(grad, -2) if a_vector else grad
+    if b_vector:
+        g2 = unsqueeze(g2, -1)
+    grad_a = grad_b = None
+    if need_a:
+        b2 = unsqueeze(b, -1) if b_vector else b
+        grad_a = matmul(g2, transpose(b2, -1, -2))
+        if a_vector:
+            grad_a = squeeze(grad_a, -2)
+    if need_b:
+        a2 = unsqueeze(a, 0) if a_vector else a
+        if b_vector:
+            grad_b = squeeze(matmul(transpose(a2, -1, -2), g2), -1)
+        elif b.ndim == 2 and a2.ndim > 2:
+            # (batch..., n, k) @ (k, m): fold the batch into rows, one BLAS call instead of a batched sum
+            k = a2.shape[-1]
+            grad_b = matmul(transpose(reshape(a2, (-1, k)), 0, 1), reshape(g2, (-1, g2.shape[-1])))
+        elif b.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous:
+            # b is a transposed matrix (x @ W.T in a linear layer): give its gradient the same
+            # layout, so that the transpose back to W's gradient is contiguous and needs no copy
+            grad_b = transpose(matmul(transpose(g2, -1, -2), a2), 0, 1)
+        else:
+            grad_b = matmul(transpose(a2, -1, -2), g2)
+    return grad_a, grad_b
 
 
 def matmul(input, other):
@@ -62,24 +90,30 @@ def matmul(input, other):
     Returns:
         (*, n, m), with the dims of 1-D operands dropped.
     """
+    _check_operands("matmul", input, other)
+    return MatMul.apply(input, other)
+
+
+def _check_operands(name: str, input, other) -> None:
+    """Refuse operands matmul cannot multiply, naming the op, the shapes and what was expected."""
     a = input.shape if isinstance(input, Tensor) else np.shape(input)
     b = other.shape if isinstance(other, Tensor) else np.shape(other)
     if len(a) == 0 or len(b) == 0:
-        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a} and {b}")
+        raise RuntimeError(f"{name}: both arguments need at least 1 dimension, got shapes {a} and {b}")
     k_a = a[-1]
     k_b = b[-2] if len(b) > 1 else b[0]
     if k_a != k_b:
-        raise RuntimeError(f"matmul: shapes {a} and {b} are not aligned ({k_a} != {k_b})")
+        raise RuntimeError(f"{name}: shapes {a} and {b} are not aligned ({k_a} != {k_b})")
     dtype_a = input.dtype if isinstance(input, Tensor) else np.asarray(input).dtype
     dtype_b = other.dtype if isinstance(other, Tensor) else np.asarray(other).dtype
     if dtype_a != dtype_b:  # PyTorch refuses too: a silent float64 result would double time and memory
-        raise RuntimeError(f"matmul: expected both operands to have the same dtype, got {dtype_a} and "
+        raise RuntimeError(f"{name}: expected both operands to have the same dtype, got {dtype_a} and "
                            f"{dtype_b} - convert one with .float() (float32), .double() or .to(dtype)")
-    try:
-        np.broadcast_shapes(a[:-2], b[:-2])
-    except ValueError:
-        raise RuntimeError(f"matmul: batch dimensions of shapes {a} and {b} do not broadcast") from None
-    return MatMul.apply(input, other)
+    if len(a) > 2 and len(b) > 2:
+        try:
+            np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise RuntimeError(f"{name}: batch dimensions of shapes {a} and {b} do not broadcast") from None
 
 
 def mm(input, mat2):
@@ -110,11 +144,26 @@ def dot(input, other):
 
 
 def addmm(input, mat1, mat2, *, beta: float = 1, alpha: float = 1):
-    """beta * input + alpha * (mat1 @ mat2); input broadcasts to (n, m)."""
-    product = mm(mat1, mat2)
-    if alpha != 1:
-        product = product * alpha
-    return product + (input * beta if beta != 1 else input)
+    """beta * input + alpha * (mat1 @ mat2).
+
+    Args:
+        input: broadcastable to (n, m) (a bias row (m,) is the usual case).
+        mat1: (n, k); as an extension, (*, n, k) with batch dims.
+        mat2: (k, m).
+
+    Returns:
+        (*, n, m), computed as one op (`Addmm`) when beta and alpha are 1.
+    """
+    if mat1.ndim < 2 or mat2.ndim != 2:
+        raise RuntimeError(f"addmm: expects a matrix (or a batch of them) and a matrix, got shapes "
+                           f"{tuple(mat1.shape)} and {tuple(mat2.shape)}")
+    _check_operands("addmm", mat1, mat2)
+    shape = mat1.shape[:-1] + mat2.shape[-1:]
+    if beta != 1 or alpha != 1 or not isinstance(input, Tensor) or input.dtype != mat1.dtype or \
+            np.broadcast_shapes(input.shape, shape) != shape:
+        product = MatMul.apply(mat1, mat2)
+        return (product * alpha if alpha != 1 else product) + (input * beta if beta != 1 else input)
+    return Addmm.apply(input, mat1, mat2)
 
 
 def outer(input, vec2):
