@@ -72,19 +72,54 @@ class SGD(Optimizer):
                     b = buf.data
                     b *= momentum
                     if dampening != 0:
-                        b += (1 - dampening) * d
+                        _add_scaled(b, 1 - dampening, d)
                     else:
                         b += d
                 if nesterov:
-                    if owned:
-                        d += momentum * buf.data
-                    else:
-                        d, owned = np.add(d, momentum * buf.data), True
+                    if not owned:
+                        d, owned = np.array(d, dtype=p.data.dtype, copy=True), True
+                    _add_scaled(d, momentum, buf.data)
                 else:
                     d, owned = buf.data, False
             if owned:
                 d *= lr
                 p.data -= d
             else:
-                p.data -= lr * d
+                _add_scaled(p.data, -lr, d)
             p._bump_version()
+
+
+# elements per block of `_add_scaled`'s scratch array: 128 KiB of float32, small next to any
+# parameter worth chunking, and few enough blocks that the Python loop costs microseconds
+_BLOCK = 32768
+
+
+def _add_scaled(out: np.ndarray, alpha: float, x: np.ndarray) -> None:
+    """out += alpha * x in place, through one small scratch array instead of a temporary of x's size.
+
+    `out -= lr * buf` on a (512, 784) weight would allocate a second copy of
+    the weight for `lr * buf` (PyTorch's `add_(buf, alpha=-lr)` allocates
+    nothing); block by block the extra memory stays at `_BLOCK` elements.
+    Each element is computed exactly as `out + alpha * x` would compute it.
+
+    Args:
+        out: the array updated in place, any shape.
+        alpha: a Python float.
+        x: an array of out's shape.
+    """
+    if out.size <= _BLOCK or x.shape != out.shape:
+        out += alpha * x
+        return
+    if out.flags.c_contiguous and x.flags.c_contiguous:
+        flat_out, flat_x = out.reshape(-1), x.reshape(-1)
+    elif out.flags.f_contiguous and x.flags.f_contiguous:
+        flat_out, flat_x = out.reshape(-1, order="F"), x.reshape(-1, order="F")
+    else:  # mixed layouts: no flat view pairs the elements up
+        out += alpha * x
+        return
+    scratch = np.empty(_BLOCK, dtype=np.result_type(x.dtype, alpha))
+    for start in range(0, out.size, _BLOCK):
+        stop = min(start + _BLOCK, out.size)
+        part = scratch[:stop - start]
+        np.multiply(flat_x[start:stop], alpha, out=part)
+        flat_out[start:stop] += part
