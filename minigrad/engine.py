@@ -134,6 +134,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     """
     gradients = _Gradients(create_graph)
     values = gradients.values  # the hot loop reads and writes the sums directly
+    owned_keys = gradients.owned
     waiting = []  # heap of (-sequence, node): nodes with a gradient waiting, newest on top
     leaves = []   # leaves with a gradient waiting, in arrival order
 
@@ -163,8 +164,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     with grad_mode.set_grad_enabled(create_graph):
         while waiting:
             key = heapq.heappop(waiting)[1]
-            grad, owned = gradients.pop(key)
-            owned = owned or exclusive.pop(id(grad.data), None) is grad.data
+            grad = values.pop(id(key))
+            owned = id(key) in owned_keys or exclusive.pop(id(grad.data), None) is grad.data
             if key.hooks:
                 hooked = _run_hooks(key.hooks, grad)
                 owned, grad = owned and hooked is grad, hooked
@@ -191,8 +192,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     shape, dtype = parent.data.shape, parent.data.dtype
                 else:
                     shape, dtype = parent.out_shape, parent.out_dtype
-                if id(parent) not in values:
-                    wait_for(parent)
+                current = values.get(id(parent))
+                if current is None:
+                    if isinstance(parent, Tensor):
+                        leaves.append(parent)
+                    else:
+                        heapq.heappush(waiting, (-parent.sequence, parent))
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue
@@ -202,13 +207,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     input_grad = unbroadcast(input_grad, shape)
                 if input_grad.data.dtype != dtype:
                     input_grad = input_grad.to(dtype)
-                current = values.get(id(parent))
                 if current is not None:
                     exclusive.pop(id(current.data), None)  # summed into a new array below
                     gradients.add(parent, input_grad)
                 else:  # the first gradient to arrive (the common case) is just stored
                     values[id(parent)] = input_grad
-                    if track and not key.forward_on_tensors and \
+                    if track and input_grad is not grad and not key.forward_on_tensors and \
                             _is_exclusive(input_grad, grad, owned, input_grads):
                         exclusive[id(input_grad.data)] = input_grad.data
             if key.saved and not retain_graph:
@@ -253,17 +257,20 @@ def _is_exclusive(result, grad, grad_is_exclusive: bool, results: tuple) -> bool
     share an array. (PyTorch's AccumulateGrad steals a buffer on the same grounds.)
     """
     data = result.data
-    if data is grad.data or not data.flags.writeable or \
-            sum(isinstance(r, Tensor) and r.data is data for r in results) > 1:
+    if data is grad.data or not data.flags.writeable:
         return False
-    if data.base is None:
+    base = data.base
+    if len(results) > 1:
+        for other in results:  # two results holding one array, or views of one array
+            if other is not result and isinstance(other, Tensor) and (
+                    other.data is data or (base is not None and other.data.base is base)):
+                return False
+    if base is None:
         return True
-    if any(r is not result and isinstance(r, Tensor) and r.data.base is data.base for r in results):
-        return False  # two results view one array
     owner = grad.data if grad.data.base is None else grad.data.base
     # a view of the incoming gradient is ours only if that gradient was; a view of an array the
     # VJP made itself (e.g. a transposed matmul result) is new
-    return grad_is_exclusive if data.base is owner else True
+    return grad_is_exclusive if base is owner else True
 
 
 def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) -> None:
