@@ -278,14 +278,17 @@ class ViewFunction(Function):
     through either is seen by every node that saved the other.
     """
 
+    always_view = False  # True: the output is a view whatever the input (no need to ask numpy)
+
     @classmethod
     def apply(cls, *args, **kwargs):
         out = super().apply(*args, **kwargs)
         source = args[0]
-        if hasattr(source, "_version_counter") and np.may_share_memory(out.data, source.data):
-            if source._version_counter is None:
-                source._version_counter = [0]
-            counter = out._version_counter = source._version_counter
+        if isinstance(source, Tensor) and (cls.always_view or np.may_share_memory(out.data, source.data)):
+            counter = source._version_counter
+            if counter is None:
+                counter = source._version_counter = [0]
+            out._version_counter = counter
             # an in-place change through the view changes the source too, and the other way round;
             # the node that made the unchanged one then no longer describes it: the engine refuses it
             for node in (out._node, source._node):

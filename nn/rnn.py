@@ -37,7 +37,7 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 def _rnn_step(xw, h, w_hh_t, activation):
     """h' = act(xw + h W_hh^T); xw already holds x W_ih^T + b_ih + b_hh. Shapes (N, H)."""
-    return activation(xw + mg.matmul(h, w_hh_t))
+    return activation(mg.addmm(xw, h, w_hh_t))
 
 
 def _gru_step(xw, h, w_hh_t, b_hh):
@@ -49,9 +49,7 @@ def _gru_step(xw, h, w_hh_t, b_hh):
     h' = (1 - z) * n + z * h  (computed as n + z * (h - n): one op fewer)
     """
     size = h.shape[-1]
-    hw = mg.matmul(h, w_hh_t)
-    if b_hh is not None:
-        hw = hw + b_hh
+    hw = mg.matmul(h, w_hh_t) if b_hh is None else mg.addmm(b_hh, h, w_hh_t)
     rz = mg.sigmoid(xw + hw)  # over all three gates (the n third unused): two recorded ops fewer
     r, z = rz[:, :size], rz[:, size:2 * size]
     n = mg.tanh(xw[:, 2 * size:] + r * hw[:, 2 * size:])
@@ -64,7 +62,7 @@ def _lstm_step(xw, h, c, w_hh_t):
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')
     """
     size = h.shape[-1]
-    gates = xw + mg.matmul(h, w_hh_t)
+    gates = mg.addmm(xw, h, w_hh_t)
     # one sigmoid over all four gates, its g quarter unused: each op costs microseconds of Python,
     # the extra quarter of elementwise work far less
     s = mg.sigmoid(gates)
@@ -159,10 +157,9 @@ class RNNCellBase(Module):
         return x, states, batched
 
     def _projection(self, x: Tensor, fold_hidden_bias: bool) -> Tensor:
-        xw = mg.matmul(x, self.weight_ih.t())
-        if self.bias_ih is not None:
-            xw = xw + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
-        return xw
+        if self.bias_ih is None:
+            return mg.matmul(x, self.weight_ih.t())
+        return mg.addmm(self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih, x, self.weight_ih.t())
 
 
 class RNNCell(RNNCellBase):
@@ -391,14 +388,17 @@ class RNNBase(Module):
         """One layer in one direction: x (L, N, H_in) or (N, L, H_in) -> outputs in x's layout."""
         w_ih, w_hh = params[0], params[1]
         b_ih, b_hh = (params[2], params[3]) if len(params) == 4 else (None, None)
-        # the input projection of every time step in one matmul: (L*N, H_in) @ (H_in, G)
-        batch_shape = x.shape[:2]
-        xw = mg.matmul(mg.reshape(x, (-1, x.shape[2])), w_ih.t())
-        if b_ih is not None:
+        # the input projection of every time step in one matmul: (L*N, H_in) @ (H_in, G), time-major
+        # so that each step's slice is one contiguous (N, G) block (batch_first input is copied once)
+        x = x if time_dim == 0 else mg.transpose(x, 0, 1)
+        flat = mg.reshape(x, (-1, x.shape[2]))
+        if b_ih is None:
+            xw = mg.matmul(flat, w_ih.t())
+        else:
             # b_hh can join b_ih outside the loop except in the GRU, where b_hn sits inside r * (...)
-            xw = xw + (b_ih if self.mode == "GRU" else b_ih + b_hh)
-        xw = mg.reshape(xw, batch_shape + (xw.shape[-1],))
-        steps = mg.unbind(xw, time_dim)  # backward scatters each step's gradient in place: O(L)
+            xw = mg.addmm(b_ih if self.mode == "GRU" else b_ih + b_hh, flat, w_ih.t())
+        xw = mg.reshape(xw, x.shape[:2] + (xw.shape[-1],))
+        steps = mg.unbind(xw, 0)  # backward scatters each step's gradient in place: O(L)
         order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
         w_hh_t = w_hh.t()
         outputs = [None] * len(steps)

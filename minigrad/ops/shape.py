@@ -26,6 +26,7 @@ class Reshape(ViewFunction):
 
 class Permute(ViewFunction):
     """x with its dimensions reordered by `axes` (a strided view)."""
+    always_view = True
     @staticmethod
     def forward(ctx, x, axes):
         return np.transpose(x, axes)
@@ -37,6 +38,7 @@ class Permute(ViewFunction):
 
 class Expand(ViewFunction):
     """x broadcast to `shape` (a read-only view); the VJP sums the gradient back."""
+    always_view = True
     @staticmethod
     def forward(ctx, x, shape):
         return np.broadcast_to(x, shape)
@@ -159,11 +161,17 @@ def _indices_are_unique(index) -> bool:
     return not any(isinstance(p, np.ndarray) and p.dtype != np.bool_ for p in parts)
 
 
+_BASIC_INDEX_TYPES = {int, slice, type(None), type(Ellipsis)}
+
+
 def _as_index(index):
     """Turn tensors and lists inside an index into numpy arrays numpy can use."""
-    if isinstance(index, tuple):
-        return tuple(_as_index_part(p) for p in index)
-    return _as_index_part(index)
+    if type(index) is tuple:
+        for part in index:
+            if type(part) not in _BASIC_INDEX_TYPES:
+                return tuple(_as_index_part(p) for p in index)
+        return index  # ints and slices (an RNN's x[:, t]): nothing to convert
+    return index if type(index) in _BASIC_INDEX_TYPES else _as_index_part(index)
 
 
 def _as_index_part(part):
@@ -231,10 +239,13 @@ def permute(input, *dims):
 
 def transpose(input, dim0: int, dim1: int):
     """input with dims dim0 and dim1 swapped."""
-    axes = list(range(input.ndim))
-    d0, d1 = _check_dim(dim0, input.ndim, "transpose"), _check_dim(dim1, input.ndim, "transpose")
-    axes[d0], axes[d1] = axes[d1], axes[d0]
-    return permute(input, axes)
+    ndim = input.ndim
+    d0, d1 = _check_dim(dim0, ndim, "transpose"), _check_dim(dim1, ndim, "transpose")
+    if d0 == d1:
+        return input
+    axes = list(range(ndim))
+    axes[d0], axes[d1] = d1, d0
+    return Permute.apply(input, axes=tuple(axes))
 
 
 swapaxes = transpose
