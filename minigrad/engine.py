@@ -29,10 +29,10 @@ def unbroadcast(grad, shape: tuple):
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(i + extra for i, size in enumerate(shape)
-                                       if size == 1 and grad.shape[i + extra] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+    kept = tuple(i + extra for i, size in enumerate(shape) if size == 1 and grad.shape[i + extra] != 1)
+    if not kept and extra > 0 and grad.shape[extra:] == shape:  # only leading dims were added (a bias row)
+        return grad.sum(axis=tuple(range(extra)))
+    grad = grad.sum(axis=tuple(range(extra)) + kept, keepdims=True)
     return grad.reshape(shape)
 
 

@@ -118,6 +118,22 @@ class Cat(Function):
         return tuple(grads)
 
 
+class Stack(Function):
+    """The inputs stacked along a new dim `axis`; the VJP hands each input its slice of the gradient.
+
+    One op, where unsqueezing each input and concatenating made n + 1 (an RNN stacks one per step).
+    """
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        lead = (slice(None),) * ctx.attributes["axis"]
+        return tuple(getitem(grad, lead + (i,)) if parent is not None else None
+                     for i, parent in enumerate(ctx.parents))
+
+
 class Pad(Function):
     """x padded with `value`; `widths` is numpy's ((before, after), ...) per dimension."""
     @staticmethod
@@ -363,7 +379,8 @@ def stack(tensors, dim: int = 0):
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         raise RuntimeError(f"stack: expects each tensor to be equal size, got shapes {sorted(shapes)}")
-    return cat([unsqueeze(t, dim) for t in tensors], dim)
+    axis = _check_dim(dim, tensors[0].ndim + 1, "stack")
+    return Stack.apply(*tensors, axis=axis)
 
 
 def split(input, split_size_or_sections, dim: int = 0):
