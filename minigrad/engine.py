@@ -161,9 +161,10 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     check_finite = anomaly._state.enabled
     # a user Function may return tensors it keeps: never let a leaf take those
     track = not create_graph
+    heappush, heappop = heapq.heappush, heapq.heappop  # the loop below runs once per node: locals are cheaper
     with grad_mode.set_grad_enabled(create_graph):
         while waiting:
-            key = heapq.heappop(waiting)[1]
+            key = heappop(waiting)[1]
             grad = values.pop(id(key))
             owned = id(key) in owned_keys or exclusive.pop(id(grad.data), None) is grad.data
             if key.hooks:
@@ -188,24 +189,26 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             for parent, input_grad in zip(parents, input_grads):
                 if parent is None or input_grad is None:
                     continue
-                if isinstance(parent, Tensor):  # the gradient must come out shaped and typed like its input
+                # the gradient must come out shaped and typed like the input
+                if type(parent) is Tensor or isinstance(parent, Tensor):  # a leaf
                     shape, dtype = parent.data.shape, parent.data.dtype
+                    current = values.get(id(parent))
+                    if current is None:
+                        leaves.append(parent)
                 else:
                     shape, dtype = parent.out_shape, parent.out_dtype
-                current = values.get(id(parent))
-                if current is None:
-                    if isinstance(parent, Tensor):
-                        leaves.append(parent)
-                    else:
-                        heapq.heappush(waiting, (-parent.sequence, parent))
+                    current = values.get(id(parent))
+                    if current is None:
+                        heappush(waiting, (-parent.sequence, parent))
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue
                 if not isinstance(input_grad, Tensor):
                     input_grad = _make(np.asarray(input_grad))
-                if input_grad.data.shape != shape:
+                data = input_grad.data
+                if data.shape != shape:
                     input_grad = unbroadcast(input_grad, shape)
-                if input_grad.data.dtype != dtype:
+                if data.dtype != dtype:
                     input_grad = input_grad.to(dtype)
                 if current is not None:
                     exclusive.pop(id(current.data), None)  # summed into a new array below

@@ -38,7 +38,7 @@ _new = object.__new__
 _grad_mode_state, _anomaly_state, _scope_state = grad_mode._state, anomaly._state, scope._state
 # numbers nodes in the order they are made (itertools.count is atomic under the GIL): a node's
 # inputs are always older than it, so running nodes newest first is a topological order
-_sequence = itertools.count()
+_next_sequence = itertools.count().__next__
 
 _OUTPUT = object()    # save_for_backward marker: "the op's own output"
 _RELEASED = object()  # saved values after a backward without retain_graph
@@ -99,23 +99,25 @@ class Function:
                 "first time if you need to backward twice")
         result = []
         for value, version in saved:
-            if value is _OUTPUT:
-                self._check_version(self.output_version, version, "its output")
+            if version is None:  # not a tensor: None, a number or an array forward made
+                if type(value) is np.ndarray or isinstance(value, np.generic):  # scalars: from 0-d inputs
+                    value = _make(np.asarray(value))
+            elif value is _OUTPUT:
+                if self.output_version[0] != version:
+                    self._refuse_changed("its output", version, self.output_version[0])
                 value = _make(self.output_data, True, self)
-            elif type(value) is np.ndarray or isinstance(value, np.generic):  # scalars: from 0-d inputs
-                value = _make(np.asarray(value))
-            elif version is not None:
-                self._check_version(value._version_counter, version, "an input")
+            else:
+                counter = value._version_counter
+                if counter is not None and counter[0] != version:
+                    self._refuse_changed("an input", version, counter[0])
             result.append(value)
         return tuple(result)
 
-    def _check_version(self, counter, version, what) -> None:
-        now = counter[0] if counter is not None else 0
-        if now != version:
-            raise RuntimeError(
-                f"{self.name}: {what}, saved for backward at version {version}, was modified by "
-                f"an in-place operation (now version {now}); the gradient would be wrong - "
-                "use an out-of-place operation (x = x + y instead of x += y) or .clone() first")
+    def _refuse_changed(self, what: str, version: int, now: int) -> None:
+        raise RuntimeError(
+            f"{self.name}: {what}, saved for backward at version {version}, was modified by "
+            f"an in-place operation (now version {now}); the gradient would be wrong - "
+            "use an out-of-place operation (x = x + y instead of x += y) or .clone() first")
 
     @property
     def name(self) -> str:
@@ -180,7 +182,7 @@ class Function:
         if not needs_grad:
             return _make(data)
 
-        ctx.sequence = next(_sequence)  # creation order: the engine runs nodes newest first
+        ctx.sequence = _next_sequence()  # creation order: the engine runs nodes newest first
         ctx.out_shape = data.shape  # what a consumer's backward sums its gradient for us down to
         ctx.out_dtype = data.dtype
         if kwargs:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function
-from .linalg import matmul
-from .shape import reshape, permute, index_add
+from .shape import reshape
 
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -96,27 +95,39 @@ def _geometry(key) -> Geometry:
     return Geometry(shape, kernel, stride, padding, dilation, "conv2d")
 
 
+def _unfold_into(cols: np.ndarray, x: np.ndarray, geometry: Geometry) -> None:
+    """im2col: copy every window of x (N, C, H, W) into cols (N, C, kh, kw, out_h, out_w).
+
+    Both may be views of any memory layout. Entries of windows that hang over
+    the padding are not written: cols must hold zeros there.
+    """
+    # one strided slice copy per kernel offset, straight from the unpadded input
+    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
+        cols[:, :, i, j, oh, ow] = x[:, :, ih, iw]
+
+
+def _fold_into(x: np.ndarray, cols: np.ndarray, geometry: Geometry) -> None:
+    """col2im, the adjoint of `_unfold_into`: add every window of cols back onto x, in place."""
+    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
+        window = x[:, :, ih, iw]
+        np.add(window, cols[:, :, i, j, oh, ow], out=window)
+
+
 def _unfold_array(x: np.ndarray, geometry: Geometry) -> np.ndarray:
     """im2col: (N, C, H, W) -> (N, C * kh * kw, out_h * out_w), PyTorch's F.unfold layout."""
     n, c = x.shape[:2]
     kh, kw = geometry.kernel
-    # zeros where a window hangs over the padding; one strided slice copy per kernel offset
-    # straight from the unpadded input: no padded copy and no 6-D transpose copy
     cols = np.zeros((n, c, kh, kw, geometry.out_h, geometry.out_w), dtype=x.dtype)
-    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
-        cols[:, :, i, j, oh, ow] = x[:, :, ih, iw]
+    _unfold_into(cols, x, geometry)
     return cols.reshape(n, c * kh * kw, geometry.out_h * geometry.out_w)
 
 
 def _fold_array(cols: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """col2im, the adjoint of `_unfold_array`: add every column back onto its window."""
-    n, c, h, w = geometry.input_shape
+    """col2im: (N, C * kh * kw, out_h * out_w) -> (N, C, H, W), overlapping windows added."""
+    n, c = geometry.input_shape[:2]
     kh, kw = geometry.kernel
-    blocks = cols.reshape(n, c, kh, kw, geometry.out_h, geometry.out_w)  # a view: no transpose needed
-    # added straight into the unpadded result, which stays contiguous (no crop of a padded array)
-    out = np.zeros((n, c, h, w), dtype=cols.dtype)
-    for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
-        out[:, :, ih, iw] += blocks[:, :, i, j, oh, ow]
+    out = np.zeros(geometry.input_shape, dtype=cols.dtype)
+    _fold_into(out, cols.reshape(n, c, kh, kw, geometry.out_h, geometry.out_w), geometry)
     return out
 
 
@@ -142,35 +153,191 @@ class Fold(Function):
         return Unfold.apply(grad, geometry=ctx.attributes["geometry"])
 
 
-class Conv2d(Function):
-    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw) -> (N, O, out_h, out_w).
+# ---- convolution: three primitives, each one's VJP made of the three -----------------------
+#
+# For y = conv2d(x, w) the VJPs are two more convolutions, and so are theirs:
+#     grad_x = conv_transpose2d(grad_y, w)     grad_w = conv2d_weight(x, grad_y)
+# Conv2d, ConvTranspose2d and Conv2dWeight are therefore the only primitives a
+# convolution and all its derivatives need. Each works through the batch a few
+# images at a time, so the columns (9x an image for a 3x3 kernel) never exist for
+# the whole batch: they stay in cache and add little to a training step's memory.
 
-    Forward: the flattened weight (O, C*kh*kw) times the unfolded input
-    (N, C*kh*kw, L), one BLAS matmul per image, which lands directly in NCHW order.
-    VJP: grad_weight = sum over images of grad @ unfold(x)^T; grad_x = fold(weight^T @ grad).
+_CHUNK_BYTES = 2 ** 21  # columns of about this many bytes per chunk of images
+
+
+def _image_chunks(n: int, bytes_per_image: int) -> list:
+    """Slices of the batch, as equal as possible, each with at most _CHUNK_BYTES of columns."""
+    count = -(-n * bytes_per_image // _CHUNK_BYTES)            # ceil
+    size = -(-n // max(1, count))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _images_last(shape: tuple, dtype, zeros: bool = False) -> np.ndarray:
+    """A new array seen as `shape` (batch axis first) but with the batch axis innermost in memory.
+
+    A kernel offset's slice of such an array runs along whole rows of images at
+    once (out_w * N contiguous numbers instead of out_w), which makes the slice
+    copies of im2col and the slice adds of col2im several times faster.
+    """
+    return _images_first((np.zeros if zeros else np.empty)(shape[1:] + shape[:1], dtype=dtype), shape)
+
+
+def _images_first(memory: np.ndarray, shape: tuple) -> np.ndarray:
+    """`memory`, laid out with the batch axis last, seen as the batch-first `shape` (a view)."""
+    return np.moveaxis(memory.reshape(shape[1:] + shape[:1]), -1, 0)
+
+
+def _memory(images_last: np.ndarray) -> np.ndarray:
+    """The contiguous array behind an `_images_last` view (batch axis last)."""
+    return np.moveaxis(images_last, 0, -1)
+
+
+class Conv2d(Function):
+    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw), plus bias (O,) -> (N, O, out_h, out_w).
+
+    Forward: im2col of a few images, (B, C*kh*kw, L), then the flattened weight
+    (O, C*kh*kw) times each image's columns: one BLAS matmul per image, which
+    lands straight in NCHW order. VJP: conv_transpose2d and conv2d_weight.
     """
     @staticmethod
-    def forward(ctx, x, weight, geometry):
+    def forward(ctx, x, weight, bias, geometry):
         ctx.save_for_backward(x, weight)
         g = _geometry(geometry)
-        cols = _unfold_array(x, g)                                    # (N, C*kh*kw, L)
-        out = np.matmul(weight.reshape(weight.shape[0], -1), cols)    # (N, O, L), contiguous
-        return out.reshape(x.shape[0], -1, g.out_h, g.out_w)
+        n, c = x.shape[:2]
+        kh, kw = g.kernel
+        flat_weight = weight.reshape(weight.shape[0], -1)                  # (O, C*kh*kw)
+        out = np.empty((n, weight.shape[0], g.out_h * g.out_w), dtype=x.dtype)
+        cols = None
+        for part in _image_chunks(n, flat_weight[0].nbytes * g.out_h * g.out_w):
+            size = part.stop - part.start
+            if cols is None or len(cols) != size:  # zeros once: entries over the padding are never written
+                cols = np.zeros((size, c, kh, kw, g.out_h, g.out_w), dtype=x.dtype)
+            _unfold_into(cols, x[part], g)
+            np.matmul(flat_weight, cols.reshape(size, flat_weight.shape[1], -1), out=out[part])
+        if bias is not None:
+            out += bias.reshape(-1, 1)
+        return out.reshape(n, -1, g.out_h, g.out_w)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         geometry = ctx.attributes["geometry"]
-        n, out_channels = grad.shape[:2]
-        rows = reshape(grad, (n, out_channels, -1))                       # (N, O, L)
-        grad_x = grad_weight = None
+        grad_x = grad_weight = grad_bias = None
         if ctx.parents[0] is not None:
-            flat_weight = reshape(weight, (out_channels, -1))             # (O, C*kh*kw)
-            grad_x = Fold.apply(matmul(permute(flat_weight, (1, 0)), rows), geometry=geometry)
+            grad_x = ConvTranspose2d.apply(grad, weight, geometry=geometry)
         if ctx.parents[1] is not None:
-            cols = Unfold.apply(x, geometry=geometry)                     # (N, C*kh*kw, L)
-            grad_weight = reshape(matmul(rows, permute(cols, (0, 2, 1))).sum(0), weight.shape)
-        return grad_x, grad_weight
+            grad_weight = Conv2dWeight.apply(x, grad, geometry=geometry)
+        if ctx.parents[2] is not None:
+            grad_bias = grad.sum((0, 2, 3))
+        return grad_x, grad_weight, grad_bias
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of conv2d in its input: grad (N, O, out_h, out_w), weight (O, C, kh, kw) -> (N, C, H, W).
+
+    col2im(weight^T @ grad): each output position sends weight-weighted copies
+    of its value back onto the window it came from. VJP: conv2d of the incoming
+    gradient for `grad`, conv2d_weight for `weight`.
+    """
+    @staticmethod
+    def forward(ctx, grad, weight, geometry):
+        ctx.save_for_backward(grad, weight)
+        g = _geometry(geometry)
+        n, c, h, w = g.input_shape
+        o, kh, kw = weight.shape[0], *g.kernel
+        flat_weight_t = weight.reshape(o, -1).T                             # (C*kh*kw, O)
+        out = np.empty(g.input_shape, dtype=grad.dtype)
+        for part in _image_chunks(n, flat_weight_t.shape[0] * g.out_h * g.out_w * grad.itemsize):
+            size = part.stop - part.start
+            # images innermost: the matmul gives columns whose kernel-offset slices are long rows
+            rows = _images_last((size, o, g.out_h, g.out_w), grad.dtype)
+            rows[...] = grad[part]
+            cols = np.matmul(flat_weight_t, _memory(rows).reshape(o, -1))    # (C*kh*kw, L * size)
+            image = _images_last((size, c, h, w), grad.dtype, zeros=True)
+            _fold_into(image, _images_first(cols, (size, c, kh, kw, g.out_h, g.out_w)), g)
+            out[part] = image
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_image):
+        grad, weight = ctx.saved_tensors
+        geometry = ctx.attributes["geometry"]
+        grad_grad = grad_weight = None
+        if ctx.parents[0] is not None:
+            grad_grad = Conv2d.apply(grad_image, weight, None, geometry=geometry)
+        if ctx.parents[1] is not None:
+            grad_weight = Conv2dWeight.apply(grad_image, grad, geometry=geometry)
+        return grad_grad, grad_weight
+
+
+_VARIANT = "side"
+_GW_BYTES = 2 ** 19
+
+
+def _gw_chunks(n, per):
+    count = -(-n * per // _GW_BYTES)
+    size = -(-n // max(1, count))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _weight_side_by_side(x, grad, g):
+        n, c = x.shape[:2]
+        o, kh, kw = grad.shape[1], *g.kernel
+        length = g.out_h * g.out_w
+        grad_weight_t = np.zeros((c * kh * kw, o), dtype=x.dtype)
+        cols = None
+        for part in _gw_chunks(n, (c * kh * kw + o) * length * x.itemsize):
+            size = part.stop - part.start
+            if cols is None or cols.shape[3] != size:  # zeros once: entries over the padding are never written
+                cols = np.zeros((c, kh, kw, size, g.out_h, g.out_w), dtype=x.dtype)
+            _unfold_into(cols.transpose(3, 0, 1, 2, 4, 5), x[part], g)
+            rows = np.ascontiguousarray(grad[part].reshape(size, o, length).transpose(1, 0, 2))   # (O, B, L)
+            grad_weight_t += cols.reshape(c * kh * kw, -1) @ rows.reshape(o, -1).T
+        return np.ascontiguousarray(grad_weight_t.T).reshape(o, c, kh, kw)
+
+
+def _weight_images_last(x, grad, g):
+        n, c = x.shape[:2]
+        o, kh, kw = grad.shape[1], *g.kernel
+        grad_weight_t = np.zeros((c * kh * kw, o), dtype=x.dtype)
+        cols = None
+        for part in _gw_chunks(n, (c * kh * kw + o) * g.out_h * g.out_w * x.itemsize):
+            size = part.stop - part.start
+            images = _images_last((size, c) + x.shape[2:], x.dtype)
+            images[...] = x[part]
+            if cols is None or len(cols) != size:
+                cols = _images_last((size, c, kh, kw, g.out_h, g.out_w), x.dtype, zeros=True)
+            _unfold_into(cols, images, g)
+            rows = _images_last((size, o, g.out_h, g.out_w), x.dtype)
+            rows[...] = grad[part]
+            grad_weight_t += _memory(cols).reshape(c * kh * kw, -1) @ _memory(rows).reshape(o, -1).T
+        return np.ascontiguousarray(grad_weight_t.T).reshape(o, c, kh, kw)
+
+
+class Conv2dWeight(Function):
+    """The gradient of conv2d in its weight: x (N, C, H, W), grad (N, O, out_h, out_w) -> (O, C, kh, kw).
+
+    The sum over images and positions of grad times the window it saw: with
+    the columns of B images side by side, (C*kh*kw, B*L), and grad likewise,
+    (O, B*L), one matmul per chunk of images. VJP: conv_transpose2d for x,
+    conv2d for `grad`.
+    """
+    @staticmethod
+    def forward(ctx, x, grad, geometry):
+        ctx.save_for_backward(x, grad)
+        g = _geometry(geometry)
+        return (_weight_images_last if _VARIANT == "last" else _weight_side_by_side)(x, grad, g)
+
+    @staticmethod
+    def backward(ctx, grad_weight):
+        x, grad = ctx.saved_tensors
+        geometry = ctx.attributes["geometry"]
+        grad_x = grad_grad = None
+        if ctx.parents[0] is not None:
+            grad_x = ConvTranspose2d.apply(grad, grad_weight, geometry=geometry)
+        if ctx.parents[1] is not None:
+            grad_grad = Conv2d.apply(x, grad_weight, None, geometry=geometry)
+        return grad_x, grad_grad
 
 
 class MaxPool2d(Function):
@@ -178,48 +345,113 @@ class MaxPool2d(Function):
 
     The VJP sends each output's gradient to the input element that won its
     window (the first one, on ties; the first NaN, as argmax); overlapping
-    windows add up.
+    windows add up. The winners are found again from x and the output when
+    needed, so a forward keeps no index arrays.
     """
     @staticmethod
     def forward(ctx, x, geometry):
         g = _geometry(geometry)
-        n, c, h, w = x.shape
-        kh, kw = g.kernel
-        (ph, pw), (dh, dw) = g.padding, g.dilation
         padded = g.pad(x, fill=-np.inf)
-        # a running maximum over the kh*kw strided slices: elementwise ufuncs on large
-        # arrays, much faster than argmax over a short trailing axis of a reshaped copy
-        slices = ((i * kw + j, padded[:, :, rows, columns]) for i, j, _, (rows, columns) in g.offsets(padded=True))
-        _, out = next(slices)
-        out = out.copy()
-        winner = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw - 1))   # kernel offset i * kw + j
-        better, not_nan = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=bool)
-        for k, candidate in slices:
-            # strictly larger (or a NaN), unless the maximum is already NaN: the first winner stays, as argmax
-            np.less_equal(candidate, out, out=better)
-            np.logical_not(better, out=better)
-            better &= np.equal(out, out, out=not_nan)
-            # k exceeds every earlier offset, so max() sets k exactly where better (np.where is ~10x slower)
-            np.maximum(winner, better * winner.dtype.type(k), out=winner)
-            np.maximum(out, candidate, out=out)
-        # position of each winner in the unpadded input's H*W plane
-        i, j = np.divmod(np.arange(kh * kw), kw)
-        shifts = i * dh * w + j * dw
-        corners = (np.arange(g.out_h)[:, None] * g.stride[0] - ph) * w + np.arange(g.out_w) * g.stride[1] - pw
-        ctx.plane_indices = np.take(shifts, winner) + corners             # (N, C, OH, OW), index into H*W
-        planes = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
-        ctx.save_for_backward(ctx.plane_indices + planes)
-        ctx.overlapping = g.stride[0] < (kh - 1) * dh + 1 or g.stride[1] < (kw - 1) * dw + 1
+        out = None
+        # a running maximum over the kh*kw strided slices: elementwise ufuncs on large arrays
+        for _, _, _, (rows, columns) in g.offsets(padded=True):
+            if out is None:
+                out = padded[:, :, rows, columns].copy()
+            else:
+                np.maximum(out, padded[:, :, rows, columns], out=out)  # NaN wins, as in PyTorch
+        ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        flat_indices, = ctx.saved_tensors
-        shape = ctx.shapes[0]
-        size = int(np.prod(shape))
-        scattered = index_add(reshape(grad, (-1,)), (size,), (flat_indices.data.reshape(-1),),
-                              unique=not ctx.overlapping)
-        return reshape(scattered, shape)
+        x, out = ctx.saved_tensors
+        return MaxPool2dBackward.apply(grad, x, out, geometry=ctx.attributes["geometry"])
+
+
+def _winners(x: np.ndarray, out: np.ndarray, geometry: Geometry):
+    """Where each kernel offset holds its window's maximum, counting only the first winner of a window.
+
+    Yields (i, j, (rows, columns), hit) per kernel offset (i, j): `rows, columns`
+    slice the -inf-padded x, and hit (N, C, out_h, out_w) is True where that
+    slice's element is the window's winner (one mask, overwritten by the next).
+    """
+    padded = geometry.pad(x, fill=-np.inf)
+    nan_windows = bool(np.isnan(out).any())  # a NaN maximum equals nothing: its first NaN wins
+    taken = np.zeros(out.shape, dtype=bool)
+    hit = np.empty(out.shape, dtype=bool)
+    for i, j, _, (rows, columns) in geometry.offsets(padded=True):
+        candidate = padded[:, :, rows, columns]
+        np.equal(candidate, out, out=hit)
+        if nan_windows:
+            hit |= np.isnan(candidate)
+        np.greater(hit, taken, out=hit)   # hit and not taken: a tie goes to the first offset
+        taken |= hit
+        yield i, j, (rows, columns), hit
+
+
+class MaxPool2dBackward(Function):
+    """max_pool2d's VJP: grad (N, C, out_h, out_w) sent to each window's winner in x -> (N, C, H, W).
+
+    Linear in grad; the winners (from x and out = max_pool2d(x)) are piecewise
+    constant, so x and out get no gradient. Its VJP is MaxPool2dPick.
+    """
+    @staticmethod
+    def forward(ctx, grad, x, out, geometry):
+        ctx.save_for_backward(x, out)
+        g = _geometry(geometry)
+        (ph, pw), (h, w) = g.padding, x.shape[2:]
+        result = np.zeros((x.shape[0], x.shape[1], h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+        extent = [(k - 1) * d + 1 for k, d in zip(g.kernel, g.dilation)]
+        overlapping = g.stride[0] < extent[0] or g.stride[1] < extent[1]
+        for _, _, (rows, columns), hit in _winners(x, out, g):
+            window = result[:, :, rows, columns]
+            if overlapping:
+                np.add(window, grad * hit, out=window)
+            else:  # every element is in one window at most: a plain write
+                np.multiply(grad, hit, out=window)
+        return np.ascontiguousarray(result[:, :, ph:ph + h, pw:pw + w])
+
+    @staticmethod
+    def backward(ctx, grad_image):
+        x, out = ctx.saved_tensors
+        if ctx.parents[0] is None:
+            return None, None, None
+        return MaxPool2dPick.apply(grad_image, x, out, geometry=ctx.attributes["geometry"]), None, None
+
+
+class MaxPool2dPick(Function):
+    """The value of `image` (N, C, H, W) at each window's winner in x -> (N, C, out_h, out_w).
+
+    The adjoint of MaxPool2dBackward (and the derivative of max_pool2d along
+    `image`); x and out get no gradient. Its VJP is MaxPool2dBackward.
+    """
+    @staticmethod
+    def forward(ctx, image, x, out, geometry):
+        ctx.save_for_backward(x, out)
+        g = _geometry(geometry)
+        padded = g.pad(image, fill=0)
+        picked = np.zeros(out.shape, dtype=image.dtype)
+        for _, _, (rows, columns), hit in _winners(x, out, g):
+            picked += padded[:, :, rows, columns] * hit
+        return picked
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        if ctx.parents[0] is None:
+            return None, None, None
+        return MaxPool2dBackward.apply(grad, x, out, geometry=ctx.attributes["geometry"]), None, None
+
+
+def _plane_indices(x: np.ndarray, out: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Each window's winner as an index into its (unpadded) H*W plane: int64 (N, C, out_h, out_w)."""
+    w = x.shape[3]
+    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    corners = (np.arange(geometry.out_h)[:, None] * sh - ph) * w + np.arange(geometry.out_w) * sw - pw
+    indices = np.zeros(out.shape, dtype=np.int64)
+    for i, j, _, hit in _winners(x, out, geometry):
+        indices += hit * (corners + i * dh * w + j * dw)
+    return indices
 
 
 def _check_input(x, op: str) -> None:
@@ -254,10 +486,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if isinstance(padding, str):
         padding = _named_padding(padding, weight.shape[2:], dilation, stride)
     geometry = Geometry(input.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
-    out = Conv2d.apply(input, weight, geometry=geometry.key())
-    if bias is not None:
-        out = out + reshape(bias, (1, -1, 1, 1))
-    return out
+    return Conv2d.apply(input, weight, bias, geometry=geometry.key())
 
 
 def _named_padding(padding: str, kernel, dilation, stride):
@@ -297,16 +526,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     out = MaxPool2d.apply(input, geometry=geometry.key())
     if return_indices:
         from ..tensor import _make
-        node = out._node
-        indices = node.plane_indices if node is not None else _pool_indices(input, geometry)
-        return out, _make(indices.astype(np.int64))
+        return out, _make(_plane_indices(input.data, out.data, geometry))
     return out
-
-
-def _pool_indices(input, geometry):
-    ctx = MaxPool2d.__new__(MaxPool2d)
-    MaxPool2d.forward(ctx, input.data, geometry.key())
-    return ctx.plane_indices
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
