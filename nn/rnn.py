@@ -52,8 +52,8 @@ def _gru_step(xw, h, w_hh_t, b_hh):
     hw = mg.matmul(h, w_hh_t) if b_hh is None else mg.addmm(b_hh, h, w_hh_t)
     rz = mg.sigmoid(xw + hw)  # over all three gates (the n third unused): two recorded ops fewer
     r, z = rz[:, :size], rz[:, size:2 * size]
-    n = mg.tanh(xw[:, 2 * size:] + r * hw[:, 2 * size:])
-    return n + z * (h - n)
+    n = mg.tanh(mg.addcmul(xw[:, 2 * size:], r, hw[:, 2 * size:]))
+    return mg.addcmul(n, z, h - n)
 
 
 def _lstm_step(xw, h, c, w_hh_t):
@@ -68,7 +68,7 @@ def _lstm_step(xw, h, c, w_hh_t):
     s = mg.sigmoid(gates)
     i, f, o = s[:, :size], s[:, size:2 * size], s[:, 3 * size:]
     g = mg.tanh(gates[:, 2 * size:3 * size])
-    c = f * c + i * g
+    c = mg.addcmul(f * c, i, g)
     return o * mg.tanh(c), c
 
 

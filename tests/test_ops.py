@@ -74,6 +74,12 @@ def binary(elements_a=None, elements_b=None):
                                    float_arrays(shapes[1], elements=elements_b)))
 
 
+def ternary():
+    """Three arrays of mutually broadcastable shapes."""
+    return broadcastable_shapes(3, max_dims=3).flatmap(
+        lambda shapes: arrays_case(*(float_arrays(shape) for shape in shapes)))
+
+
 def binary_tie_free():
     """Two broadcastable arrays with no value in common (maximum/minimum have no ties)."""
     return broadcastable_shapes(2, max_dims=3).flatmap(
@@ -709,6 +715,7 @@ SPECS = [
     OpSpec("add_alpha", lambda a, b: mg.add(a, b, alpha=2.5), lambda a, b: a + 2.5 * b, binary()),
     OpSpec("sub", lambda a, b: a - b, np.subtract, binary()),
     OpSpec("mul", lambda a, b: a * b, np.multiply, binary()),
+    OpSpec("addcmul", mg.addcmul, lambda c, a, b: c + a * b, ternary()),
     OpSpec("div", lambda a, b: a / b, np.divide, binary(elements_b=NONZERO)),
     OpSpec("rdiv_scalar", lambda a: 2.0 / a, lambda a: 2.0 / a, unary(NONZERO)),
     OpSpec("neg", lambda a: -a, np.negative, unary()),
@@ -934,7 +941,8 @@ def test_table_covers_the_public_ops():
                      "getitem_advanced", "take_along_dim", "gather", "cat", "stack", "split", "chunk", "unbind",
                      "pad", "flip", "clone", "repeat", "tril", "triu", "masked_fill", "index_put", "matmul", "mm",
                      "bmm", "addmm", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "softmax", "log_softmax",
-                     "layer_norm", "embedding", "dropout_eval"]:
+                     "layer_norm", "embedding", "dropout_eval", "addcmul", "tanh_backward", "sigmoid_backward",
+                     "relu_backward"]:
         assert required in names, required
 
 

@@ -136,6 +136,25 @@ class Mul(Function):
                 grad * a if ctx.parents[1] is not None else None)
 
 
+class Addcmul(Function):
+    """c + a * b as one op (PyTorch's addcmul): the gated sums of LSTM and GRU steps."""
+    @staticmethod
+    def forward(ctx, c, a, b):
+        parents = ctx.parents
+        ctx.save_for_backward(a if parents[2] is not None else None, b if parents[1] is not None else None)
+        out = a * b
+        if type(out) is np.ndarray and out.shape == np.shape(c):
+            return np.add(out, c, out=out)  # into the fresh product: one output array, not two
+        return out + c
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return (grad,
+                grad * b if ctx.parents[1] is not None else None,
+                grad * a if ctx.parents[2] is not None else None)
+
+
 class Div(Function):
     """a / b."""
     @staticmethod
@@ -517,6 +536,15 @@ def mul(input, other):
 multiply = mul
 
 
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2, broadcasting (one op when value is 1 and the dtypes agree)."""
+    if value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) \
+            and input.data.dtype == tensor1.data.dtype == tensor2.data.dtype:
+        return Addcmul.apply(input, tensor1, tensor2)
+    product = mul(tensor1, tensor2)
+    return add(input, product if value == 1 else mul(product, value))
+
+
 def div(input, other, rounding_mode=None):
     """input / other (true division), broadcasting."""
     if rounding_mode is not None:
@@ -691,4 +719,4 @@ def lerp(input, end, weight):
     return input + weight * (end - input)
 
 
-__all__ = ['abs', 'add', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where']
+__all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where']
