@@ -419,6 +419,18 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def blas_kernels() -> str:
+    """Which kernels numpy's BLAS runs (OpenBLAS's core name, e.g. SkylakeX), from threadpoolctl if installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see)"
+    blas = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    if not blas:
+        return "unknown"
+    return ", ".join(f"{pool.get('internal_api')} {pool.get('architecture', '?')}" for pool in blas)
+
+
 def environment(args, torch_backend) -> dict:
     import numpy as np
     info = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
@@ -426,6 +438,8 @@ def environment(args, torch_backend) -> dict:
             "torch": torch_backend.lib.__version__ if torch_backend is not None else None,
             "thread_env": {name: os.environ.get(name) for name in _THREAD_VARIABLES},
             "torch_threads": torch_backend.lib.get_num_threads() if torch_backend is not None else None,
+            "blas_kernels": blas_kernels(),
+            "openblas_env": {name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
             "memory_method": "peak RSS of one step above the RSS before it (VmHWM reset by clear_refs), "
                              "fresh process per library and workload, MALLOC_MMAP_THRESHOLD_=65536"}
     return info
@@ -538,7 +552,13 @@ def main(argv: list[str] | None = None) -> int:
     info = environment(args, torch_backend)
     print(f"minigrad vs {'torch ' + info['torch'] if torch_backend else 'nothing (torch not installed)'} | "
           f"numpy {info['numpy']} | python {info['python']} | {info['cpus']} cpus | "
-          f"threads {args.threads} | repeats {args.repeats}{' | quick' if args.quick else ''}", flush=True)
+          f"threads {args.threads} | repeats {args.repeats}{' | quick' if args.quick else ''} | "
+          f"numpy's BLAS kernels: {info['blas_kernels']}", flush=True)
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set, so numpy's OpenBLAS runs that "
+              "CPU's kernels whatever this CPU is; unset it (and OPENBLAS_L2_SIZE) in this command alone to "
+              "let OpenBLAS choose, e.g. `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks`",
+              flush=True)
 
     results = []
     for name in names:
