@@ -42,6 +42,12 @@ __version__ = "0.1.0"
 if _gc.get_threshold()[0] == 700:
     _gc.set_threshold(10_000, *_gc.get_threshold()[1:])
 
+# glibc gives large freed blocks back to the kernel, so every training step would page-fault its
+# activations in again; malloc keeps them for reuse instead (allocator.py: numbers, how to opt out)
+from .allocator import keep_freed_memory as _keep_freed_memory  # noqa: E402
+
+_keep_freed_memory()
+
 
 def _alias_submodules() -> None:
     """Make `minigrad.nn`, `minigrad.nn.functional`, `minigrad.optim`, ... the very same module
