@@ -200,6 +200,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     current = values.get(id(parent))
                     if current is None:
                         heappush(waiting, (-parent.sequence, parent))
+                if current is not None and id(parent) not in owned_keys and \
+                        exclusive.pop(id(current.data), None) is current.data:
+                    owned_keys.add(id(parent))  # a fresh array no one else holds: sum into it in place
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue
@@ -211,7 +214,6 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 if data.dtype != dtype:
                     input_grad = input_grad.to(dtype)
                 if current is not None:
-                    exclusive.pop(id(current.data), None)  # summed into a new array below
                     gradients.add(parent, input_grad)
                 else:  # the first gradient to arrive (the common case) is just stored
                     values[id(parent)] = input_grad
