@@ -170,7 +170,7 @@ class Function:
             data = cls._forward_with_tensors(ctx, args, kwargs)
         else:
             try:
-                data = cls.forward(ctx, *arrays, **kwargs)
+                data = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
             except ValueError as error:  # numpy's own words: say which op, and which shapes
                 if _NAMED.match(str(error)):  # already ours ("setitem: ...")
                     raise
