@@ -1,16 +1,21 @@
 """Convolution and pooling over images in NCHW layout.
 
-conv2d and max_pool2d are fused primitives. conv2d is built on *im2col*:
-`unfold` copies every kernel-sized window of the (padded) input into one
-column of a (N, C * kh * kw, out_h * out_w) array, so that a convolution is
-one BLAS matmul per image, and `fold` is its adjoint (it adds each column
-back onto the window it came from). unfold and fold are primitives too, each
-the other's VJP, so conv2d's VJP written with them is differentiable again.
-Both work by one strided slice per kernel offset, as does max_pool2d.
+conv2d and max_pool2d are fused primitives. conv2d is built on *im2col*: the
+kernel-sized windows of a few images at a time are copied into the columns of
+an array (one strided slice copy per kernel offset), so that a convolution is
+BLAS matmuls; *col2im* adds columns back onto their windows. conv2d's VJPs are
+two more primitives of the same kind, conv_transpose2d (col2im of weight^T @
+grad) and conv2d_weight (grad @ columns^T), and the VJPs of all three are made
+of the three, so a convolution is differentiable again and again. `unfold` and
+`fold` (PyTorch's F.unfold and its adjoint) are primitives too, each the
+other's VJP. max_pool2d is a running maximum over one strided slice per kernel
+offset; its VJP finds each window's winner again instead of keeping indices.
 
 Output size per spatial dim: out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -48,6 +53,7 @@ class Geometry:
             raise RuntimeError(f"{op}: input of spatial size {(h, w)} (padding {self.padding}) is smaller than "
                                f"the kernel {self.kernel} with dilation {self.dilation}: output would be "
                                f"{(self.out_h, self.out_w)}")
+        self._offsets = {}  # offsets(padded), made once
 
     def key(self) -> tuple:
         return (self.input_shape, self.kernel, self.stride, self.padding, self.dilation)
@@ -62,20 +68,22 @@ class Geometry:
         padded[:, :, ph:ph + h, pw:pw + w] = x
         return padded
 
-    def offsets(self, padded: bool):
+    def offsets(self, padded: bool) -> list:
         """Each kernel offset (i, j), the windows it falls in and the input elements it sees there.
 
-        Yields (i, j, (oh, ow), (ih, iw)): kernel entry (i, j) multiplies `x[:, :, ih, iw]`
+        A list of (i, j, (oh, ow), (ih, iw)): kernel entry (i, j) multiplies `x[:, :, ih, iw]`
         in the windows `[:, :, oh, ow]` of the (N, C, out_h, out_w) grid. With padded=True
         x is the padded input and every window is included; otherwise x is the unpadded
         input and the windows where (i, j) lands in the padding are left out.
         """
-        spans_h = [self._span(0, i, padded) for i in range(self.kernel[0])]
-        spans_w = [self._span(1, j, padded) for j in range(self.kernel[1])]
-        for i, (oh, ih) in enumerate(spans_h):
-            for j, (ow, iw) in enumerate(spans_w):
-                if oh is not None and ow is not None:
-                    yield i, j, (oh, ow), (ih, iw)
+        if padded not in self._offsets:
+            spans_h = [self._span(0, i, padded) for i in range(self.kernel[0])]
+            spans_w = [self._span(1, j, padded) for j in range(self.kernel[1])]
+            self._offsets[padded] = [(i, j, (oh, ow), (ih, iw))
+                                     for i, (oh, ih) in enumerate(spans_h)
+                                     for j, (ow, iw) in enumerate(spans_w)
+                                     if oh is not None and ow is not None]
+        return self._offsets[padded]
 
     def _span(self, axis: int, k: int, padded: bool):
         """Windows o whose kernel entry k lands inside x (along `axis`), and those inputs, as slices."""
@@ -90,7 +98,9 @@ class Geometry:
         return slice(lo, hi), slice(first + lo * stride, first + (hi - 1) * stride + 1, stride)
 
 
+@functools.lru_cache(maxsize=256)
 def _geometry(key) -> Geometry:
+    """The Geometry of a primitive's `geometry` setting (one object per setting: its offsets are reused)."""
     shape, kernel, stride, padding, dilation = key
     return Geometry(shape, kernel, stride, padding, dilation, "conv2d")
 
@@ -98,10 +108,10 @@ def _geometry(key) -> Geometry:
 def _unfold_into(cols: np.ndarray, x: np.ndarray, geometry: Geometry) -> None:
     """im2col: copy every window of x (N, C, H, W) into cols (N, C, kh, kw, out_h, out_w).
 
-    Both may be views of any memory layout. Entries of windows that hang over
+    cols may be a view of any memory layout. Entries of windows that hang over
     the padding are not written: cols must hold zeros there.
     """
-    # one strided slice copy per kernel offset, straight from the unpadded input
+    # one strided slice copy per kernel offset, straight from the unpadded input (no padded copy)
     for i, j, (oh, ow), (ih, iw) in geometry.offsets(padded=False):
         cols[:, :, i, j, oh, ow] = x[:, :, ih, iw]
 
@@ -159,16 +169,16 @@ class Fold(Function):
 #     grad_x = conv_transpose2d(grad_y, w)     grad_w = conv2d_weight(x, grad_y)
 # Conv2d, ConvTranspose2d and Conv2dWeight are therefore the only primitives a
 # convolution and all its derivatives need. Each works through the batch a few
-# images at a time, so the columns (9x an image for a 3x3 kernel) never exist for
-# the whole batch: they stay in cache and add little to a training step's memory.
+# images at a time: the columns (9x an image for a 3x3 kernel) never exist for
+# the whole batch, so they stay in cache and add little to a step's peak memory.
 
-_CHUNK_BYTES = 2 ** 21  # columns of about this many bytes per chunk of images
+_CHUNK_BYTES = 2 ** 21  # work arrays of about this many bytes per chunk of images
 
 
-def _image_chunks(n: int, bytes_per_image: int) -> list:
-    """Slices of the batch, as equal as possible, each with at most _CHUNK_BYTES of columns."""
-    count = -(-n * bytes_per_image // _CHUNK_BYTES)            # ceil
-    size = -(-n // max(1, count))
+def _image_chunks(n: int, bytes_per_image: int, share: float = 1.0) -> list:
+    """Slices of the batch, as equal as possible, each with at most `share` * _CHUNK_BYTES of work arrays."""
+    count = -(-n * bytes_per_image // int(share * _CHUNK_BYTES))   # ceil
+    size = max(1, -(-n // max(1, count)))
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
@@ -177,7 +187,7 @@ def _images_last(shape: tuple, dtype, zeros: bool = False) -> np.ndarray:
 
     A kernel offset's slice of such an array runs along whole rows of images at
     once (out_w * N contiguous numbers instead of out_w), which makes the slice
-    copies of im2col and the slice adds of col2im several times faster.
+    adds of col2im several times faster.
     """
     return _images_first((np.zeros if zeros else np.empty)(shape[1:] + shape[:1], dtype=dtype), shape)
 
@@ -207,16 +217,13 @@ class Conv2d(Function):
         kh, kw = g.kernel
         flat_weight = weight.reshape(weight.shape[0], -1)                  # (O, C*kh*kw)
         out = np.empty((n, weight.shape[0], g.out_h * g.out_w), dtype=x.dtype)
-        cols = None
-        for part in _image_chunks(n, flat_weight[0].nbytes * g.out_h * g.out_w):
-            size = part.stop - part.start
-            if cols is None or len(cols) != size:  # zeros once: entries over the padding are never written
-                cols = np.zeros((size, c, kh, kw, g.out_h, g.out_w), dtype=x.dtype)
+        for part in _image_chunks(n, c * kh * kw * g.out_h * g.out_w * x.itemsize):
+            cols = np.zeros((part.stop - part.start, c, kh, kw, g.out_h, g.out_w), dtype=x.dtype)
             _unfold_into(cols, x[part], g)
-            np.matmul(flat_weight, cols.reshape(size, flat_weight.shape[1], -1), out=out[part])
+            np.matmul(flat_weight, cols.reshape(len(cols), flat_weight.shape[1], -1), out=out[part])
         if bias is not None:
             out += bias.reshape(-1, 1)
-        return out.reshape(n, -1, g.out_h, g.out_w)
+        return out.reshape(n, weight.shape[0], g.out_h, g.out_w)
 
     @staticmethod
     def backward(ctx, grad):
@@ -247,9 +254,9 @@ class ConvTranspose2d(Function):
         o, kh, kw = weight.shape[0], *g.kernel
         flat_weight_t = weight.reshape(o, -1).T                             # (C*kh*kw, O)
         out = np.empty(g.input_shape, dtype=grad.dtype)
-        for part in _image_chunks(n, flat_weight_t.shape[0] * g.out_h * g.out_w * grad.itemsize):
+        for part in _image_chunks(n, c * kh * kw * g.out_h * g.out_w * grad.itemsize):
             size = part.stop - part.start
-            # images innermost: the matmul gives columns whose kernel-offset slices are long rows
+            # images innermost: the matmul then gives columns whose kernel-offset slices are long rows
             rows = _images_last((size, o, g.out_h, g.out_w), grad.dtype)
             rows[...] = grad[part]
             cols = np.matmul(flat_weight_t, _memory(rows).reshape(o, -1))    # (C*kh*kw, L * size)
@@ -270,50 +277,6 @@ class ConvTranspose2d(Function):
         return grad_grad, grad_weight
 
 
-_VARIANT = "side"
-_GW_BYTES = 2 ** 19
-
-
-def _gw_chunks(n, per):
-    count = -(-n * per // _GW_BYTES)
-    size = -(-n // max(1, count))
-    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
-
-
-def _weight_side_by_side(x, grad, g):
-        n, c = x.shape[:2]
-        o, kh, kw = grad.shape[1], *g.kernel
-        length = g.out_h * g.out_w
-        grad_weight_t = np.zeros((c * kh * kw, o), dtype=x.dtype)
-        cols = None
-        for part in _gw_chunks(n, (c * kh * kw + o) * length * x.itemsize):
-            size = part.stop - part.start
-            if cols is None or cols.shape[3] != size:  # zeros once: entries over the padding are never written
-                cols = np.zeros((c, kh, kw, size, g.out_h, g.out_w), dtype=x.dtype)
-            _unfold_into(cols.transpose(3, 0, 1, 2, 4, 5), x[part], g)
-            rows = np.ascontiguousarray(grad[part].reshape(size, o, length).transpose(1, 0, 2))   # (O, B, L)
-            grad_weight_t += cols.reshape(c * kh * kw, -1) @ rows.reshape(o, -1).T
-        return np.ascontiguousarray(grad_weight_t.T).reshape(o, c, kh, kw)
-
-
-def _weight_images_last(x, grad, g):
-        n, c = x.shape[:2]
-        o, kh, kw = grad.shape[1], *g.kernel
-        grad_weight_t = np.zeros((c * kh * kw, o), dtype=x.dtype)
-        cols = None
-        for part in _gw_chunks(n, (c * kh * kw + o) * g.out_h * g.out_w * x.itemsize):
-            size = part.stop - part.start
-            images = _images_last((size, c) + x.shape[2:], x.dtype)
-            images[...] = x[part]
-            if cols is None or len(cols) != size:
-                cols = _images_last((size, c, kh, kw, g.out_h, g.out_w), x.dtype, zeros=True)
-            _unfold_into(cols, images, g)
-            rows = _images_last((size, o, g.out_h, g.out_w), x.dtype)
-            rows[...] = grad[part]
-            grad_weight_t += _memory(cols).reshape(c * kh * kw, -1) @ _memory(rows).reshape(o, -1).T
-        return np.ascontiguousarray(grad_weight_t.T).reshape(o, c, kh, kw)
-
-
 class Conv2dWeight(Function):
     """The gradient of conv2d in its weight: x (N, C, H, W), grad (N, O, out_h, out_w) -> (O, C, kh, kw).
 
@@ -326,7 +289,18 @@ class Conv2dWeight(Function):
     def forward(ctx, x, grad, geometry):
         ctx.save_for_backward(x, grad)
         g = _geometry(geometry)
-        return (_weight_images_last if _VARIANT == "last" else _weight_side_by_side)(x, grad, g)
+        n, c = x.shape[:2]
+        o, kh, kw = grad.shape[1], *g.kernel
+        length = g.out_h * g.out_w
+        grad_weight_t = np.zeros((c * kh * kw, o), dtype=x.dtype)
+        # a long, thin matmul: fastest while both its operands stay in cache, so smaller chunks
+        for part in _image_chunks(n, (c * kh * kw + o) * length * x.itemsize, share=0.25):
+            size = part.stop - part.start
+            cols = np.zeros((c, kh, kw, size, g.out_h, g.out_w), dtype=x.dtype)
+            _unfold_into(cols.transpose(3, 0, 1, 2, 4, 5), x[part], g)
+            rows = np.ascontiguousarray(grad[part].reshape(size, o, length).transpose(1, 0, 2))  # (O, B, L)
+            grad_weight_t += cols.reshape(c * kh * kw, -1) @ rows.reshape(o, -1).T
+        return np.ascontiguousarray(grad_weight_t.T).reshape(o, c, kh, kw)
 
     @staticmethod
     def backward(ctx, grad_weight):
@@ -345,113 +319,104 @@ class MaxPool2d(Function):
 
     The VJP sends each output's gradient to the input element that won its
     window (the first one, on ties; the first NaN, as argmax); overlapping
-    windows add up. The winners are found again from x and the output when
-    needed, so a forward keeps no index arrays.
+    windows add up. Forward keeps only which kernel offset won each window
+    (a uint8 per output for kernels up to 16x16), not the input or the output,
+    so either may then change in place.
     """
     @staticmethod
     def forward(ctx, x, geometry):
-        g = _geometry(geometry)
-        padded = g.pad(x, fill=-np.inf)
-        out = None
-        # a running maximum over the kh*kw strided slices: elementwise ufuncs on large arrays
-        for _, _, _, (rows, columns) in g.offsets(padded=True):
-            if out is None:
-                out = padded[:, :, rows, columns].copy()
-            else:
-                np.maximum(out, padded[:, :, rows, columns], out=out)  # NaN wins, as in PyTorch
-        ctx.save_for_backward(x, out)
+        out, winner = _max_and_winner(x, _geometry(geometry))
+        ctx.save_for_backward(winner)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        return MaxPool2dBackward.apply(grad, x, out, geometry=ctx.attributes["geometry"])
+        winner, = ctx.saved_tensors
+        return MaxPool2dBackward.apply(grad, winner, geometry=ctx.attributes["geometry"])
 
 
-def _winners(x: np.ndarray, out: np.ndarray, geometry: Geometry):
-    """Where each kernel offset holds its window's maximum, counting only the first winner of a window.
-
-    Yields (i, j, (rows, columns), hit) per kernel offset (i, j): `rows, columns`
-    slice the -inf-padded x, and hit (N, C, out_h, out_w) is True where that
-    slice's element is the window's winner (one mask, overwritten by the next).
-    """
+def _max_and_winner(x: np.ndarray, geometry: Geometry):
+    """Each window's maximum, and the index i * kw + j of the kernel offset that holds it first."""
     padded = geometry.pad(x, fill=-np.inf)
-    nan_windows = bool(np.isnan(out).any())  # a NaN maximum equals nothing: its first NaN wins
-    taken = np.zeros(out.shape, dtype=bool)
-    hit = np.empty(out.shape, dtype=bool)
-    for i, j, _, (rows, columns) in geometry.offsets(padded=True):
-        candidate = padded[:, :, rows, columns]
-        np.equal(candidate, out, out=hit)
-        if nan_windows:
-            hit |= np.isnan(candidate)
-        np.greater(hit, taken, out=hit)   # hit and not taken: a tie goes to the first offset
-        taken |= hit
-        yield i, j, (rows, columns), hit
+    candidates = [padded[:, :, rows, columns] for _, _, _, (rows, columns) in geometry.offsets(padded=True)]
+    # a running maximum over the kh*kw strided slices: elementwise ufuncs on large arrays
+    out, previous = candidates[0].copy(), np.empty(candidates[0].shape, dtype=x.dtype)
+    winner = np.zeros(out.shape, dtype=np.min_scalar_type(len(candidates) - 1))
+    better = np.empty(out.shape, dtype=bool)
+    for k, candidate in enumerate(candidates[1:], 1):
+        out, previous = previous, out
+        np.maximum(previous, candidate, out=out)       # NaN wins, as in PyTorch
+        np.greater(out, previous, out=better)          # grew: strictly larger, a tie stays with the earlier offset
+        # k exceeds every earlier offset, so max() sets k exactly where better (np.where is ~10x slower)
+        np.maximum(winner, better * winner.dtype.type(k), out=winner)
+    nan_windows = np.isnan(out)
+    if nan_windows.any():  # a NaN is greater than nothing: its window's first NaN wins, as argmax
+        for k, candidate in reversed(list(enumerate(candidates))):
+            winner[nan_windows & np.isnan(candidate)] = k
+    return out, winner
+
+
+def _overlapping(geometry: Geometry) -> bool:
+    """Do some windows share input elements (stride smaller than the dilated kernel)?"""
+    return any(s < (k - 1) * d + 1 for s, k, d in zip(geometry.stride, geometry.kernel, geometry.dilation))
 
 
 class MaxPool2dBackward(Function):
-    """max_pool2d's VJP: grad (N, C, out_h, out_w) sent to each window's winner in x -> (N, C, H, W).
+    """max_pool2d's VJP: grad (N, C, out_h, out_w) sent to each window's winner -> (N, C, H, W).
 
-    Linear in grad; the winners (from x and out = max_pool2d(x)) are piecewise
-    constant, so x and out get no gradient. Its VJP is MaxPool2dPick.
+    `winner` (N, C, out_h, out_w), from the forward, holds the winning kernel
+    offset of each window; it is a constant. Its VJP is MaxPool2dPick.
     """
     @staticmethod
-    def forward(ctx, grad, x, out, geometry):
-        ctx.save_for_backward(x, out)
+    def forward(ctx, grad, winner, geometry):
+        ctx.save_for_backward(winner)
         g = _geometry(geometry)
-        (ph, pw), (h, w) = g.padding, x.shape[2:]
-        result = np.zeros((x.shape[0], x.shape[1], h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
-        extent = [(k - 1) * d + 1 for k, d in zip(g.kernel, g.dilation)]
-        overlapping = g.stride[0] < extent[0] or g.stride[1] < extent[1]
-        for _, _, (rows, columns), hit in _winners(x, out, g):
+        n, c, h, w = g.input_shape
+        (ph, pw), overlapping = g.padding, _overlapping(g)
+        result = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+        for k, (_, _, _, (rows, columns)) in enumerate(g.offsets(padded=True)):
             window = result[:, :, rows, columns]
             if overlapping:
-                np.add(window, grad * hit, out=window)
+                np.add(window, grad * (winner == k), out=window)
             else:  # every element is in one window at most: a plain write
-                np.multiply(grad, hit, out=window)
+                np.multiply(grad, winner == k, out=window)
         return np.ascontiguousarray(result[:, :, ph:ph + h, pw:pw + w])
 
     @staticmethod
     def backward(ctx, grad_image):
-        x, out = ctx.saved_tensors
-        if ctx.parents[0] is None:
-            return None, None, None
-        return MaxPool2dPick.apply(grad_image, x, out, geometry=ctx.attributes["geometry"]), None, None
+        winner, = ctx.saved_tensors
+        return MaxPool2dPick.apply(grad_image, winner, geometry=ctx.attributes["geometry"]), None
 
 
 class MaxPool2dPick(Function):
-    """The value of `image` (N, C, H, W) at each window's winner in x -> (N, C, out_h, out_w).
+    """The value of `image` (N, C, H, W) at each window's winner -> (N, C, out_h, out_w).
 
-    The adjoint of MaxPool2dBackward (and the derivative of max_pool2d along
-    `image`); x and out get no gradient. Its VJP is MaxPool2dBackward.
+    The adjoint of MaxPool2dBackward (the derivative of max_pool2d along
+    `image`); `winner` is a constant. Its VJP is MaxPool2dBackward.
     """
     @staticmethod
-    def forward(ctx, image, x, out, geometry):
-        ctx.save_for_backward(x, out)
+    def forward(ctx, image, winner, geometry):
+        ctx.save_for_backward(winner)
         g = _geometry(geometry)
         padded = g.pad(image, fill=0)
-        picked = np.zeros(out.shape, dtype=image.dtype)
-        for _, _, (rows, columns), hit in _winners(x, out, g):
-            picked += padded[:, :, rows, columns] * hit
+        picked = np.zeros(winner.shape, dtype=image.dtype)
+        for k, (_, _, _, (rows, columns)) in enumerate(g.offsets(padded=True)):
+            picked += padded[:, :, rows, columns] * (winner == k)
         return picked
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        if ctx.parents[0] is None:
-            return None, None, None
-        return MaxPool2dBackward.apply(grad, x, out, geometry=ctx.attributes["geometry"]), None, None
+        winner, = ctx.saved_tensors
+        return MaxPool2dBackward.apply(grad, winner, geometry=ctx.attributes["geometry"]), None
 
 
-def _plane_indices(x: np.ndarray, out: np.ndarray, geometry: Geometry) -> np.ndarray:
+def _plane_indices(winner: np.ndarray, geometry: Geometry) -> np.ndarray:
     """Each window's winner as an index into its (unpadded) H*W plane: int64 (N, C, out_h, out_w)."""
-    w = x.shape[3]
-    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    w = geometry.input_shape[3]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geometry.kernel, geometry.stride, geometry.padding, geometry.dilation
+    i, j = np.divmod(np.arange(kh * kw), kw)
     corners = (np.arange(geometry.out_h)[:, None] * sh - ph) * w + np.arange(geometry.out_w) * sw - pw
-    indices = np.zeros(out.shape, dtype=np.int64)
-    for i, j, _, hit in _winners(x, out, geometry):
-        indices += hit * (corners + i * dh * w + j * dw)
-    return indices
+    return np.take(i * dh * w + j * dw, winner) + corners
 
 
 def _check_input(x, op: str) -> None:
@@ -483,6 +448,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if input.dtype != weight.dtype:
         raise RuntimeError(f"conv2d: input dtype {input.dtype} and weight dtype {weight.dtype} differ - "
                            "convert the input with .float() (or the model with .double())")
+    if bias is not None and (tuple(bias.shape) != (weight.shape[0],) or bias.dtype != weight.dtype):
+        raise RuntimeError(f"conv2d: bias of shape {tuple(bias.shape)} and dtype {bias.dtype} does not fit "
+                           f"the weight {tuple(weight.shape)} ({weight.dtype}) - expected shape "
+                           f"({weight.shape[0]},) and dtype {weight.dtype}")
     if isinstance(padding, str):
         padding = _named_padding(padding, weight.shape[2:], dilation, stride)
     geometry = Geometry(input.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
@@ -526,7 +495,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     out = MaxPool2d.apply(input, geometry=geometry.key())
     if return_indices:
         from ..tensor import _make
-        return out, _make(_plane_indices(input.data, out.data, geometry))
+        _, winner = _max_and_winner(input.data, geometry)  # again: return_indices is rare
+        return out, _make(_plane_indices(winner, geometry))
     return out
 
 
