@@ -17,7 +17,9 @@ Speed: after warm-up steps, `--repeats` repetitions each time a fixed number
 of full training steps (forward, backward, optimizer step, zero_grad); the
 report gives the median time per step (µs per op for `tiny_ops`). The
 repetitions of the two libraries alternate, so slow drifts of the machine
-affect both alike.
+affect both alike; at 2 threads each repetition waits 0.15 s first, so that
+the other library's thread pool, still spinning on the second core, has gone
+to sleep (as when one library runs alone).
 
 Memory: after all the timing, a fresh subprocess per (library, workload), one
 per CPU at a time, builds the workload, runs two steps (so optimizer state and
@@ -174,8 +176,15 @@ def _losses_agree(a: float, b: float, rtol: float) -> bool:
     return abs(a - b) <= rtol * max(abs(a), abs(b)) or a == b
 
 
-def _time_alternately(steps: dict, warmup: int, repeats: int, steps_per_repeat: int) -> dict:
-    """Median seconds per step for each library; their repetitions alternate."""
+# Worker threads of a BLAS or OpenMP pool spin on a core for a while after their last job before
+# they sleep: OpenBLAS for up to 2^28 cycles (~0.1 s). At 2 threads the spinning pool of the library
+# that just ran would take the second core from the other; a pause before each repetition lets it
+# fall asleep, as it has when a user runs one library alone.
+_SETTLE_SECONDS = 0.15
+
+
+def _time_alternately(steps: dict, warmup: int, repeats: int, steps_per_repeat: int, settle: float = 0.0) -> dict:
+    """Median seconds per step for each library; their repetitions alternate, `settle` s apart."""
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -183,6 +192,8 @@ def _time_alternately(steps: dict, warmup: int, repeats: int, steps_per_repeat: 
     for _ in range(repeats):
         for name, step in steps.items():
             gc.collect()
+            if settle:
+                time.sleep(settle)
             start = time.perf_counter()
             for _ in range(steps_per_repeat):
                 step()
@@ -243,7 +254,8 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
     per_repeat = 1 if args.quick else workload.steps_per_repeat
     try:
         timings = _time_alternately(steps, warmup=1 if args.quick else 3, repeats=args.repeats,
-                                    steps_per_repeat=per_repeat)
+                                    steps_per_repeat=per_repeat,
+                                    settle=_SETTLE_SECONDS if args.threads > 1 and len(steps) > 1 else 0.0)
     except Exception as error:
         result["status"] = "error: " + _describe(error)
         return result
