@@ -473,7 +473,13 @@ class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.save_for_backward(condition)
-        return np.where(condition, a, b)
+        # b with a written where the condition holds: twice as fast as np.where when the condition
+        # broadcasts (an attention mask over batch and heads), as fast otherwise
+        out = np.empty(np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b)),
+                       dtype=np.result_type(a, b))
+        np.copyto(out, b)
+        np.copyto(out, a, where=condition)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
