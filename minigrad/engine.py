@@ -137,12 +137,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     owned_keys = gradients.owned
     waiting = []  # heap of (-sequence, node): nodes with a gradient waiting, newest on top
     leaves = []   # leaves with a gradient waiting, in arrival order
+    heappush, heappop = heapq.heappush, heapq.heappop
 
     def wait_for(key) -> None:
         if isinstance(key, Tensor):
             leaves.append(key)
         else:
-            heapq.heappush(waiting, (-key.sequence, key))
+            heappush(waiting, (-key.sequence, key))
 
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
@@ -159,9 +160,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         wanted = {id(t._node if t._node is not None else t): None for t in inputs}
 
     check_finite = anomaly._state.enabled
-    # a user Function may return tensors it keeps: never let a leaf take those
-    track = not create_graph
-    heappush, heappop = heapq.heappush, heapq.heappop  # the loop below runs once per node: locals are cheaper
+    track = not create_graph  # leaves adopt gradient arrays only when backward is not recorded
     with grad_mode.set_grad_enabled(create_graph):
         while waiting:
             key = heappop(waiting)[1]
@@ -190,18 +189,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 if parent is None or input_grad is None:
                     continue
                 # the gradient must come out shaped and typed like the input
-                if type(parent) is Tensor or isinstance(parent, Tensor):  # a leaf
+                if isinstance(parent, Tensor):  # a leaf
                     shape, dtype = parent.data.shape, parent.data.dtype
-                    current = values.get(id(parent))
-                    if current is None:
-                        leaves.append(parent)
                 else:
                     shape, dtype = parent.out_shape, parent.out_dtype
-                    current = values.get(id(parent))
-                    if current is None:
-                        heappush(waiting, (-parent.sequence, parent))
-                if current is not None and id(parent) not in owned_keys and \
-                        exclusive.pop(id(current.data), None) is current.data:
+                current = values.get(id(parent))
+                if current is None:
+                    wait_for(parent)
+                elif id(parent) not in owned_keys and exclusive.pop(id(current.data), None) is current.data:
                     owned_keys.add(id(parent))  # a fresh array no one else holds: sum into it in place
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
@@ -217,6 +212,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     gradients.add(parent, input_grad)
                 else:  # the first gradient to arrive (the common case) is just stored
                     values[id(parent)] = input_grad
+                    # (a user Function may return tensors it keeps: never let a leaf take those)
                     if track and input_grad is not grad and not key.forward_on_tensors and \
                             _is_exclusive(input_grad, grad, owned, input_grads):
                         exclusive[id(input_grad.data)] = input_grad.data
