@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from types import MappingProxyType
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class Function:
 
     # defaults shared by every node until an op or the user sets them
     saved = ()
-    attributes = {}  # shared and never written: apply gives a node with settings its own dict
+    attributes = MappingProxyType({})  # read-only and shared: apply gives a node with settings its own dict
     hooks = None
     retained = None
     output_version = None
