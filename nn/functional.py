@@ -16,6 +16,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import ops
+from minigrad.ops import neural
 from minigrad.random import generator
 from minigrad.tensor import Tensor, _make
 
@@ -625,17 +626,6 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
-def _xlog(x: Tensor, floor: float | None = None) -> Tensor:
-    """log(x) with log(0) taken as -inf (or `floor`), without nan gradients at 0."""
-    positive = x.data > 0
-    if positive.all():
-        out = ops.log(x)
-    else:
-        # replace the zeros before log: the branch where() drops must have a finite gradient
-        out = ops.where(positive, ops.log(ops.where(positive, x, 1.0)), -np.inf if floor is None else floor)
-    return ops.clamp(out, min=floor) if floor is not None else out
-
-
 def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """-w (y log x + (1 - y) log(1 - x)), with each log clamped at -100 as PyTorch does.
@@ -654,7 +644,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_averag
         raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
                            f"[{input.data.min()}, {input.data.max()}] - use binary_cross_entropy_with_logits "
                            "for logits")
-    loss = (target * _xlog(input, -100.0) + (1 - target) * _xlog(1 - input, -100.0)) * -1
+    loss = neural.binary_cross_entropy(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.ops import elementwise
+from minigrad.ops import elementwise, neural
 from minigrad.testing import (bounded_floats, broadcastable_shapes, float_arrays, gradcheck,
                               gradgradcheck, nonzero_floats, tie_free_arrays)
 
@@ -74,10 +74,11 @@ def binary(elements_a=None, elements_b=None):
                                    float_arrays(shapes[1], elements=elements_b)))
 
 
-def ternary():
-    """Three arrays of mutually broadcastable shapes."""
+def ternary(*elements):
+    """Three arrays of mutually broadcastable shapes (values from `elements`, one strategy or None each)."""
+    elements = elements or (None, None, None)
     return broadcastable_shapes(3, max_dims=3).flatmap(
-        lambda shapes: arrays_case(*(float_arrays(shape) for shape in shapes)))
+        lambda shapes: arrays_case(*(float_arrays(shape, elements=e) for shape, e in zip(shapes, elements))))
 
 
 def binary_tie_free():
@@ -738,6 +739,13 @@ SPECS = [
     OpSpec("tanh", mg.tanh, np.tanh, unary()),
     OpSpec("sigmoid", mg.sigmoid, lambda a: 1 / (1 + np.exp(-a)), unary()),
     OpSpec("relu", mg.relu, lambda a: np.maximum(a, 0), unary_tie_free()),
+    # binary cross-entropy and its VJP (probabilities away from 0 and 1, where the logs are clamped)
+    OpSpec("binary_cross_entropy", neural.binary_cross_entropy,
+           lambda x, y: -(y * np.log(x) + (1 - y) * np.log(1 - x)),
+           binary(elements_a=bounded_floats(0.05, 0.95), elements_b=bounded_floats(0.0, 1.0))),
+    OpSpec("binary_cross_entropy_backward", lambda g, x, y: neural.BinaryCrossEntropyBackward.apply(g, x, y),
+           lambda g, x, y: g * (x - y) / (x * (1 - x)),
+           ternary(None, bounded_floats(0.05, 0.95), bounded_floats(0.0, 1.0))),
     # the activations' VJPs are ops too (one call each in backward), differentiable again
     OpSpec("tanh_backward", elementwise.tanh_backward, lambda g, y: g * (1 - y * y), binary()),
     OpSpec("sigmoid_backward", elementwise.sigmoid_backward, lambda g, y: g * y * (1 - y), binary()),
@@ -942,7 +950,7 @@ def test_table_covers_the_public_ops():
                      "pad", "flip", "clone", "repeat", "tril", "triu", "masked_fill", "index_put", "matmul", "mm",
                      "bmm", "addmm", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "softmax", "log_softmax",
                      "layer_norm", "embedding", "dropout_eval", "addcmul", "tanh_backward", "sigmoid_backward",
-                     "relu_backward"]:
+                     "relu_backward", "binary_cross_entropy", "binary_cross_entropy_backward"]:
         assert required in names, required
 
 

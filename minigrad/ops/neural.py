@@ -11,7 +11,7 @@ from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
 from .. import grad_mode
 from .reduction import sum, mean, var
-from .elementwise import exp, sqrt
+from .elementwise import _promoted, clamp, exp, log, sqrt, where
 from .shape import getitem
 
 
@@ -74,6 +74,93 @@ class LayerNorm(Function):
         if grad_mode.is_grad_enabled():
             rstd = 1 / sqrt(var(x, axes, keepdim=True, correction=0) + ctx.attributes["eps"])
         return rstd * (grad - mean(grad, axes, keepdim=True) - out * mean(grad * out, axes, keepdim=True))
+
+
+# ---- binary cross-entropy: the loss and its VJP, one op each ------------------------------------
+
+_LOG_FLOOR = -100.0  # PyTorch clamps each log of binary_cross_entropy at -100 ...
+_SMALLEST_KEPT = float(np.exp(_LOG_FLOOR))  # ... which happens below this probability
+
+
+def _unclamped(x: np.ndarray):
+    """Where log(x) and where log(1 - x) stay above the floor, and so pass a gradient."""
+    return x >= _SMALLEST_KEPT, (1 - x) >= _SMALLEST_KEPT
+
+
+class BinaryCrossEntropy(Function):
+    """-(y log x + (1 - y) log(1 - x)) elementwise, each log clamped at -100 as PyTorch does.
+
+    Shapes: probabilities x and targets y, broadcast together. A clamped log passes
+    no gradient, so x = 0 or 1 still gets a finite one (PyTorch's would be ~1e12).
+    """
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        log_x, log_1mx = np.empty_like(x), np.empty_like(x)  # arrays even for a 0-d x: clamped in place
+        with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
+            np.log(x, out=log_x)
+            np.log(1 - x, out=log_1mx)
+        np.maximum(log_x, _LOG_FLOOR, out=log_x)
+        np.maximum(log_1mx, _LOG_FLOOR, out=log_1mx)
+        return -(y * log_x + (1 - y) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.parents[0] is not None:
+            grad_x = BinaryCrossEntropyBackward.apply(grad, x, y)
+        if ctx.parents[1] is not None:  # d/dy = log(1 - x) - log(x), each clamped
+            grad_y = grad * (clamped_log(1 - x, _LOG_FLOOR) - clamped_log(x, _LOG_FLOOR))
+        return grad_x, grad_y
+
+
+class BinaryCrossEntropyBackward(Function):
+    """grad * (-y / x + (1 - y) / (1 - x)), each term 0 where its log was clamped:
+    binary_cross_entropy's VJP in x as one op (PyTorch's binary_cross_entropy_backward)."""
+    @staticmethod
+    def forward(ctx, grad, x, y):
+        ctx.save_for_backward(grad, x, y)
+        keep_x, keep_1mx = _unclamped(x)
+        if keep_x.all() and keep_1mx.all():  # the usual case, no log clamped: the terms over one denominator
+            out = (x - y) / (x * (1 - x))
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # the terms where() drops
+                out = np.where(keep_x, -y / x, 0) + np.where(keep_1mx, (1 - y) / (1 - x), 0)
+        return out * grad
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, x, y = ctx.saved_tensors
+        keep_x, keep_1mx = _unclamped(x.data)
+        # safe denominators: no 1/0 in the branch where() drops, whose gradient would be nan
+        x_safe, rest_safe = where(keep_x, x, 1.0), where(keep_1mx, 1 - x, 1.0)
+        both = g * grad
+        parents = ctx.parents
+        return (BinaryCrossEntropyBackward.apply(g, x, y) if parents[0] is not None else None,
+                where(keep_x, both * y / (x_safe * x_safe), 0.0) +
+                where(keep_1mx, both * (1 - y) / (rest_safe * rest_safe), 0.0) if parents[1] is not None else None,
+                -(where(keep_x, both / x_safe, 0.0) + where(keep_1mx, both / rest_safe, 0.0))
+                if parents[2] is not None else None)
+
+
+def clamped_log(x, floor: float | None = None):
+    """log(x) with log(0) taken as -inf (or `floor`, below which it is clamped), without nan gradients at 0."""
+    positive = x.data > 0
+    if positive.all():
+        out = log(x)
+    else:
+        # replace the zeros before log: the branch where() drops must have a finite gradient
+        out = where(positive, log(where(positive, x, 1.0)), -np.inf if floor is None else floor)
+    return clamp(out, min=floor) if floor is not None else out
+
+
+def binary_cross_entropy(input, target):
+    """Elementwise binary cross-entropy of probabilities `input` against `target` (broadcast together)."""
+    input, target = _promoted(input, target)
+    if np.dtype(input.dtype).kind != "f":
+        raise RuntimeError(f"binary_cross_entropy: expected floating-point probabilities, got {input.dtype}")
+    return BinaryCrossEntropy.apply(input, target)
 
 
 def softmax(input, dim: int, dtype=None):
