@@ -115,10 +115,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                            f"{tuple(weight.shape)} do not fit - expected the input's last dimension "
                            f"to be {weight.shape[-1]}")
     x = ops.reshape(input, (-1, input.shape[-1])) if input.ndim > 2 else input
-    # with a bias, one Addmm op: the product and the sum share one output array
-    out = ops.matmul(x, weight.T) if bias is None or x.ndim == 1 else ops.addmm(bias, x, weight.T)
-    if bias is not None and x.ndim == 1:
-        out = out + bias
+    if bias is None:
+        out = ops.matmul(x, weight.T)
+    elif x.ndim == 1:  # addmm wants a matrix
+        out = ops.matmul(x, weight.T) + bias
+    else:  # one Addmm op: the product and the sum share one output array
+        out = ops.addmm(bias, x, weight.T)
     return ops.reshape(out, input.shape[:-1] + (weight.shape[0],)) if input.ndim > 2 else out
 
 

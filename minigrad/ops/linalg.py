@@ -54,29 +54,29 @@ def _matmul_vjp(grad, a, b, need_a: bool, need_b: bool) -> tuple:
     if a_vector and b_vector:
         return grad * b if need_a else None, grad * a if need_b else None
     # promote 1-D operands to matrices so one pair of formulas serves every case
+    b2 = unsqueeze(b, -1) if b_vector else b
     g2 = unsqueeze(grad, -2) if a_vector else grad
     if b_vector:
         g2 = unsqueeze(g2, -1)
     grad_a = grad_b = None
     if need_a:
-        b2 = unsqueeze(b, -1) if b_vector else b
         grad_a = matmul(g2, transpose(b2, -1, -2))
         if a_vector:
             grad_a = squeeze(grad_a, -2)
     if need_b:
         a2 = unsqueeze(a, 0) if a_vector else a
-        if b_vector:
-            grad_b = squeeze(matmul(transpose(a2, -1, -2), g2), -1)
-        elif b.ndim == 2 and a2.ndim > 2:
+        if b2.ndim == 2 and a2.ndim > 2:
             # (batch..., n, k) @ (k, m): fold the batch into rows, one BLAS call instead of a batched sum
             k = a2.shape[-1]
             grad_b = matmul(transpose(reshape(a2, (-1, k)), 0, 1), reshape(g2, (-1, g2.shape[-1])))
-        elif b.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous:
+        elif b2.ndim == 2 and b2.data.flags.f_contiguous and not b2.data.flags.c_contiguous:
             # b is a transposed matrix (x @ W.T in a linear layer): give its gradient the same
             # layout, so that the transpose back to W's gradient is contiguous and needs no copy
             grad_b = transpose(matmul(transpose(g2, -1, -2), a2), 0, 1)
         else:
             grad_b = matmul(transpose(a2, -1, -2), g2)
+        if b_vector:
+            grad_b = squeeze(grad_b, -1)
     return grad_a, grad_b
 
 

@@ -111,7 +111,7 @@ class BinaryCrossEntropy(Function):
         if ctx.parents[0] is not None:
             grad_x = BinaryCrossEntropyBackward.apply(grad, x, y)
         if ctx.parents[1] is not None:  # d/dy = log(1 - x) - log(x), each clamped
-            grad_y = grad * (clamped_log(1 - x, _LOG_FLOOR) - clamped_log(x, _LOG_FLOOR))
+            grad_y = grad * (_clamped_log(1 - x) - _clamped_log(x))
         return grad_x, grad_y
 
 
@@ -144,15 +144,15 @@ class BinaryCrossEntropyBackward(Function):
                 if parents[2] is not None else None)
 
 
-def clamped_log(x, floor: float | None = None):
-    """log(x) with log(0) taken as -inf (or `floor`, below which it is clamped), without nan gradients at 0."""
+def _clamped_log(x):
+    """log(x) clamped at -100 (log(0) included), as recorded ops without a nan gradient at 0."""
     positive = x.data > 0
     if positive.all():
         out = log(x)
     else:
         # replace the zeros before log: the branch where() drops must have a finite gradient
-        out = where(positive, log(where(positive, x, 1.0)), -np.inf if floor is None else floor)
-    return clamp(out, min=floor) if floor is not None else out
+        out = where(positive, log(where(positive, x, 1.0)), _LOG_FLOOR)
+    return clamp(out, min=_LOG_FLOOR)
 
 
 def binary_cross_entropy(input, target):
