@@ -139,16 +139,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     leaves = []   # leaves with a gradient waiting, in arrival order
     heappush, heappop = heapq.heappush, heapq.heappop
 
-    def wait_for(key) -> None:
-        if isinstance(key, Tensor):
-            leaves.append(key)
-        else:
-            heappush(waiting, (-key.sequence, key))
-
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
         if id(key) not in values:
-            wait_for(key)
+            if key is root:
+                leaves.append(key)
+            else:
+                heappush(waiting, (-key.sequence, key))
         gradients.add(key, grad)
     # gradient arrays that one pending sum holds and nothing else reads or writes (fresh VJP
     # results, and a single view of such a gradient): a leaf may keep one as .grad without a copy.
@@ -166,15 +163,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             key = heappop(waiting)[1]
             grad = values.pop(id(key))
             owned = id(key) in owned_keys or exclusive.pop(id(grad.data), None) is grad.data
-            if key.hooks:
-                hooked = _run_hooks(key.hooks, grad)
-                owned, grad = owned and hooked is grad, hooked
-            if key.retained is not None and wanted is None:
-                tensor = key.retained()
-                if tensor is not None:
-                    _accumulate_leaf(tensor, grad, create_graph)
-            if wanted is not None and id(key) in wanted:
-                wanted[id(key)] = grad
+            if key.hooks is not None or key.retained is not None or wanted is not None:
+                grad, owned = _visit(key, grad, owned, wanted, create_graph)
 
             input_grads = key.backward(key, grad)
             if type(input_grads) is not tuple:
@@ -188,15 +178,19 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             for parent, input_grad in zip(parents, input_grads):
                 if parent is None or input_grad is None:
                     continue
-                # the gradient must come out shaped and typed like the input
+                current = values.get(id(parent))
+                # the gradient must come out shaped and typed like the input; a parent seen for
+                # the first time starts waiting: a leaf in arrival order, a node on the heap
                 if isinstance(parent, Tensor):  # a leaf
                     shape, dtype = parent.data.shape, parent.data.dtype
+                    if current is None:
+                        leaves.append(parent)
                 else:
                     shape, dtype = parent.out_shape, parent.out_dtype
-                current = values.get(id(parent))
-                if current is None:
-                    wait_for(parent)
-                elif id(parent) not in owned_keys and exclusive.pop(id(current.data), None) is current.data:
+                    if current is None:
+                        heappush(waiting, (-parent.sequence, parent))
+                if current is not None and id(parent) not in owned_keys and \
+                        exclusive.pop(id(current.data), None) is current.data:
                     owned_keys.add(id(parent))  # a fresh array no one else holds: sum into it in place
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
@@ -237,6 +231,21 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             results = [_make(np.array(g.data)) if g is not None else None for g in results]
         return tuple(results)
     return None
+
+
+def _visit(node, grad, owned: bool, wanted, create_graph: bool):
+    """What happens at a node besides its VJP: its hooks, retain_grad(), and mg.grad's inputs.
+    Returns the gradient to pass on (a hook may replace it) and whether it is still exclusive."""
+    if node.hooks:
+        hooked = _run_hooks(node.hooks, grad)
+        owned, grad = owned and hooked is grad, hooked
+    if node.retained is not None and wanted is None:
+        tensor = node.retained()
+        if tensor is not None:
+            _accumulate_leaf(tensor, grad, create_graph)
+    if wanted is not None and id(node) in wanted:
+        wanted[id(node)] = grad
+    return grad, owned
 
 
 def _run_hooks(hooks, grad):

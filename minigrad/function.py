@@ -78,6 +78,7 @@ class Function:
     retained = None
     output_version = None
     view_watch = None  # (version counter, version) once the output shares memory with a view
+    module_id = None
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
 
     # ---- saving values for backward -------------------------------------------
@@ -188,7 +189,8 @@ class Function:
         ctx.out_dtype = data.dtype
         if kwargs:
             ctx.attributes = kwargs
-        ctx.module_id = _scope_state.current
+        if _scope_state.current is not None:
+            ctx.module_id = _scope_state.current
         out = _make(data, True, ctx)
         if ctx.saved:
             ctx.saved = ctx._resolve_saved(args, data, out)

@@ -76,11 +76,14 @@ def _as_dtype(x, dtype):
 def _promoted(a, b, true_division: bool = False):
     """a and b cast to their PyTorch result dtype (the common cases return at once)."""
     if isinstance(a, Tensor):
-        if isinstance(b, (Tensor, np.ndarray)) and a.data.dtype == b.dtype and (
-                not true_division or b.dtype.kind == "f"):
-            return a, b
-        if type(b) in (int, float) and a.data.dtype.kind == "f":
-            return a, b
+        dtype = a.data.dtype
+        if type(b) is float or type(b) is int:
+            if dtype.kind == "f":
+                return a, b
+        elif isinstance(b, (Tensor, np.ndarray)):
+            if (b.data.dtype if isinstance(b, Tensor) else b.dtype) == dtype and (
+                    not true_division or dtype.kind == "f"):
+                return a, b
     elif isinstance(b, Tensor) and type(a) in (int, float) and b.data.dtype.kind == "f":
         return a, b
     dtype = result_type(a, b)
