@@ -10,7 +10,7 @@ import numpy as np
 from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
 from .. import grad_mode
-from .reduction import sum, mean, var
+from .reduction import sum, mean, var, sum_array
 from .elementwise import _promoted, clamp, exp, log, sqrt, where
 from .shape import getitem
 
@@ -21,7 +21,7 @@ class Softmax(Function):
     def forward(ctx, x, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: a 0-size dim is fine
         out = np.exp(shifted)
-        out /= np.sum(out, axis=axis, keepdims=True)
+        out /= sum_array(out, axis, keepdims=True)
         ctx.save_for_backward(out)
         return out
 
@@ -37,7 +37,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        out = shifted - np.log(sum_array(np.exp(shifted), axis, keepdims=True))
         ctx.save_for_backward(out)
         return out
 
@@ -61,7 +61,8 @@ class LayerNorm(Function):
         # (a rounded mean would be amplified by rstd, up to 1 / sqrt(eps))
         mu = np.mean(x, axis=axes, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
         centered = x - mu
-        variance = np.mean(centered * centered, axis=axes, keepdims=True)
+        count = int(np.prod([x.shape[axis] for axis in axes]))
+        variance = sum_array(centered * centered, axes, keepdims=True) / count
         rstd = 1.0 / np.sqrt(variance + eps)
         out = centered * rstd
         ctx.save_for_backward(x, out, rstd.astype(x.dtype, copy=False))
