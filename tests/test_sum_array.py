@@ -1,5 +1,5 @@
-"""sum_array: np.sum done as a BLAS matrix-vector product when the summed axes are a leading or
-a trailing block of a C-contiguous float array (minigrad/ops/reduction.py).
+"""sum_array: np.sum done as BLAS matrix-vector products when the summed axes are a leading
+block, a trailing block or both, of a C-contiguous float array (minigrad/ops/reduction.py).
 
 Every reduction of the Sum primitive, softmax, log_softmax and layer_norm goes through it, so
 the gradient tests of tests/test_ops.py run both paths; these tests pin the values and shapes
@@ -38,7 +38,7 @@ def arrays_and_axes(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5))
     x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(shape).astype(dtype)
     ndim = len(shape)
-    kind = draw(st.sampled_from(["leading", "trailing", "any", "none", "int"]))
+    kind = draw(st.sampled_from(["leading", "trailing", "both ends", "any", "none", "int"]))
     if kind == "none":
         return x, None
     if kind == "int":
@@ -48,6 +48,9 @@ def arrays_and_axes(draw):
         return x, tuple(range(count))
     if kind == "trailing":
         return x, tuple(range(ndim - count, ndim))
+    if kind == "both ends":
+        lead = draw(st.integers(0, count))
+        return x, tuple(sorted(set(range(lead)) | set(range(ndim - (count - lead), ndim))))
     return x, tuple(sorted(draw(st.sets(st.integers(0, ndim - 1), min_size=1))))
 
 
@@ -69,16 +72,19 @@ def test_sum_array_matches_numpy(case, keepdims, transposed):
     ((16, 64, 128), (1, 2), 64 * 128),     # a trailing block too long for one row: numpy
     ((1024, 512), (0,), 1024),             # a bias gradient
     ((16, 64, 128), (0, 1), 1024),         # a bias gradient of a 3-D activation
+    ((64, 16, 28, 28), (0, 2, 3), (784, 64)),  # a conv bias gradient: the rows, then the images
+    ((64, 16, 40, 40), (0, 2, 3), 1600),   # rows too long: numpy
 ])
 def test_blocks_go_to_blas_and_long_rows_do_not(monkeypatch, shape, axis, vector):
     calls = _blas_calls(monkeypatch)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     np.testing.assert_allclose(sum_array(x, axis), np.sum(x, axis=axis), rtol=1e-5, atol=1e-3)
-    assert calls == ([] if vector > reduction._LONGEST_BLAS_ROW else [vector])
+    vectors = list(vector) if isinstance(vector, tuple) else [vector]
+    assert calls == ([] if vectors[0] > reduction._LONGEST_BLAS_ROW else vectors)
 
 
 @pytest.mark.parametrize("x, axis", [
-    (np.ones((4, 5, 6)), (0, 2)),                       # axes that are not a block
+    (np.ones((4, 5, 6, 7)), (1, 3)),                    # axes that are not at the ends
     (np.ones((4, 5), np.float16), (1,)),                # no BLAS for float16
     (np.ones((4, 5), np.int64), (0,)),                  # nor for integers
     (np.ones((4, 5)), (0, 1)),                          # every axis: numpy's pairwise sum
