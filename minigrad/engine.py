@@ -50,10 +50,11 @@ class ScatteredGradient:
 
     def add_into(self, buffer: np.ndarray) -> None:
         """buffer[index] += data, where a position indexed twice receives both values."""
-        index = self.index[0] if isinstance(self.index, tuple) and len(self.index) == 1 else self.index
         if self.unique:
             buffer[self.index] += self.data
-        elif isinstance(index, np.ndarray) and index.dtype.kind in "iu" and buffer.ndim >= 1:
+            return
+        index = self.index[0] if isinstance(self.index, tuple) and len(self.index) == 1 else self.index
+        if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and buffer.ndim >= 1:
             _add_rows(buffer, index, self.data)
         else:
             np.add.at(buffer, self.index, self.data)

@@ -173,8 +173,10 @@ class Clone(Function):
 
 def _indices_are_unique(index) -> bool:
     """True when no element can be selected twice (no integer arrays in the index)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(p, np.ndarray) and p.dtype != np.bool_ for p in parts)
+    for part in index if type(index) is tuple else (index,):  # a loop: GetItem's VJP asks at every slice
+        if isinstance(part, np.ndarray) and part.dtype != np.bool_:
+            return False
+    return True
 
 
 _BASIC_INDEX_TYPES = {int, slice, type(None), type(Ellipsis)}
