@@ -13,7 +13,8 @@ Everything is composed from minigrad ops; there is no backward code here.
 Speed comes from the layout of the work: the input projection of a whole
 sequence is one matmul per layer and direction, a time step only multiplies
 the hidden state by W_hh and applies the gate functions to views of the gate
-matrix, and the outputs are stacked once at the end.
+matrix, states are feature-major (H, N) so that the product is W_hh @ h, and
+the outputs are stacked once at the end.
 """
 from __future__ import annotations
 
@@ -34,42 +35,56 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
 # ---- one time step (shared by the cells and the sequence layers) -----------------------------
+# A step works feature-major: states are (H, N) and gate inputs (G, N), one column per example,
+# so the recurrent product is W_hh @ h. OpenBLAS computes that ~1.4x faster than h @ W_hh^T for
+# a small batch (LSTM, N=32, H=128: forward 40 -> 21 us), and each gate is a block of whole rows.
 
-def _rnn_step(xw, h, w_hh_t, activation):
-    """h' = act(xw + h W_hh^T); xw already holds x W_ih^T + b_ih + b_hh. Shapes (N, H)."""
-    return activation(mg.addmm(xw, h, w_hh_t))
+def _input_projection(x, w_ih, b_ih, b_hh, fold_hidden_bias: bool):
+    """W_ih x^T (+ b_ih, + b_hh if folded) for a batch of inputs x (M, H_in): (G, M), feature-major.
+
+    b_hh can join b_ih outside the time loop except in the GRU, where b_hn sits inside r * (...).
+    """
+    if b_ih is None:
+        return mg.matmul(w_ih, x.t())
+    bias = b_ih + b_hh if fold_hidden_bias else b_ih
+    return mg.addmm(mg.unsqueeze(bias, 1), w_ih, x.t())
 
 
-def _gru_step(xw, h, w_hh_t, b_hh):
-    """PyTorch's GRU step; xw = x W_ih^T + b_ih (N, 3H) in gate order r, z, n.
+def _rnn_step(xw, h, w_hh, activation):
+    """h' = act(xw + W_hh h); xw already holds W_ih x + b_ih + b_hh. Shapes (H, N)."""
+    return activation(mg.addmm(xw, w_hh, h))
+
+
+def _gru_step(xw, h, w_hh, b_hh):
+    """PyTorch's GRU step; xw = W_ih x + b_ih (3H, N) in gate order r, z, n; b_hh a column (3H, 1) or None.
 
     r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
     z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
     h' = (1 - z) * n + z * h  (computed as n + z * (h - n): one op fewer)
     """
-    size = h.shape[-1]
-    hw = mg.matmul(h, w_hh_t) if b_hh is None else mg.addmm(b_hh, h, w_hh_t)
+    size = h.shape[0]
+    hw = mg.matmul(w_hh, h) if b_hh is None else mg.addmm(b_hh, w_hh, h)
     rz = mg.sigmoid(xw + hw)  # over all three gates (the n third unused): two recorded ops fewer
-    r, z = rz[:, :size], rz[:, size:2 * size]
-    n = mg.tanh(mg.addcmul(xw[:, 2 * size:], r, hw[:, 2 * size:]))
+    r, z = rz[:size], rz[size:2 * size]
+    n = mg.tanh(mg.addcmul(xw[2 * size:], r, hw[2 * size:]))
     return mg.addcmul(n, z, h - n)
 
 
-def _lstm_step(xw, h, c, w_hh_t):
-    """PyTorch's LSTM step; xw = x W_ih^T + b_ih + b_hh (N, 4H) in gate order i, f, g, o.
+def _lstm_step(xw, h, c, w_hh):
+    """PyTorch's LSTM step up to h; xw = W_ih x + b_ih + b_hh (4H, N) in gate order i, f, g, o; h, c (H, N).
 
-    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  returns (sigmoid(o), c'), and the caller makes
+    h' = sigmoid(o) * tanh(c'), from the c' it hands on (LSTMCell: from c' transposed back).
     """
-    size = h.shape[-1]
-    gates = mg.addmm(xw, h, w_hh_t)
+    size = h.shape[0]
+    gates = mg.addmm(xw, w_hh, h)
     # one sigmoid over all four gates, its g quarter unused: each op costs microseconds of Python,
     # the extra quarter of elementwise work far less
     s = mg.sigmoid(gates)
-    i, f, o = s[:, :size], s[:, size:2 * size], s[:, 3 * size:]
-    g = mg.tanh(gates[:, 2 * size:3 * size])
-    c = mg.addcmul(f * c, i, g)
-    return o * mg.tanh(c), c
+    i, f, o = s[:size], s[size:2 * size], s[3 * size:]
+    g = mg.tanh(gates[2 * size:3 * size])
+    return o, mg.addcmul(f * c, i, g)
 
 
 def _activation(nonlinearity: str, layer: str):
@@ -157,9 +172,8 @@ class RNNCellBase(Module):
         return x, states, batched
 
     def _projection(self, x: Tensor, fold_hidden_bias: bool) -> Tensor:
-        if self.bias_ih is None:
-            return mg.matmul(x, self.weight_ih.t())
-        return mg.addmm(self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih, x, self.weight_ih.t())
+        """The gate inputs of x (N, H_in), feature-major (G, N) as the steps take them."""
+        return _input_projection(x, self.weight_ih, self.bias_ih, self.bias_hh, fold_hidden_bias)
 
 
 class RNNCell(RNNCellBase):
@@ -182,8 +196,9 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, (h,), batched = self._prepare(input, (hx,))
-        h = _rnn_step(self._projection(x, True), h, self.weight_hh.t(),
-                      _activation(self.nonlinearity, "RNNCell"))
+        # the step is feature-major: h goes in and comes out transposed (views, no copies)
+        h = _rnn_step(self._projection(x, True), h.t(), self.weight_hh,
+                      _activation(self.nonlinearity, "RNNCell")).t()
         return h if batched else mg.squeeze(h, 0)
 
 
@@ -199,7 +214,8 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, (h,), batched = self._prepare(input, (hx,))
-        h = _gru_step(self._projection(x, False), h, self.weight_hh.t(), self.bias_hh)
+        b_hh = mg.unsqueeze(self.bias_hh, 1) if self.bias_hh is not None else None
+        h = _gru_step(self._projection(x, False), h.t(), self.weight_hh, b_hh).t()
         return h if batched else mg.squeeze(h, 0)
 
 
@@ -218,7 +234,9 @@ class LSTMCell(RNNCellBase):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         x, (h, c), batched = self._prepare(input, tuple(hx) if hx is not None else (None, None))
-        h, c = _lstm_step(self._projection(x, True), h, c, self.weight_hh.t())
+        o, c = _lstm_step(self._projection(x, True), h.t(), c.t(), self.weight_hh)
+        c = c.t()
+        h = o.t() * mg.tanh(c)  # from the c returned, so that c's gradient includes h's path
         if not batched:
             h, c = mg.squeeze(h, 0), mg.squeeze(c, 0)
         return h, c
@@ -388,40 +406,39 @@ class RNNBase(Module):
         """One layer in one direction: x (L, N, H_in) or (N, L, H_in) -> outputs in x's layout."""
         w_ih, w_hh = params[0], params[1]
         b_ih, b_hh = (params[2], params[3]) if len(params) == 4 else (None, None)
-        # the input projection of every time step in one matmul: (L*N, H_in) @ (H_in, G), time-major
-        # so that each step's slice is one contiguous (N, G) block (batch_first input is copied once)
-        x = x if time_dim == 0 else mg.transpose(x, 0, 1)
-        flat = mg.reshape(x, (-1, x.shape[2]))
-        if b_ih is None:
-            xw = mg.matmul(flat, w_ih.t())
-        else:
-            # b_hh can join b_ih outside the loop except in the GRU, where b_hn sits inside r * (...)
-            xw = mg.addmm(b_ih if self.mode == "GRU" else b_ih + b_hh, flat, w_ih.t())
-        xw = mg.reshape(xw, x.shape[:2] + (xw.shape[-1],))
-        steps = mg.unbind(xw, 0)  # backward scatters each step's gradient in place: O(L)
-        order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
-        w_hh_t = w_hh.t()
-        outputs = [None] * len(steps)
+        x = x if time_dim == 0 else mg.transpose(x, 0, 1)  # (L, N, H_in)
+        length, n = x.shape[:2]
+        # the input projection of every time step in one matmul, (G, L*N) with time-major columns
+        # (batch_first input is copied once); step t reads its N columns
+        xw = _input_projection(mg.reshape(x, (-1, x.shape[2])), w_ih, b_ih, b_hh, self.mode != "GRU")
+        steps = [xw[:, t * n:(t + 1) * n] for t in range(length)]  # backward scatters each in place: O(L)
+        b_hh = mg.unsqueeze(b_hh, 1) if b_hh is not None else None
+        # the states feature-major (H, N) in their own C-ordered memory, as every step makes them
+        states = [mg.contiguous(mg.transpose(state, 0, 1)) for state in states]
+        order = range(length - 1, -1, -1) if reverse else range(length)
+        outputs = [None] * length
         if self.mode == "LSTM":
             h, c = states
             for t in order:
-                h, c = _lstm_step(steps[t], h, c, w_hh_t)
-                outputs[t] = h
+                o, c = _lstm_step(steps[t], h, c, w_hh)
+                h = outputs[t] = o * mg.tanh(c)
             last = (h, c)
         elif self.mode == "GRU":
             h, = states
             for t in order:
-                h = _gru_step(steps[t], h, w_hh_t, b_hh)
+                h = _gru_step(steps[t], h, w_hh, b_hh)
                 outputs[t] = h
             last = (h,)
         else:
             h, = states
             activation = mg.tanh if self.mode == "RNN_TANH" else mg.relu
             for t in order:
-                h = _rnn_step(steps[t], h, w_hh_t, activation)
+                h = _rnn_step(steps[t], h, w_hh, activation)
                 outputs[t] = h
             last = (h,)
-        return mg.stack(outputs, time_dim), last
+        # (L, H, N) -> (L, N, H) or (N, L, H), in one copy
+        output = mg.permute(mg.stack(outputs, 0), (0, 2, 1) if time_dim == 0 else (2, 0, 1))
+        return mg.contiguous(output), [mg.transpose(state, 0, 1) for state in last]
 
     def _finish(self, output: Tensor, finals: list, batched: bool):
         if not batched:

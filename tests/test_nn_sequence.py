@@ -213,6 +213,19 @@ def test_cell_unrolled_equals_layer():
     np.testing.assert_allclose(c.detach().numpy(), c_n.detach().numpy()[0], rtol=1e-12)
 
 
+def test_lstm_cell_returns_the_c_its_h_is_made_from():
+    """As in PyTorch, h' = o * tanh(c') of the very c' returned: a loss on the last h alone gives
+    the last c a gradient (the course's chapter 5 plots ||dL/dc_t||), equal to dL/dh * o * tanh'(c)."""
+    mg.manual_seed(8)
+    cell = nn.LSTMCell(3, 4).double()
+    h, c = cell(tensor(randn(2, 3)))
+    c.retain_grad()
+    h.sum().backward()
+    assert c.grad is not None
+    o = (h / mg.tanh(c)).detach().numpy()  # the output gate, recovered from the results
+    np.testing.assert_allclose(c.grad.numpy(), o * (1 - np.tanh(c.detach().numpy()) ** 2), rtol=1e-10)
+
+
 # ---- gradients -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", MODES)
