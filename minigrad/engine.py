@@ -165,7 +165,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             grad = values.pop(id(key))
             owned = id(key) in owned_keys or exclusive.pop(id(grad.data), None) is grad.data
             if key.hooks is not None or key.retained is not None or wanted is not None:
-                grad, owned = _visit(key, grad, owned, wanted, create_graph)
+                grad, owned = _before_vjp(key, grad, owned, wanted, create_graph)
 
             input_grads = key.backward(key, grad)
             if type(input_grads) is not tuple:
@@ -234,8 +234,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     return None
 
 
-def _visit(node, grad, owned: bool, wanted, create_graph: bool):
-    """What happens at a node besides its VJP: its hooks, retain_grad(), and mg.grad's inputs.
+def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
+    """What happens at a node before its VJP, when asked for: its hooks, retain_grad(), and mg.grad's inputs.
     Returns the gradient to pass on (a hook may replace it) and whether it is still exclusive."""
     if node.hooks:
         hooked = _run_hooks(node.hooks, grad)

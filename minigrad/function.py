@@ -61,7 +61,8 @@ class Function:
     #   saved        what save_for_backward kept, resolved after forward
     #   hooks        functions called on the gradient of the output
     #   retained     weak reference to the output tensor, if it called retain_grad()
-    #   module_id    id of the nn.Module whose forward recorded it (for drawing), or None
+    # and, when recorded inside an nn.Module's forward (else the class default None):
+    #   module_id    id of that module (for drawing)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

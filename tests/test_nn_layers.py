@@ -304,6 +304,11 @@ def test_layer_norm_matches_numpy_and_gradcheck():
                                rtol=1e-4, atol=1e-5)
     check_module(nn.LayerNorm(4), t64(3, 4))
     assert repr(nn.LayerNorm(10)) == "LayerNorm((10,), eps=1e-05, elementwise_affine=True)"
+    # float16: the statistics add up in float32 (a float16 sum of squares of values ~40 overflows)
+    half = mg.tensor(np.random.default_rng(0).normal(0, 40, (2, 64)).astype(np.float16))
+    wide = half.data.astype(np.float64)
+    expected = (wide - wide.mean(-1, keepdims=True)) / np.sqrt(wide.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(F.layer_norm(half, (64,)).data.astype(np.float64), expected, atol=2e-2)
     with pytest.raises(RuntimeError, match=r"LayerNorm: expected input with trailing shape \(6,\) "
                                            r"\(normalized_shape\), got shape \(3, 5\)"):
         ln(mg.randn(3, 5))

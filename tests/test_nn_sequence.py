@@ -213,6 +213,14 @@ def test_cell_unrolled_equals_layer():
     np.testing.assert_allclose(c.detach().numpy(), c_n.detach().numpy()[0], rtol=1e-12)
 
 
+def test_recurrent_results_are_c_contiguous_as_in_pytorch():
+    x = mg.randn(5, 2, 3)
+    results = [*nn.RNN(3, 4)(x), *nn.GRU(3, 4, batch_first=True, bidirectional=True)(x)]
+    out, (h_n, c_n) = nn.LSTM(3, 4, num_layers=2)(x)
+    results += [out, h_n, c_n, nn.RNNCell(3, 4)(x[0]), nn.GRUCell(3, 4)(x[0]), *nn.LSTMCell(3, 4)(x[0])]
+    assert all(result.is_contiguous() for result in results)
+
+
 def test_lstm_cell_returns_the_c_its_h_is_made_from():
     """As in PyTorch, h' = o * tanh(c') of the very c' returned: a loss on the last h alone gives
     the last c a gradient (the course's chapter 5 plots ||dL/dc_t||), equal to dL/dh * o * tanh'(c)."""

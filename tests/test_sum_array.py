@@ -20,7 +20,7 @@ from minigrad.testing import gradcheck, gradgradcheck
 
 
 def _blas_calls(monkeypatch) -> list:
-    """Record every (matrix shape, vector length) that sum_array hands to BLAS."""
+    """Record the length of every vector of ones made (sum_array's, handed to BLAS)."""
     calls = []
     ones = np.ones
 
@@ -106,7 +106,24 @@ def test_special_values_pass_through():
     np.testing.assert_array_equal(sum_array(x, (0,)), np.sum(x, axis=0))
 
 
-def test_sum_and_softmax_use_it_and_keep_their_gradients():
+def test_an_int_axis_may_be_negative_or_a_numpy_integer_and_is_checked():
+    x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    for axis in (1, -1, np.int64(1), np.int64(-1), 0, -2):
+        np.testing.assert_allclose(sum_array(x, axis), np.sum(x, axis=axis), rtol=1e-6)
+    np.testing.assert_allclose(mg.softmax(mg.tensor(x), np.int64(1)).data.sum(1), 1, rtol=1e-6)
+    with pytest.raises(np.exceptions.AxisError):
+        sum_array(x, 2)
+
+
+def test_softmax_and_layer_norm_use_it_and_keep_their_gradients(monkeypatch):
     x = mg.tensor(np.random.default_rng(1).standard_normal((8, 5, 7)), requires_grad=True)
-    for fn in (lambda t: mg.softmax(t, -1).sum((0, 1)), lambda t: nn.functional.layer_norm(t, (7,)) * t):
+    softmax_sum = lambda t: mg.softmax(t, -1).sum((0, 1))
+    normed = lambda t: nn.functional.layer_norm(t, (7,)) * t
+    for fn in (softmax_sum, normed):
         assert gradcheck(fn, (x,)) and gradgradcheck(fn, (x,))
+    calls = _blas_calls(monkeypatch)
+    mg.softmax(x, -1)                                  # the row sums
+    assert calls == [7]
+    calls.clear()
+    (nn.functional.layer_norm(x, (7,)) * x).sum().backward()  # the VJP's row means
+    assert calls.count(7) == 2

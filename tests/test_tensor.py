@@ -280,6 +280,13 @@ def test_indexing_forms_match_numpy():
     np.testing.assert_array_equal(x[0, mg.tensor([True, False, True])].data, data[0, [True, False, True]])
 
 
+def test_an_index_tuple_of_a_tuple_subclass_sums_repeated_positions():
+    Index = __import__("collections").namedtuple("Index", "rows cols")
+    x = mg.zeros(2, 3, requires_grad=True)
+    x[Index(np.array([0, 0]), np.array([1, 1]))].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 2, 0], [0, 0, 0]])
+
+
 def test_basic_indexing_is_a_view_and_setitem_writes_through():
     x = mg.zeros(3, 4)
     row = x[1]

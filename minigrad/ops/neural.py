@@ -61,8 +61,7 @@ class LayerNorm(Function):
         # (a rounded mean would be amplified by rstd, up to 1 / sqrt(eps))
         mu = np.mean(x, axis=axes, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
         centered = x - mu
-        count = int(np.prod([x.shape[axis] for axis in axes]))
-        variance = sum_array(centered * centered, axes, keepdims=True) / count
+        variance = np.mean(centered * centered, axis=axes, keepdims=True)  # float16 adds in float32
         rstd = 1.0 / np.sqrt(variance + eps)
         out = centered * rstd
         ctx.save_for_backward(x, out, rstd.astype(x.dtype, copy=False))

@@ -27,6 +27,7 @@ def normalize_dims(dim, ndim: int, op: str):
 
 
 _LONGEST_BLAS_ROW = 1024  # numpy sums a longer row pairwise, more precisely than BLAS's running sums
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def sum_array(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
@@ -43,22 +44,23 @@ def sum_array(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
 
     Args:
         x: array of shape (*).
-        axis: int, sorted tuple of distinct non-negative ints, or None (every axis).
+        axis: int (negative counts from the end), sorted tuple of distinct non-negative ints,
+            or None (every axis). Anything else goes to np.sum as it is.
 
     Returns:
         The sums, shaped as np.sum's.
     """
-    if type(axis) is int:
-        axis = (axis % x.ndim,) if x.ndim else None
     ndim = x.ndim
-    if axis and len(axis) < ndim and x.size and x.dtype in _BLAS_FLOATS and x.flags.c_contiguous:
+    axes = (int(axis) % ndim,) if isinstance(axis, (int, np.integer)) and -ndim <= axis < ndim else axis
+    if type(axes) is tuple and axes and len(axes) < ndim and x.size and x.dtype in _BLAS_FLOATS \
+            and x.flags.c_contiguous:
         lead = 0  # axes 0, 1, ..., lead - 1 open the tuple
-        while lead < len(axis) and axis[lead] == lead:
+        while lead < len(axes) and axes[lead] == lead:
             lead += 1
-        trail = len(axis) - lead
+        trail = len(axes) - lead
         shape = x.shape
         length = math.prod(shape[ndim - trail:])  # of each row the trailing axes sum
-        if axis[lead:] == tuple(range(ndim - trail, ndim)) and length <= _LONGEST_BLAS_ROW:
+        if axes[lead:] == tuple(range(ndim - trail, ndim)) and length <= _LONGEST_BLAS_ROW:
             out = x
             if trail:
                 out = out.reshape(-1, length) @ np.ones(length, x.dtype)
@@ -69,8 +71,6 @@ def sum_array(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
             return out.reshape((1,) * lead + kept + (1,) * trail if keepdims else kept)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
-
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _kept_shape(shape: tuple, axes) -> tuple:

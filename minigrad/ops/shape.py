@@ -173,7 +173,7 @@ class Clone(Function):
 
 def _indices_are_unique(index) -> bool:
     """True when no element can be selected twice (no integer arrays in the index)."""
-    for part in index if type(index) is tuple else (index,):  # a loop: GetItem's VJP asks at every slice
+    for part in index if isinstance(index, tuple) else (index,):  # a loop: GetItem's VJP asks at every slice
         if isinstance(part, np.ndarray) and part.dtype != np.bool_:
             return False
     return True
