@@ -12,7 +12,6 @@ import heapq
 import numpy as np
 
 from . import anomaly, grad_mode
-from .function import Function
 from .tensor import Tensor, _make
 
 

@@ -72,7 +72,6 @@ def sum_array(x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-
 def _kept_shape(shape: tuple, axes) -> tuple:
     """The shape after reducing `axes` with keepdims=True."""
     if axes is None:
