@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import gc as _gc
-import sys as _sys
 
 from .dtypes import (float16, half, float32, float64, double, int8, uint8, int16, short,
                      int32, int64, long, bool)
@@ -49,22 +48,4 @@ from .allocator import keep_freed_memory as _keep_freed_memory  # noqa: E402
 _keep_freed_memory()
 
 
-def _alias_submodules() -> None:
-    """Make `minigrad.nn`, `minigrad.nn.functional`, `minigrad.optim`, ... the very same module
-    objects as `nn`, `nn.functional`, `optim`: one module, two spellings."""
-    for name, module in list(_sys.modules.items()):
-        if module is None:
-            continue
-        root = name.split(".")[0]
-        if root in ("nn", "optim"):
-            _sys.modules.setdefault("minigrad." + name, module)
-    this = _sys.modules[__name__]
-    for root in ("nn", "optim"):
-        if root in _sys.modules:
-            setattr(this, root, _sys.modules[root])
-
-
-import nn  # noqa: E402
-import optim  # noqa: E402
-
-_alias_submodules()
+from . import nn, optim  # noqa: E402  (built on everything above)

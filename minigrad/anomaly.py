@@ -79,7 +79,7 @@ def check_gradient(node, grads) -> None:
     for index, (parent, grad) in enumerate(zip(node.parents, grads)):
         if grad is None or parent is None:  # a gradient nobody receives cannot spread
             continue
-        data = grad if isinstance(grad, np.ndarray) else grad.data
+        data = grad if isinstance(grad, np.ndarray) else grad.array
         if data.dtype.kind == "f" and not np.isfinite(data).all():
             kind = "nan" if np.isnan(data).any() else "inf"
             where = getattr(node, "created_at", "<unknown: created before anomaly detection was on>")

@@ -37,7 +37,7 @@ def _seed_gradients(outputs, grad_outputs, op: str):
                                "no grad_fn - did you compute it under no_grad, or from tensors that "
                                "do not require grad?")
         if grad is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, "
                                    f"output {index} has shape {out.shape} - pass a gradient of that shape")
             grad = _make(np.ones(out.shape, dtype=out.dtype))

@@ -41,9 +41,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """
     _on_cpu(device, "tensor")
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        data = [d.data if isinstance(d, Tensor) else d for d in data]
+        data = [d.array if isinstance(d, Tensor) else d for d in data]
     return _finish(np.array(dtypes.as_array(data, dtype), copy=True), requires_grad)
 
 
@@ -53,7 +53,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         return data
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     return _make(dtypes.as_array(data, dtype))
 
 
@@ -204,8 +204,8 @@ def normal(mean, std, size=None) -> Tensor:
     """
     mean_t = mean if isinstance(mean, Tensor) else None
     std_t = std if isinstance(std, Tensor) else None
-    shape = size if size is not None else np.broadcast_shapes(np.shape(getattr(mean, "data", mean)),
-                                                             np.shape(getattr(std, "data", std)))
+    shape = size if size is not None else np.broadcast_shapes(np.shape(getattr(mean, "array", mean)),
+                                                             np.shape(getattr(std, "array", std)))
     reference = mean_t if mean_t is not None else std_t
     dtype = reference.dtype if reference is not None else dtypes.default_float
     eps = _make(generator().standard_normal(tuple(shape)).astype(dtype))
@@ -214,13 +214,13 @@ def normal(mean, std, size=None) -> Tensor:
 
 def bernoulli(input) -> Tensor:
     """1 with probability `input` (elementwise), else 0; no gradient."""
-    p = input.data if isinstance(input, Tensor) else np.asarray(input)
+    p = input.array if isinstance(input, Tensor) else np.asarray(input)
     return _make((generator().random(p.shape) < p).astype(p.dtype))
 
 
 def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:
     """Indices sampled from the rows of `input` (non-negative weights), int64."""
-    probs = input.data if isinstance(input, Tensor) else np.asarray(input)
+    probs = input.array if isinstance(input, Tensor) else np.asarray(input)
     rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
     rows = rows / rows.sum(axis=1, keepdims=True)
     rng = generator()

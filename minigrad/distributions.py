@@ -26,8 +26,8 @@ class Normal:
     def __init__(self, loc, scale, validate_args: bool | None = None):
         self.loc = _as_tensor(loc)
         self.scale = _as_tensor(scale)
-        if (self.scale.data <= 0).any():
-            raise ValueError(f"Normal: scale must be positive, got minimum {self.scale.data.min()}")
+        if (self.scale.array <= 0).any():
+            raise ValueError(f"Normal: scale must be positive, got minimum {self.scale.array.min()}")
         self.batch_shape = np.broadcast_shapes(self.loc.shape, self.scale.shape)
 
     @property

@@ -42,21 +42,21 @@ class ScatteredGradient:
     of one tensor (an RNN reading its time steps) costs O(T slices) in
     backward, not T dense arrays of the whole input.
     """
-    __slots__ = ("data", "index", "unique")
+    __slots__ = ("array", "index", "unique")
 
     def __init__(self, data: np.ndarray, index, unique: bool):
-        self.data, self.index, self.unique = data, index, unique
+        self.array, self.index, self.unique = data, index, unique
 
     def add_into(self, buffer: np.ndarray) -> None:
         """buffer[index] += data, where a position indexed twice receives both values."""
         if self.unique:
-            buffer[self.index] += self.data
+            buffer[self.index] += self.array
             return
         index = self.index[0] if isinstance(self.index, tuple) and len(self.index) == 1 else self.index
         if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and buffer.ndim >= 1:
-            _add_rows(buffer, index, self.data)
+            _add_rows(buffer, index, self.array)
         else:
-            np.add.at(buffer, self.index, self.data)
+            np.add.at(buffer, self.index, self.array)
 
 
 def _add_rows(buffer: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
@@ -90,20 +90,20 @@ class _Gradients:
             self.values[k] = grad
         elif self.create_graph:
             self.values[k] = current + grad
-        elif k in self.owned and current.data.shape == grad.data.shape:
-            np.add(current.data, grad.data, out=current.data, casting="unsafe")
+        elif k in self.owned and current.array.shape == grad.array.shape:
+            np.add(current.array, grad.array, out=current.array, casting="unsafe")
         else:
-            self.values[k] = _make(np.asarray(current.data + grad.data))  # 0-d + 0-d gives a numpy scalar
+            self.values[k] = _make(np.asarray(current.array + grad.array))  # 0-d + 0-d gives a numpy scalar
             self.owned.add(k)
 
     def scatter(self, key, grad: ScatteredGradient, shape: tuple, dtype) -> None:
         k = id(key)
         current = self.values.get(k)
         if current is None or k not in self.owned:
-            buffer = np.zeros(shape, dtype) if current is None else current.data.astype(dtype, copy=True)
+            buffer = np.zeros(shape, dtype) if current is None else current.array.astype(dtype, copy=True)
             current = self.values[k] = _make(buffer)
             self.owned.add(k)
-        grad.add_into(current.data)
+        grad.add_into(current.array)
 
     def pop(self, key):
         """The summed gradient of key (or None), and whether its array is ours to keep."""
@@ -162,7 +162,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         while waiting:
             key = heappop(waiting)[1]
             grad = values.pop(id(key))
-            owned = id(key) in owned_keys or exclusive.pop(id(grad.data), None) is grad.data
+            owned = id(key) in owned_keys or exclusive.pop(id(grad.array), None) is grad.array
             if key.hooks is not None or key.retained is not None or wanted is not None:
                 grad, owned = _before_vjp(key, grad, owned, wanted, create_graph)
 
@@ -182,7 +182,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 # the gradient must come out shaped and typed like the input; a parent seen for
                 # the first time starts waiting: a leaf in arrival order, a node on the heap
                 if isinstance(parent, Tensor):  # a leaf
-                    shape, dtype = parent.data.shape, parent.data.dtype
+                    shape, dtype = parent.array.shape, parent.array.dtype
                     if current is None:
                         leaves.append(parent)
                 else:
@@ -190,14 +190,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     if current is None:
                         heappush(waiting, (-parent.sequence, parent))
                 if current is not None and id(parent) not in owned_keys and \
-                        exclusive.pop(id(current.data), None) is current.data:
+                        exclusive.pop(id(current.array), None) is current.array:
                     owned_keys.add(id(parent))  # a fresh array no one else holds: sum into it in place
                 if type(input_grad) is ScatteredGradient:
                     gradients.scatter(parent, input_grad, shape, dtype)
                     continue
                 if not isinstance(input_grad, Tensor):
                     input_grad = _make(np.asarray(input_grad))
-                data = input_grad.data
+                data = input_grad.array
                 if data.shape != shape:
                     input_grad = unbroadcast(input_grad, shape)
                 if data.dtype != dtype:
@@ -209,13 +209,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                     # (a user Function may return tensors it keeps: never let a leaf take those)
                     if track and input_grad is not grad and not key.forward_on_tensors and \
                             _is_exclusive(input_grad, grad, owned, input_grads):
-                        exclusive[id(input_grad.data)] = input_grad.data
+                        exclusive[id(input_grad.array)] = input_grad.array
             if key.saved and not retain_graph:
                 key.release()
 
         for leaf in leaves:
             grad, owned = gradients.pop(leaf)
-            owned = owned or exclusive.pop(id(grad.data), None) is grad.data
+            owned = owned or exclusive.pop(id(grad.array), None) is grad.array
             hooked = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
             if wanted is not None:
                 if id(leaf) in wanted:
@@ -228,7 +228,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         if not create_graph:
             # the caller owns what mg.grad returns: a writable array, shared with no other
             # result (x + y gives x and y one gradient object) nor with an expand()ed view
-            results = [_make(np.array(g.data)) if g is not None else None for g in results]
+            results = [_make(np.array(g.array)) if g is not None else None for g in results]
         return tuple(results)
     return None
 
@@ -266,18 +266,18 @@ def _is_exclusive(result, grad, grad_is_exclusive: bool, results: tuple) -> bool
     counts only if that gradient was itself exclusive, and no two results may
     share an array. (PyTorch's AccumulateGrad steals a buffer on the same grounds.)
     """
-    data = result.data
-    if data is grad.data or not data.flags.writeable:
+    data = result.array
+    if data is grad.array or not data.flags.writeable:
         return False
     base = data.base
     if len(results) > 1:
         for other in results:  # two results holding one array, or views of one array
             if other is not result and isinstance(other, Tensor) and (
-                    other.data is data or (base is not None and other.data.base is base)):
+                    other.array is data or (base is not None and other.array.base is base)):
                 return False
     if base is None:
         return True
-    owner = grad.data if grad.data.base is None else grad.data.base
+    owner = grad.array if grad.array.base is None else grad.array.base
     # a view of the incoming gradient is ours only if that gradient was; a view of an array the
     # VJP made itself (e.g. a transposed matmul result) is new
     return grad_is_exclusive if base is owner else True
@@ -293,8 +293,8 @@ def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) 
             tensor.grad = grad
         else:
             # the array may be shared with another tensor's gradient or be the user's: own a copy
-            tensor.grad = _make(grad.data.copy())  # a C-ordered copy, also of a transposed view
+            tensor.grad = _make(grad.array.copy())  # a C-ordered copy, also of a transposed view
     elif create_graph or tensor.grad._requires_grad:
         tensor.grad = tensor.grad + grad
     else:
-        tensor.grad.data += grad.data
+        tensor.grad.array += grad.array

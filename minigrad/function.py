@@ -129,13 +129,13 @@ class Function:
     @property
     def shapes(self) -> list:
         """Shape of each input that gets a gradient (None for the others)."""
-        return [None if p is None else p.data.shape if isinstance(p, Tensor) else p.out_shape
+        return [None if p is None else p.array.shape if isinstance(p, Tensor) else p.out_shape
                 for p in self.parents]
 
     @property
     def dtypes(self) -> list:
         """dtype of each input that gets a gradient (None for the others)."""
-        return [None if p is None else p.data.dtype if isinstance(p, Tensor) else p.out_dtype
+        return [None if p is None else p.array.dtype if isinstance(p, Tensor) else p.out_dtype
                 for p in self.parents]
 
     @property
@@ -154,7 +154,7 @@ class Function:
         recording = _grad_mode_state.enabled
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a.array)
                 if recording and a._requires_grad:
                     node = a._node
                     if node is None:
@@ -203,11 +203,11 @@ class Function:
     @classmethod
     def _forward_with_tensors(cls, ctx, args, kwargs):
         """Call a PyTorch-style forward: tensors in (not recording), a tensor or array out."""
-        inputs = [_make(arg.data) if isinstance(arg, Tensor) else arg for arg in args]
+        inputs = [_make(arg.array) if isinstance(arg, Tensor) else arg for arg in args]
         with grad_mode.no_grad():
             out = cls.forward(ctx, *inputs, **kwargs)
-        ctx.saved = tuple(v.data if isinstance(v, Tensor) else v for v in ctx.saved)
-        return out.data if isinstance(out, Tensor) else out
+        ctx.saved = tuple(v.array if isinstance(v, Tensor) else v for v in ctx.saved)
+        return out.array if isinstance(out, Tensor) else out
 
     def _resolve_saved(self, args, data, out) -> list:
         """Pair each saved value with what backward will need: (input tensor, its version),
@@ -225,7 +225,7 @@ class Function:
                 saved.append((_OUTPUT, 0))
                 continue
             for arg in args:
-                if isinstance(arg, Tensor) and arg.data is value:
+                if isinstance(arg, Tensor) and arg.array is value:
                     counter = arg._version_counter
                     saved.append((arg, counter[0] if counter is not None else 0))
                     break
@@ -239,7 +239,7 @@ class Function:
             return
         counter = tensor._version_counter
         self.output_version = counter
-        self.output_data = tensor.data
+        self.output_data = tensor.array
         self.saved = [(value, counter[0]) if value is _OUTPUT else (value, version)
                       for value, version in self.saved]
 
@@ -290,7 +290,7 @@ class ViewFunction(Function):
     def apply(cls, *args, **kwargs):
         out = super().apply(*args, **kwargs)
         source = args[0]
-        if isinstance(source, Tensor) and (cls.always_view or np.may_share_memory(out.data, source.data)):
+        if isinstance(source, Tensor) and (cls.always_view or np.may_share_memory(out.array, source.array)):
             counter = source._version_counter
             if counter is None:
                 counter = source._version_counter = [0]

@@ -137,7 +137,7 @@ def _encode_all(obj):
         if isinstance(value, str):
             return {"type": "str", "value": str(value)}
         if isinstance(value, Tensor):
-            return {"type": "tensor", "array": add_array(value.data, path),
+            return {"type": "tensor", "array": add_array(value.array, path),
                     "requires_grad": bool(value.requires_grad)}
         if isinstance(value, np.ndarray):
             return {"type": "ndarray", "array": add_array(value, path)}

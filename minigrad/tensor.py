@@ -25,7 +25,7 @@ class Tensor:
     `mg.Tensor([1, 2])` makes one from data (use `mg.tensor` for that).
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_version_counter",
+    __slots__ = ("array", "grad", "_requires_grad", "_node", "_version_counter",
                  "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to our operators
 
@@ -36,7 +36,7 @@ class Tensor:
         else:
             shape = tuple(int(n) for n in (args[0] if len(args) == 1 and isinstance(args[0], tuple) else args))
             data = np.empty(shape, dtype=dtypes.to_dtype(dtype) or dtypes.default_float)
-        self.data = data
+        self.array = data
         self.grad = None
         self._requires_grad = False
         self._node = None
@@ -53,10 +53,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind != "f":
+        if value and self.array.dtype.kind != "f":
             raise RuntimeError(
                 f"requires_grad: only floating-point tensors can require gradients, this one is "
-                f"{self.data.dtype} - convert it first with .float()")
+                f"{self.array.dtype} - convert it first with .float()")
         if not value and self._node is not None:
             raise RuntimeError("requires_grad: cannot turn off gradients of a non-leaf tensor "
                                "(one made by an op) - use .detach() instead")
@@ -130,7 +130,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data (shared, not copied), cut from the graph."""
-        out = _make(self.data)
+        out = _make(self.array)
         if self._version_counter is None:
             self._version_counter = [0]
         out._version_counter = self._version_counter
@@ -141,39 +141,58 @@ class Tensor:
         self._requires_grad = False
         return self
 
+    @property
+    def data(self) -> "Tensor":
+        """This tensor's memory as a tensor that records nothing, as PyTorch's `.data`.
+
+        Writes through it change this tensor but are not seen by autograd
+        (`p.data.add_(g, alpha=-lr)`, `p.data.normal_(0, 0.02)`); prefer
+        `with mg.no_grad():` and `.detach()` in new code.
+        """
+        return _make(self.array)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+        if value.array.shape != self.array.shape:
+            raise RuntimeError(f"data: cannot assign a tensor of shape {value.shape} to the data of a "
+                               f"tensor of shape {self.shape} - the shapes must match")
+        self.array = value.array
+
     # ---- array-like properties --------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     def size(self, dim: int | None = None):
         """The shape, or the length of dimension `dim`."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_check_dim(dim, self.data.ndim, "size")]
+            return self.array.shape
+        return self.array.shape[_check_dim(dim, self.array.ndim, "size")]
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     ndimension = dim
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     nelement = numel
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
     def device(self) -> str:
@@ -185,28 +204,28 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python number, "
                              f"this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         """The numpy array (shared memory, as in PyTorch)."""
         if self._requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad - use .detach().numpy()")
-        return self.data
+        return self.array
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", precision=4, prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool) or self.data.size == 0:
-            extra += f", dtype={self.data.dtype}"
+        if self.array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool) or self.array.size == 0:
+            extra += f", dtype={self.array.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{type(self._node).__name__}>"
         elif self._requires_grad:
@@ -214,10 +233,10 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is "
+        if self.array.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self.array.size} elements is "
                                "ambiguous - use .any() or .all()")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -226,16 +245,16 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.data.item())
+        return int(self.array.item())
 
     __hash__ = object.__hash__
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     # ---- conversions ------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Tensor":
@@ -283,10 +302,10 @@ class Tensor:
         _check_device("cuda")
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
-        return self.data.flags.c_contiguous
+        return self.array.flags.c_contiguous
 
     # ---- in-place operations ----------------------------------------------------
     def _inplace(self, name: str, compute, *others) -> "Tensor":
@@ -307,20 +326,20 @@ class Tensor:
             if self._node is not None:
                 self._node.view_watch = None  # its output lives on in `old`, a copy nothing will change
             # the op may save its input for backward: give it the old value, not memory we overwrite
-            old = _make(self.data.copy(), self._requires_grad, self._node)
+            old = _make(self.array.copy(), self._requires_grad, self._node)
             result = compute(old, *others)
         else:
             result = compute(self, *others)
-        if result.shape != self.data.shape:
+        if result.shape != self.array.shape:
             raise RuntimeError(f"{name}: the result has shape {result.shape}, which cannot be written "
-                               f"in place into a tensor of shape {self.data.shape}")
-        if self.data.dtype.kind != "f" and result.data.dtype.kind == "f":
-            raise RuntimeError(f"{name}: result type {result.data.dtype} can't be cast to the "
-                               f"desired output type {self.data.dtype}")
-        if not self.data.flags.writeable:
+                               f"in place into a tensor of shape {self.array.shape}")
+        if self.array.dtype.kind != "f" and result.array.dtype.kind == "f":
+            raise RuntimeError(f"{name}: result type {result.array.dtype} can't be cast to the "
+                               f"desired output type {self.array.dtype}")
+        if not self.array.flags.writeable:
             raise RuntimeError(f"{name}: this tensor's memory is read-only (an expand()ed view?) - "
                                "call .clone() first")
-        np.copyto(self.data, result.data, casting="unsafe")
+        np.copyto(self.array, result.array, casting="unsafe")
         self._bump_version()
         if recording:
             self._node = result._node
@@ -377,7 +396,7 @@ class Tensor:
         if self._node is not None and grad_mode._state.enabled:
             from .ops import mul
             return self._inplace("fill_", lambda a: mul(a, 0) + value)
-        self.data[...] = value.item() if isinstance(value, Tensor) else value
+        self.array[...] = value.item() if isinstance(value, Tensor) else value
         self._bump_version()
         return self
 
@@ -393,7 +412,7 @@ class Tensor:
         if grad_mode._state.enabled and self._requires_grad:
             raise RuntimeError(f"{name}: a tensor that requires grad is being used in an in-place "
                                "operation - wrap it in `with mg.no_grad():`")
-        self.data[...] = values
+        self.array[...] = values
         self._bump_version()
         return self
 
@@ -417,7 +436,7 @@ class Tensor:
 def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
     """Wrap an array as a tensor without checks or copies (the engine's fast path)."""
     t = _new(Tensor)
-    t.data = data
+    t.array = data
     t.grad = None
     t._requires_grad = requires_grad
     t._node = node

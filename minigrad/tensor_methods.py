@@ -22,7 +22,7 @@ def _compare(ufunc):
     """Comparisons give bool tensors that never require grad."""
     def compare(self, other):
         from .tensor import _make
-        return _make(ufunc(self.data, other.data if isinstance(other, Tensor) else other))
+        return _make(ufunc(self.array, other.array if isinstance(other, Tensor) else other))
     return compare
 
 
@@ -52,7 +52,7 @@ _OPERATORS = {
 
 def _invert(self):
     from .tensor import _make
-    return _make(np.logical_not(self.data) if self.dtype == np.bool_ else np.invert(self.data))
+    return _make(np.logical_not(self.array) if self.dtype == np.bool_ else np.invert(self.array))
 
 
 # methods whose signature is the function's, with self as the first argument

@@ -50,7 +50,7 @@ def _check_inputs(inputs: tuple, op: str) -> list:
             if x.dtype != np.float64:
                 raise TypeError(f"{op}: input {index} requires grad but has dtype {x.dtype} - finite "
                                 "differences need float64 inputs (use .double() or dtype=mg.float64)")
-            if not x.data.flags.writeable:
+            if not x.array.flags.writeable:
                 raise ValueError(f"{op}: input {index} is a read-only view - pass a .clone() of it")
             wanted.append(index)
     if not wanted:
@@ -60,7 +60,7 @@ def _check_inputs(inputs: tuple, op: str) -> list:
 
 def _evaluate(fn, inputs) -> list:
     """fn's outputs as float64 copies (copies: an output may share memory with an input)."""
-    return [np.array(out.data, dtype=np.float64, copy=True) if isinstance(out, Tensor) else None
+    return [np.array(out.array, dtype=np.float64, copy=True) if isinstance(out, Tensor) else None
             for out in _as_tuple(fn(*inputs))]
 
 
@@ -70,10 +70,10 @@ def _differentiable(out) -> bool:
 
 def _numerical_jacobians(fn, inputs, wanted, outputs, eps: float) -> dict:
     """{(output k, input i): array (out_k.size, in_i.size)} by central differences."""
-    jacobians = {(k, i): np.zeros((out.data.size, inputs[i].data.size))
+    jacobians = {(k, i): np.zeros((out.array.size, inputs[i].array.size))
                  for k, out in enumerate(outputs) if _differentiable(out) for i in wanted}
     for i in wanted:
-        data = inputs[i].data
+        data = inputs[i].array
         for column, element in enumerate(np.ndindex(data.shape)):
             original = data[element]
             data[element] = original + eps
@@ -95,10 +95,10 @@ def _analytical_jacobians(outputs, inputs, wanted, op: str) -> dict:
         if not _differentiable(out):
             continue
         for i in wanted:
-            jacobians[k, i] = np.zeros((out.data.size, inputs[i].data.size))
+            jacobians[k, i] = np.zeros((out.array.size, inputs[i].array.size))
         if not out.requires_grad:
             continue  # a constant output: its Jacobian is zero
-        for row in range(out.data.size):
+        for row in range(out.array.size):
             seed = np.zeros(out.shape, dtype=out.dtype)
             seed.reshape(-1)[row] = 1
             grads = autograd.grad(out, diff_inputs, grad_outputs=_make(seed), retain_graph=True,
@@ -112,7 +112,7 @@ def _analytical_jacobians(outputs, inputs, wanted, op: str) -> dict:
                         f"{op}: the gradient of output {k} with respect to input {i} has shape "
                         f"{g.shape} and dtype {g.dtype}, but the input has shape {x.shape} and dtype "
                         f"{x.dtype} - they must match")
-                jacobians[k, i][row] = g.data.reshape(-1)
+                jacobians[k, i][row] = g.array.reshape(-1)
     return jacobians
 
 
@@ -147,11 +147,11 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
     """
     inputs = _as_tuple(inputs)
     wanted = _check_inputs(inputs, "gradcheck")
-    before = [np.array(x.data, copy=True) if isinstance(x, Tensor) else None for x in inputs]
+    before = [np.array(x.array, copy=True) if isinstance(x, Tensor) else None for x in inputs]
     with grad_mode.enable_grad():
         outputs = _as_tuple(fn(*inputs))
     for index, (x, old) in enumerate(zip(inputs, before)):
-        if old is not None and not np.array_equal(x.data, old, equal_nan=x.dtype.kind == "f"):
+        if old is not None and not np.array_equal(x.array, old, equal_nan=x.dtype.kind == "f"):
             return _fail(f"gradcheck: fn modified input {index} in place - a function under test must "
                          "leave its inputs unchanged", raise_exception)
     for k, out in enumerate(outputs):
@@ -725,7 +725,7 @@ def _index_step(draw, st, shape: tuple, env: dict, new_input: Callable):
                          max_size=int(np.prod(index_shape))))
     from .creation import tensor
     indices = tensor(np.array(flat, dtype=np.int64).reshape(index_shape))
-    return ProgramStep(f"mg.take_along_dim({{v}}, mg.tensor({indices.data.tolist()!r}), {dim})",
+    return ProgramStep(f"mg.take_along_dim({{v}}, mg.tensor({indices.array.tolist()!r}), {dim})",
                        lambda v, env: mg.take_along_dim(v, indices, dim))
 
 
@@ -897,7 +897,7 @@ def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SI
             env = {name: _make(a) for name, a in arrays.items()}
             try:
                 with grad_mode.no_grad(), np.errstate(all="ignore"):  # a nan here just drops the step
-                    data = step.run(env[f"v{len(values) - 1}"], env).data
+                    data = step.run(env[f"v{len(values) - 1}"], env).array
             except (RuntimeError, ValueError, IndexError) as error:
                 raise AssertionError(f"random_programs: drew a step the engine refused: "
                                      f"{step.text.format(v='v')} on shape {values[-1].shape}: {error}") from error

@@ -292,7 +292,7 @@ class _NormHook:
         self.norms, self.key = norms, key
 
     def __call__(self, grad):
-        self.norms[self.key] = _norm(grad.data)
+        self.norms[self.key] = _norm(grad.array)
         return None
 
 
@@ -517,7 +517,7 @@ class _Scene:
                 lines.append("(not recorded: requires_grad=False)")
         if show_grads:
             if tensor.grad is not None:
-                norm = _norm(tensor.grad.data)
+                norm = _norm(tensor.grad.array)
             elif grads is not None and tensor._node is not None:
                 norm = grads.norm(tensor)
             if norm is not None:

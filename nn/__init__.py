@@ -2,8 +2,6 @@
 
 No layer here has backward code: every gradient comes from the engine.
 """
-import minigrad as _minigrad
-
 from .parameter import Parameter
 from .module import Module
 from .containers import Sequential, ModuleList, ModuleDict, ParameterList
@@ -22,5 +20,3 @@ from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
                           TransformerDecoder, Transformer, PositionalEncoding)
 from . import course
-
-_minigrad._alias_submodules()

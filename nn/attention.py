@@ -64,7 +64,7 @@ def _causal_blocked(length: int, source_length: int) -> np.ndarray:
 def _mask_array(mask, name: str, op: str):
     """Split a mask into (bool numpy array, None) or (None, float tensor)."""
     if isinstance(mask, Tensor):
-        data = mask.data
+        data = mask.array
     else:
         data = np.asarray(mask)
         mask = None

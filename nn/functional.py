@@ -4,7 +4,7 @@ Everything here is a composition of minigrad ops; none of it has backward
 code. The fused primitives (conv2d, max_pool2d, softmax, log_softmax,
 layer_norm) come from the engine; the rest is a few ops each.
 
-    import nn.functional as F
+    import minigrad.nn.functional as F
     loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
 """
 from __future__ import annotations
@@ -30,14 +30,14 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x (gradient negative_slope at 0, as PyTorch)."""
-    return ops.where(input.data > 0, input, input * negative_slope)
+    return ops.where(input.array > 0, input, input * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     # exp of min(x, 0): the branch that where() discards must not overflow, or its 0 * inf gradient is nan
     negative = (ops.exp(ops.clamp(input, max=0.0)) - 1) * alpha
-    return ops.where(input.data > 0, input, negative)
+    return ops.where(input.array > 0, input, negative)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -194,7 +194,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
     axes = (0,) + tuple(range(2, input.ndim))
     if training or running_mean is None or running_var is None:
-        count = input.data.size // channels
+        count = input.array.size // channels
         if training and count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
@@ -203,11 +203,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         var = ops.mean(centered * centered, axes, keepdim=True)
         if training and running_mean is not None and running_var is not None:
             with mg.no_grad():
-                unbiased = var.data.reshape(channels) * (count / max(count - 1, 1))
-                running_mean.data *= 1 - momentum
-                running_mean.data += momentum * mean.data.reshape(channels)
-                running_var.data *= 1 - momentum
-                running_var.data += momentum * unbiased
+                unbiased = var.array.reshape(channels) * (count / max(count - 1, 1))
+                running_mean.array *= 1 - momentum
+                running_mean.array += momentum * mean.array.reshape(channels)
+                running_var.array *= 1 - momentum
+                running_var.array += momentum * unbiased
                 running_mean._bump_version()
                 running_var._bump_version()
         out = centered * ops.rsqrt(var + eps)
@@ -217,7 +217,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             out = out + ops.reshape(bias, stat_shape)
         return out
     # evaluation: one scale and one shift per channel
-    scale = _make((1.0 / np.sqrt(running_var.data + eps)).astype(input.dtype, copy=False))
+    scale = _make((1.0 / np.sqrt(running_var.array + eps)).astype(input.dtype, copy=False))
     if weight is not None:
         scale = scale * weight
     shift = running_mean.detach() * scale * -1
@@ -239,7 +239,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """(*,) class indices -> (*, num_classes) int64 one-hot rows (num_classes=-1: max + 1)."""
-    indices = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    indices = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if indices.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: is only applicable to index tensors, got dtype {indices.dtype}")
     if indices.size and indices.min() < 0:
@@ -459,7 +459,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     absolute = ops.abs(diff)
     if beta == 0:
         return _reduce(absolute, reduction, "smooth_l1_loss")
-    loss = ops.where(absolute.data < beta, diff * diff * (0.5 / beta), absolute - 0.5 * beta)
+    loss = ops.where(absolute.array < beta, diff * diff * (0.5 / beta), absolute - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -472,7 +472,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _same_size(input, target, "huber_loss")
     diff = input - target
     absolute = ops.abs(diff)
-    loss = ops.where(absolute.data < delta, diff * diff * 0.5, (absolute - 0.5 * delta) * delta)
+    loss = ops.where(absolute.array < delta, diff * diff * 0.5, (absolute - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "huber_loss")
@@ -504,7 +504,7 @@ def _check_classes(target: np.ndarray, classes: int, ignore_index: int, op: str)
 def _weight_array(weight, classes: int, dtype, op: str):
     if weight is None:
         return None
-    array = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    array = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
     if array.shape != (classes,):
         raise ValueError(f"{op}: weight of shape {array.shape} does not fit {classes} classes - "
                          f"expected shape ({classes},)")
@@ -536,7 +536,7 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     """
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "nll_loss")
-    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target = target.array if isinstance(target, Tensor) else np.asarray(target)
     if target.dtype.kind not in "iu":
         raise RuntimeError(f"nll_loss: expected integer class-index targets, got dtype {target.dtype}")
     if input.ndim < 1:
@@ -592,7 +592,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     log_probs = ops.log_softmax(input, class_dim)
     w = _weight_array(weight, classes, input.dtype, "cross_entropy")
     w_shape = (classes,) + (1,) * (input.ndim - class_dim - 1)
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_data = target.array if isinstance(target, Tensor) else np.asarray(target)
 
     if target_data.dtype.kind == "f":
         # class probabilities (soft targets)
@@ -606,7 +606,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
             terms = terms * w.reshape(w_shape)
         loss = ops.sum(terms, class_dim) * -1
         if reduction == "mean":
-            return ops.sum(loss) / max(input.data.size // classes, 1) if input.ndim >= 2 else loss
+            return ops.sum(loss) / max(input.array.size // classes, 1) if input.ndim >= 2 else loss
         return _reduce(loss, reduction, "cross_entropy")
 
     if target_data.dtype.kind not in "iu":
@@ -642,9 +642,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_averag
     if tuple(np.shape(target)) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy: using a target size {tuple(np.shape(target))} that is different "
                          f"to the input size {tuple(input.shape)} - please ensure they have the same size")
-    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+    if input.array.size and (input.array.min() < 0 or input.array.max() > 1):
         raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
-                           f"[{input.data.min()}, {input.data.max()}] - use binary_cross_entropy_with_logits "
+                           f"[{input.array.min()}, {input.array.max()}] - use binary_cross_entropy_with_logits "
                            "for logits")
     loss = neural.binary_cross_entropy(input, target)
     if weight is not None:
@@ -694,7 +694,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     if log_target:
         if not isinstance(target, Tensor):
             target = _make(np.asarray(target, dtype=input.dtype))
-        finite = target.data > -np.inf
+        finite = target.array > -np.inf
         if finite.all():
             loss = ops.exp(target) * (target - input)
         else:
@@ -714,7 +714,7 @@ def _xlogy_self(t) -> Tensor:
     """t log t, with 0 log 0 = 0 (and a zero gradient there)."""
     if not isinstance(t, Tensor):
         t = _make(np.asarray(t))
-    positive = t.data > 0
+    positive = t.array > 0
     if positive.all():
         return t * ops.log(t)
     safe = ops.where(positive, t, 1.0)

@@ -77,7 +77,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into tensor's memory (dtype kept) and mark the change."""
     with mg.no_grad():
-        tensor.data[...] = values
+        tensor.array[...] = values
         tensor._bump_version()
     return tensor
 
@@ -183,10 +183,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tuple(tensor.shape)}")
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     flattened = (generator if generator is not None else _generator()).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flattened = flattened.T

@@ -249,7 +249,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = _make(np.zeros_like(param.grad.data))
+                param.grad = _make(np.zeros_like(param.grad.array))
 
     # ---- dtype ----------------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Module":
@@ -272,9 +272,9 @@ class Module:
             for registry in (module._parameters, module._buffers):
                 for tensor in registry.values():
                     if tensor is not None and tensor.dtype.kind == "f" and tensor.dtype != dtype:
-                        tensor.data = tensor.data.astype(dtype)
+                        tensor.array = tensor.array.astype(dtype)
                         if tensor.grad is not None:
-                            tensor.grad = _make(tensor.grad.data.astype(dtype))
+                            tensor.grad = _make(tensor.grad.array.astype(dtype))
         return self.apply(cast)
 
     def float(self) -> "Module":
@@ -326,7 +326,7 @@ class Module:
         for key, target in own.items():
             if key in given:
                 value = given[key]
-                shape = tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+                shape = tuple(np.shape(value.array if isinstance(value, Tensor) else value))
                 if shape != tuple(target.shape):
                     mismatched.append(f"size mismatch for {key}: copying a param with shape {shape} from "
                                       f"checkpoint, the shape in current model is {tuple(target.shape)}")
@@ -345,10 +345,10 @@ class Module:
                 if key not in given:
                     continue
                 value = given[key]
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                array = value.array if isinstance(value, Tensor) else np.asarray(value)
                 if array.dtype == object:
                     raise TypeError(f"load_state_dict: value for {key} is an object array, expected numbers")
-                target.data[...] = array.astype(target.dtype, copy=False)
+                target.array[...] = array.astype(target.dtype, copy=False)
                 target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 

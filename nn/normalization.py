@@ -115,11 +115,11 @@ class _BatchNorm(Module):
                              f"of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             self.num_batches_tracked._bump_version()
             if self.momentum is None:
                 # cumulative moving average: every batch counts the same
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch_stats = self.training or self.running_mean is None
         return F.batch_norm(input,
                             self.running_mean if not self.training or self.track_running_stats else None,

@@ -21,10 +21,10 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty((0,), dtype=dtypes.default_float)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         else:
             array = dtypes.as_array(data)
-        self.data = array
+        self.array = array
         self.grad = None
         self._requires_grad = False
         self._node = None

@@ -325,7 +325,7 @@ class PositionalEncoding(Module):
         length = x.shape[1] if (self.batch_first and x.ndim == 3) else x.shape[0]
         if length > self.max_len:
             raise RuntimeError(f"PositionalEncoding: sequence length {length} exceeds max_len {self.max_len}")
-        pe = self.pe.data[:length, 0]  # (L, E): broadcasts over (N, L, E) and (L, E)
+        pe = self.pe.array[:length, 0]  # (L, E): broadcasts over (N, L, E) and (L, E)
         if x.ndim == 3 and not self.batch_first:
             pe = pe[:, None]  # (L, 1, E) against (L, N, E)
         return self.dropout(x + pe.astype(x.dtype, copy=False))

@@ -42,9 +42,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         return mg.tensor(0.0)
     dtype = grads[0].dtype
     if norm_type == float("inf"):
-        total = max(float(np.max(np.abs(g.data))) if g.data.size else 0.0 for g in grads)
+        total = max(float(np.max(np.abs(g.array))) if g.array.size else 0.0 for g in grads)
     else:
-        per_grad = [np.linalg.norm(g.data.reshape(-1).astype(np.float64), norm_type) for g in grads]
+        per_grad = [np.linalg.norm(g.array.reshape(-1).astype(np.float64), norm_type) for g in grads]
         total = float(np.linalg.norm(np.asarray(per_grad), norm_type))
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} for gradients from "
@@ -53,7 +53,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     coefficient = min(max_norm / (total + 1e-6), 1.0)
     # PyTorch multiplies even when the coefficient is 1 (so nan/inf norms propagate); we do the same
     for g in grads:
-        g.data *= np.asarray(coefficient, dtype=g.dtype)
+        g.array *= np.asarray(coefficient, dtype=g.dtype)
         g._bump_version()
     return _make(np.asarray(total, dtype=dtype))
 
@@ -63,7 +63,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
             p.grad._bump_version()
 
 
@@ -79,14 +79,14 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if vec.ndim != 1:
         raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {tuple(vec.shape)}")
     parameters = list(parameters)
-    needed = sum(p.data.size for p in parameters)
+    needed = sum(p.array.size for p in parameters)
     if vec.shape[0] != needed:
         raise ValueError(f"vector_to_parameters: the vector has {vec.shape[0]} elements but the parameters "
                          f"need {needed}")
     pointer = 0
     with mg.no_grad():
         for p in parameters:
-            n = p.data.size
-            p.data[...] = vec.data[pointer:pointer + n].reshape(p.shape)
+            n = p.array.size
+            p.array[...] = vec.array[pointer:pointer + n].reshape(p.shape)
             p._bump_version()
             pointer += n

@@ -1,6 +1,4 @@
 """optim: optimizers and learning-rate schedules (torch.optim-style)."""
-import minigrad as _minigrad
-
 from .optimizer import Optimizer
 from .sgd import SGD
 from .rmsprop import RMSprop
@@ -9,5 +7,3 @@ from .early_stopping import EarlyStopping
 from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "EarlyStopping", "lr_scheduler"]
-
-_minigrad._alias_submodules()

@@ -66,21 +66,21 @@ class Adam(Optimizer):
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = _make(np.zeros_like(p.data))
-                state["exp_avg_sq"] = _make(np.zeros_like(p.data))
+                state["exp_avg"] = _make(np.zeros_like(p.array))
+                state["exp_avg_sq"] = _make(np.zeros_like(p.array))
             if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = _make(np.zeros_like(p.data))
+                state["max_exp_avg_sq"] = _make(np.zeros_like(p.array))
             if maximize:
                 g = np.negative(g)
             state["step"] += 1
             t = state["step"]
             if weight_decay != 0:
                 if decoupled:
-                    p.data *= 1 - lr * weight_decay
+                    p.array *= 1 - lr * weight_decay
                 else:
-                    g = np.add(g, weight_decay * p.data)
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-            scratch = np.subtract(g, m, dtype=p.data.dtype)
+                    g = np.add(g, weight_decay * p.array)
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+            scratch = np.subtract(g, m, dtype=p.array.dtype)
             scratch *= 1 - beta1
             m += scratch
             v *= beta2
@@ -91,7 +91,7 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1 ** t)
             bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
             if amsgrad:
-                v_max = state["max_exp_avg_sq"].data
+                v_max = state["max_exp_avg_sq"].array
                 np.maximum(v_max, v, out=v_max)
                 v = v_max
             denom = np.sqrt(v, out=scratch)
@@ -99,7 +99,7 @@ class Adam(Optimizer):
             denom += eps
             np.divide(m, denom, out=scratch)
             scratch *= step_size
-            p.data -= scratch
+            p.array -= scratch
             p._bump_version()
 
 

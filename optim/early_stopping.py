@@ -105,5 +105,5 @@ class EarlyStopping:
 
 def _copy_state(state: dict) -> dict:
     """name -> numpy array copies of a state dict's tensors (so later training does not change them)."""
-    return {name: (value.data.copy() if isinstance(value, Tensor) else np.array(value, copy=True))
+    return {name: (value.array.copy() if isinstance(value, Tensor) else np.array(value, copy=True))
             for name, value in state.items()}

@@ -82,8 +82,8 @@ class Optimizer:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor (parameter {i}, shape {p.shape}, "
                                  f"made by {type(p.grad_fn).__name__}) - optimize the leaf it was "
                                  "computed from, or .detach().requires_grad_() it")
-            if p.data.dtype.kind != "f":
-                raise TypeError(f"{name}: parameter {i} has dtype {p.data.dtype} - only floating-point "
+            if p.array.dtype.kind != "f":
+                raise TypeError(f"{name}: parameter {i} has dtype {p.array.dtype} - only floating-point "
                                 "tensors can be optimized")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{name}: a parameter group contains the same tensor twice - it would be "
@@ -120,10 +120,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif p.grad.grad_fn is not None or not p.grad.data.flags.writeable:
-                    p.grad = _make(np.zeros_like(p.grad.data))
+                elif p.grad.grad_fn is not None or not p.grad.array.flags.writeable:
+                    p.grad = _make(np.zeros_like(p.grad.array))
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
                     p.grad._bump_version()
 
     def step(self, closure=None):
@@ -155,9 +155,9 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            g = grad.data
-            if g.shape != p.data.shape:
-                raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.data.shape} has a "
+            g = grad.array
+            if g.shape != p.array.shape:
+                raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.array.shape} has a "
                                    f".grad of shape {g.shape} - expected the same shape")
             yield p, g
 
@@ -182,7 +182,7 @@ class Optimizer:
         state = {}
         for p, values in self.state.items():
             if id(p) in index and values:
-                state[index[id(p)]] = {key: (_make(value.data.copy()) if isinstance(value, Tensor) else value)
+                state[index[id(p)]] = {key: (_make(value.array.copy()) if isinstance(value, Tensor) else value)
                                        for key, value in values.items()}
         return {"state": state, "param_groups": groups}
 
@@ -236,11 +236,11 @@ class Optimizer:
             return int(value.item() if isinstance(value, (Tensor, np.ndarray)) else value)
         if value is None or isinstance(value, (bool, int, float)):
             return value
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
-        if array.shape != p.data.shape:
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
+        if array.shape != p.array.shape:
             raise ValueError(f"{type(self).__name__}: state '{key}' of parameter {index} has shape "
-                             f"{array.shape}, but the parameter has shape {p.data.shape}")
-        return _make(array.astype(p.data.dtype, copy=True))
+                             f"{array.shape}, but the parameter has shape {p.array.shape}")
+        return _make(array.astype(p.array.dtype, copy=True))
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]

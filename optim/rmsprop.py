@@ -58,24 +58,24 @@ class RMSprop(Optimizer):
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["square_avg"] = _make(np.zeros_like(p.data))
+                state["square_avg"] = _make(np.zeros_like(p.array))
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = _make(np.zeros_like(p.data))
+                state["momentum_buffer"] = _make(np.zeros_like(p.array))
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = _make(np.zeros_like(p.data))
+                state["grad_avg"] = _make(np.zeros_like(p.array))
             if maximize:
                 g = np.negative(g)
             state["step"] += 1
             if weight_decay != 0:
-                g = np.add(g, weight_decay * p.data)
+                g = np.add(g, weight_decay * p.array)
 
-            v = state["square_avg"].data
+            v = state["square_avg"].array
             v *= alpha
-            scratch = np.multiply(g, g, dtype=p.data.dtype)
+            scratch = np.multiply(g, g, dtype=p.array.dtype)
             scratch *= 1 - alpha
             v += scratch
             if centered:
-                a = state["grad_avg"].data
+                a = state["grad_avg"].array
                 np.subtract(g, a, out=scratch)
                 scratch *= 1 - alpha
                 a += scratch
@@ -87,11 +87,11 @@ class RMSprop(Optimizer):
             scratch += eps
             np.divide(g, scratch, out=scratch)  # g / s
             if momentum > 0:
-                b = state["momentum_buffer"].data
+                b = state["momentum_buffer"].array
                 b *= momentum
                 b += scratch
                 np.multiply(b, lr, out=scratch)
             else:
                 scratch *= lr
-            p.data -= scratch
+            p.array -= scratch
             p._bump_version()

@@ -54,7 +54,7 @@ class SGD(Optimizer):
             # (so it may be changed in place) or someone else's (the grad, the buffer)
             d, owned = g, False
             if weight_decay != 0:
-                d = np.multiply(p.data, weight_decay)
+                d = np.multiply(p.array, weight_decay)
                 if maximize:
                     d -= g
                 else:
@@ -66,10 +66,10 @@ class SGD(Optimizer):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = _make(np.array(d, dtype=p.data.dtype, copy=True))
+                    buf = _make(np.array(d, dtype=p.array.dtype, copy=True))
                     state["momentum_buffer"] = buf
                 else:
-                    b = buf.data
+                    b = buf.array
                     b *= momentum
                     if dampening != 0:
                         _add_scaled(b, 1 - dampening, d)
@@ -77,15 +77,15 @@ class SGD(Optimizer):
                         b += d
                 if nesterov:
                     if not owned:
-                        d, owned = np.array(d, dtype=p.data.dtype, copy=True), True
-                    _add_scaled(d, momentum, buf.data)
+                        d, owned = np.array(d, dtype=p.array.dtype, copy=True), True
+                    _add_scaled(d, momentum, buf.array)
                 else:
-                    d, owned = buf.data, False
+                    d, owned = buf.array, False
             if owned:
                 d *= lr
-                p.data -= d
+                p.array -= d
             else:
-                _add_scaled(p.data, -lr, d)
+                _add_scaled(p.array, -lr, d)
             p._bump_version()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn.functional as F
+import minigrad.nn.functional as F
 
 THIS_FILE = os.path.abspath(__file__)
 
@@ -35,12 +35,12 @@ def test_off_by_default_and_nothing_is_checked():
     assert not mg.autograd.is_anomaly_enabled()
     x = mg.tensor([0.0, 4.0], requires_grad=True)
     mg.sqrt(x).sum().backward()
-    assert x.grad.data[0] == np.inf and x.grad.data[1] == 0.25
+    assert x.grad.array[0] == np.inf and x.grad.array[1] == 0.25
     y = mg.tensor([-1.0, 2.0], requires_grad=True)
     out = mg.log(y)  # nan in the forward: not refused when off
-    assert np.isnan(out.data[0])
+    assert np.isnan(out.array[0])
     (out * out).sum().backward()
-    assert np.isnan(y.grad.data[0])
+    assert np.isnan(y.grad.array[0])
     node = mg.exp(x).grad_fn
     assert not hasattr(node, "created_at")  # free when off: nothing recorded per node
 
@@ -97,7 +97,7 @@ def test_a_nan_already_in_the_inputs_is_not_blamed_on_the_next_op():
     x = mg.tensor([np.nan, 1.0], requires_grad=True)
     with mg.autograd.detect_anomaly():
         y = mg.exp(x)  # nan in, nan out: exp did nothing wrong
-        assert np.isnan(y.data[0])
+        assert np.isnan(y.array[0])
 
 
 def test_the_line_is_the_users_even_when_the_library_calls_the_op():
@@ -118,8 +118,8 @@ def test_legitimate_infinities_are_not_refused():
     with mg.autograd.detect_anomaly():
         p = F.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
         (p * mg.tensor([1.0, 2.0, 3.0])).sum().backward()
-    assert np.isfinite(scores.grad.data).all()
-    assert scores.grad.data[0, 1] == 0 and scores.grad.data[1, 2] == 0
+    assert np.isfinite(scores.grad.array).all()
+    assert scores.grad.array[0, 1] == 0 and scores.grad.array[1, 2] == 0
 
 
 def test_a_nonfinite_gradient_for_an_input_without_grad_is_ignored():
@@ -139,7 +139,7 @@ def test_a_nonfinite_gradient_for_an_input_without_grad_is_ignored():
     c = mg.tensor([3.0, 4.0])
     with mg.autograd.detect_anomaly():
         ScaleBy.apply(x, c).sum().backward()
-    assert np.array_equal(x.grad.data, [3.0, 4.0])
+    assert np.array_equal(x.grad.array, [3.0, 4.0])
 
 
 def test_set_detect_anomaly_as_a_call_a_context_manager_and_a_decorator():
@@ -190,7 +190,7 @@ def test_anomaly_mode_is_per_thread():
         x = mg.tensor([0.0], requires_grad=True)
         with np.errstate(all="ignore"):  # numpy's error state is per thread too
             mg.sqrt(x).sum().backward()  # off in this thread: no error
-        seen.append(x.grad.data[0])
+        seen.append(x.grad.array[0])
         done.set()
 
     thread = threading.Thread(target=other)

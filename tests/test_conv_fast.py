@@ -66,12 +66,12 @@ def test_the_three_convolution_primitives_match_loops_and_are_adjoint(chunking, 
     x = rng.standard_normal((7, 3, 6, 7))
     w = rng.standard_normal((4, 3) + kernel)
     key = _geometry_key(x.shape, kernel, stride, padding, dilation)
-    y = conv.Conv2d.apply(mg.tensor(x), mg.tensor(w), None, geometry=key).data
+    y = conv.Conv2d.apply(mg.tensor(x), mg.tensor(w), None, geometry=key).array
     np.testing.assert_allclose(y, naive_conv2d(x, w, stride, padding, dilation), rtol=1e-10, atol=1e-10)
 
     g = rng.standard_normal(y.shape)
-    grad_x = conv.ConvTranspose2d.apply(mg.tensor(g), mg.tensor(w), geometry=key).data
-    grad_w = conv.Conv2dWeight.apply(mg.tensor(x), mg.tensor(g), geometry=key).data
+    grad_x = conv.ConvTranspose2d.apply(mg.tensor(g), mg.tensor(w), geometry=key).array
+    grad_w = conv.Conv2dWeight.apply(mg.tensor(x), mg.tensor(g), geometry=key).array
     assert grad_x.shape == x.shape and grad_w.shape == w.shape
     # <conv2d(x, w), g> = <x, conv_transpose2d(g, w)> = <w, conv2d_weight(x, g)>
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, grad_x), rtol=1e-10)
@@ -97,9 +97,9 @@ def test_float32_forward_over_many_chunks_matches_one_chunk(monkeypatch):
     assert conv._image_chunks(10, 4 * 9 * 81 * 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
     parts = mg.conv2d(x, w, b, padding=1)
     assert parts.dtype == mg.float32
-    np.testing.assert_allclose(parts.data, whole.data, rtol=1e-6, atol=1e-6)
-    expected = naive_conv2d(x.data.astype(np.float64), w.data.astype(np.float64), (1, 1), (1, 1), (1, 1))
-    np.testing.assert_allclose(parts.data, expected + b.data.reshape(1, -1, 1, 1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(parts.array, whole.array, rtol=1e-6, atol=1e-6)
+    expected = naive_conv2d(x.array.astype(np.float64), w.array.astype(np.float64), (1, 1), (1, 1), (1, 1))
+    np.testing.assert_allclose(parts.array, expected + b.array.reshape(1, -1, 1, 1), rtol=1e-4, atol=1e-4)
 
 
 def test_conv2d_with_bias_gradcheck_and_gradgradcheck_over_chunks(chunking):
@@ -157,12 +157,12 @@ def test_max_pool2d_saves_one_byte_per_window_and_sends_ties_to_the_first_elemen
     x = mg.tensor([[[[1.0, 3.0, 2.0, 2.0],
                      [3.0, 0.0, 2.0, 2.0]]]], requires_grad=True)
     y = mg.max_pool2d(x, 2)
-    np.testing.assert_array_equal(y.data, [[[[3.0, 2.0]]]])
+    np.testing.assert_array_equal(y.array, [[[[3.0, 2.0]]]])
     (winner, _), = y.grad_fn.saved                       # neither x nor y: no int64 indices either
     assert winner.dtype == np.uint8 and winner.shape == y.shape
     np.testing.assert_array_equal(winner, [[[[1, 0]]]])  # kernel offsets (0, 1) and (0, 0)
     y.backward(mg.tensor([[[[10.0, 20.0]]]]))
-    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 10.0, 20.0, 0.0],
+    np.testing.assert_array_equal(x.grad.array, [[[[0.0, 10.0, 20.0, 0.0],
                                                   [0.0, 0.0, 0.0, 0.0]]]])
 
 
@@ -174,17 +174,17 @@ def test_max_pool2d_output_may_change_in_place_before_backward():
     y.sum().backward()
     expected = np.zeros((4, 4))
     expected[1::2, 1::2] = -1.0
-    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+    np.testing.assert_array_equal(x.grad.array[0, 0], expected)
 
 
 def test_max_pool2d_nan_wins_and_gets_the_gradient_as_argmax():
     x = mg.tensor([[[[1.0, np.nan, 5.0, np.nan], [7.0, 2.0, np.nan, 3.0]]]], requires_grad=True)
     y = mg.max_pool2d(x, (1, 4))
-    assert np.isnan(y.data).all()
+    assert np.isnan(y.array).all()
     _, indices = mg.max_pool2d(x, (1, 4), return_indices=True)
-    np.testing.assert_array_equal(indices.data[0, 0, :, 0], [1, 6])
+    np.testing.assert_array_equal(indices.array[0, 0, :, 0], [1, 6])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]]])
+    np.testing.assert_array_equal(x.grad.array, [[[[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]]])
 
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation", [(2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2),
@@ -195,24 +195,24 @@ def test_max_pool2d_indices_and_gradients_follow_the_window_argmax(kernel, strid
     x = mg.tensor(data, requires_grad=True)
     out, indices = mg.max_pool2d(x, kernel, stride, padding, dilation, return_indices=True)
     planes = data.reshape(2, 3, -1)
-    np.testing.assert_array_equal(np.take_along_axis(planes, indices.data.reshape(2, 3, -1), 2),
-                                  out.data.reshape(2, 3, -1))
+    np.testing.assert_array_equal(np.take_along_axis(planes, indices.array.reshape(2, 3, -1), 2),
+                                  out.array.reshape(2, 3, -1))
     g = rng.standard_normal(out.shape)
     out.backward(mg.tensor(g))
     expected = np.zeros_like(planes)
-    np.add.at(expected, (np.arange(2)[:, None, None], np.arange(3)[None, :, None], indices.data.reshape(2, 3, -1)),
+    np.add.at(expected, (np.arange(2)[:, None, None], np.arange(3)[None, :, None], indices.array.reshape(2, 3, -1)),
               g.reshape(2, 3, -1))
-    np.testing.assert_allclose(x.grad.data, expected.reshape(x.shape), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, expected.reshape(x.shape), rtol=1e-12)
 
 
 def test_max_pool2d_backward_and_pick_are_adjoint_and_twice_differentiable():
     rng = np.random.default_rng(6)
     x = mg.tensor(rng.permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) / 7.0, requires_grad=True)
     geometry = conv.Geometry(x.shape, 3, 2, 1, 1, "max_pool2d")
-    out, winner = conv._max_and_winner(x.data, geometry)
+    out, winner = conv._max_and_winner(x.array, geometry)
     g, image = rng.standard_normal(out.shape), rng.standard_normal(x.shape)
-    scattered = conv.MaxPool2dBackward.apply(mg.tensor(g), winner, geometry=geometry.key()).data
-    picked = conv.MaxPool2dPick.apply(mg.tensor(image), winner, geometry=geometry.key()).data
+    scattered = conv.MaxPool2dBackward.apply(mg.tensor(g), winner, geometry=geometry.key()).array
+    picked = conv.MaxPool2dPick.apply(mg.tensor(image), winner, geometry=geometry.key()).array
     np.testing.assert_allclose(np.vdot(scattered, image), np.vdot(g, picked), rtol=1e-12)
     pool = lambda x: mg.max_pool2d(x, 3, 2, 1)
     assert gradcheck(pool, [x])

@@ -129,11 +129,11 @@ def test_mnist_reads_a_folder_of_idx_files(tmp_path, gz):
     image, label = train[3]
     assert isinstance(image, mg.Tensor) and image.shape == (1, 28, 28) and image.dtype == mg.float32
     assert type(label) is int and label == arrays["train-labels-idx1-ubyte"][3]
-    np.testing.assert_allclose(image.data[0], arrays["train-images-idx3-ubyte"][3] / 255, rtol=1e-6)
-    assert 0.0 <= image.data.min() and image.data.max() <= 1.0
+    np.testing.assert_allclose(image.array[0], arrays["train-images-idx3-ubyte"][3] / 255, rtol=1e-6)
+    assert 0.0 <= image.array.min() and image.array.max() <= 1.0
     x, y = train.tensors()
     assert x.shape == (7, 1, 28, 28) and x.dtype == mg.float32 and y.dtype == mg.int64
-    np.testing.assert_array_equal(x.data[3], image.data)
+    np.testing.assert_array_equal(x.array[3], image.array)
     assert train.tensors(flatten=True)[0].shape == (7, 784)
 
 
@@ -145,8 +145,8 @@ def test_mnist_loader_fast_path_equals_per_sample_path(tmp_path):
     assert [b[0].shape for b in fast] == [(4, 1, 28, 28), (4, 1, 28, 28), (2, 1, 28, 28)]
     for (xf, yf), (xs, ys) in zip(fast, slow):
         assert xf.dtype == xs.dtype == mg.float32 and yf.dtype == ys.dtype == mg.int64
-        np.testing.assert_array_equal(xf.data, xs.data)
-        np.testing.assert_array_equal(yf.data, ys.data)
+        np.testing.assert_array_equal(xf.array, xs.array)
+        np.testing.assert_array_equal(yf.array, ys.array)
 
 
 def test_mnist_transform_is_applied_per_sample(tmp_path):
@@ -155,7 +155,7 @@ def test_mnist_transform_is_applied_per_sample(tmp_path):
     image, label = ds[0]
     assert image.shape == (784,) and label >= 100
     xb, yb = next(iter(DataLoader(ds, batch_size=3)))
-    assert xb.shape == (3, 784) and (yb.data >= 100).all()
+    assert xb.shape == (3, 784) and (yb.array >= 100).all()
 
 
 def test_mnist_default_root_is_the_cache_folder(tmp_path, monkeypatch):
@@ -267,7 +267,7 @@ def test_tensor_dataset_items_and_errors():
     ds = TensorDataset(x, y, [[float(i)] for i in range(10)])
     assert len(ds) == 10
     xi, yi, zi = ds[4]
-    np.testing.assert_array_equal(xi.data, x.data[4])
+    np.testing.assert_array_equal(xi.array, x.array[4])
     assert yi.item() == 4 and yi.dtype == mg.int64 and yi.shape == ()
     assert zi.dtype == mg.float32 and zi.shape == (1,)
     assert ds.tensors[0] is x  # shared, not copied
@@ -318,21 +318,21 @@ def test_random_split_seeding():
 # ---- DataLoader --------------------------------------------------------------------------------
 
 def epoch_order(loader):
-    return np.concatenate([batch[0].data for batch in loader])
+    return np.concatenate([batch[0].array for batch in loader])
 
 
 def test_loader_batches_sizes_len_and_drop_last():
     ds = TensorDataset(np.arange(10), [2.0 * i for i in range(10)], np.zeros((10, 3)))
     loader = DataLoader(ds, batch_size=4)
     batches = list(loader)
-    assert len(loader) == 3 and [len(b[0].data) for b in batches] == [4, 4, 2]
+    assert len(loader) == 3 and [len(b[0].array) for b in batches] == [4, 4, 2]
     np.testing.assert_array_equal(epoch_order(loader), np.arange(10))
     x, y, z = batches[0]
     assert isinstance(x, mg.Tensor) and x.dtype == mg.int64 and y.dtype == mg.float32
     assert z.dtype == mg.float64 and z.shape == (4, 3)  # arrays keep their dtype
-    np.testing.assert_array_equal(y.data, [0, 2, 4, 6])
+    np.testing.assert_array_equal(y.array, [0, 2, 4, 6])
     dropped = DataLoader(ds, batch_size=4, drop_last=True)
-    assert len(dropped) == 2 and [len(b[0].data) for b in dropped] == [4, 4]
+    assert len(dropped) == 2 and [len(b[0].array) for b in dropped] == [4, 4]
     assert len(DataLoader(ds, batch_size=5, drop_last=True)) == 2
     assert len(DataLoader(ds)) == 10
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
@@ -372,7 +372,7 @@ def test_loader_draws_the_order_when_iteration_starts():
     mg.manual_seed(1)
     iterator = iter(loader)
     mg.manual_seed(2)
-    a = next(iterator)[0].data
+    a = next(iterator)[0].array
     mg.manual_seed(1)
     np.testing.assert_array_equal(a, epoch_order(loader))
 
@@ -391,7 +391,7 @@ def test_default_collate_types_and_dtypes():
     batch = next(iter(DataLoader(Squares(), batch_size=3)))
     assert batch["x"].dtype == mg.float64 and batch["x"].shape == (3, 2)
     assert batch["n"].dtype == mg.int64 and batch["n"].tolist() == [0, 1, 2]
-    assert batch["f"].dtype == mg.float32 and batch["f"].data.tolist() == [0.0, 0.5, 1.0]
+    assert batch["f"].dtype == mg.float32 and batch["f"].array.tolist() == [0.0, 0.5, 1.0]
     assert batch["name"] == ["s0", "s1", "s2"]
     pair = default_collate([(mg.ones(2), 1), (mg.zeros(2), 0)])
     assert isinstance(pair, tuple) and pair[0].shape == (2, 2) and pair[1].dtype == mg.int64
@@ -418,8 +418,8 @@ def test_loader_custom_collate_and_subset_fast_path():
     train, _ = random_split(Spy(np.arange(20).reshape(10, 2), np.arange(10)), [6, 4], generator=0)
     x, y = next(iter(DataLoader(train, batch_size=6)))
     assert calls == []  # the whole batch came from fancy indexing through the Subset
-    np.testing.assert_array_equal(y.data, train.indices)
-    np.testing.assert_array_equal(x.data[:, 0], 2 * train.indices)
+    np.testing.assert_array_equal(y.array, train.indices)
+    np.testing.assert_array_equal(x.array[:, 0], 2 * train.indices)
 
 
 # ---- Digits ------------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ def test_digits_shapes_ranges_and_split():
     image, label = train[0]
     assert image.shape == (1, 8, 8) and image.dtype == mg.float32 and type(label) is int
     x, y = train.tensors()
-    assert x.data.min() == 0.0 and x.data.max() == 1.0 and y.dtype == mg.int64
+    assert x.array.min() == 0.0 and x.array.max() == 1.0 and y.dtype == mg.int64
     assert set(np.unique(test.targets)) == set(range(10))  # stratified: every class in test
     again = data.Digits(train=False, seed=0)
     np.testing.assert_array_equal(again.data, test.data)
@@ -465,7 +465,7 @@ def test_char_dataset_round_trip_and_shifted_targets():
         ds.encode("Z")
     xb, yb = next(iter(DataLoader(ds, batch_size=4, shuffle=True, seed=0)))
     assert xb.shape == (4, 5)
-    np.testing.assert_array_equal(xb.data[:, 1:], yb.data[:, :-1])
+    np.testing.assert_array_equal(xb.array[:, 1:], yb.array[:, :-1])
 
 
 def test_char_dataset_stride_path_and_default_text(tmp_path):
@@ -522,7 +522,7 @@ def test_sequence_task_dataset_formats():
     ds = data.SequenceTask("reverse", 30, seq_len=5, vocab_size=8, seed=0)
     assert len(ds) == 30 and ds.vocab_size == 9 and ds.sep == 8
     x, y = ds[2]
-    np.testing.assert_array_equal(y.data, x.data[::-1])
+    np.testing.assert_array_equal(y.array, x.array[::-1])
     causal = data.SequenceTask("addition", 30, digits=2, seed=0, causal=True)
     assert causal.x.shape == causal.y.shape == (30, 5 + 3)
     assert causal.vocab_size == data.ADDITION_VOCAB_SIZE

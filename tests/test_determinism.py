@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
-import optim
+from minigrad import nn
+import minigrad.nn.functional as F
+from minigrad import optim
 from minigrad.data import DataLoader, TensorDataset
 
 # Fixed data, drawn from numpy's own generator: only minigrad's seed varies between runs.
@@ -19,7 +19,7 @@ _DATA = np.random.default_rng(1234)
 
 
 def _weights(model) -> dict:
-    return {name: value.data.copy() for name, value in model.state_dict().items()}
+    return {name: value.array.copy() for name, value in model.state_dict().items()}
 
 
 def _assert_same(a: dict, b: dict) -> None:
@@ -121,7 +121,7 @@ def train_vae(seed: int, steps: int = 3) -> dict:
     with mg.no_grad():
         samples = model.decoder(mg.randn(4, 2))
     weights = _weights(model)
-    weights["samples"] = samples.data.copy()
+    weights["samples"] = samples.array.copy()
     return weights
 
 
@@ -177,40 +177,40 @@ def test_dropout_and_shuffling_follow_the_seed_and_nothing_else_is_random():
 # ---- each source of randomness on its own ------------------------------------------------
 
 def _dropout_mask():
-    return F.dropout(mg.ones(50), p=0.5, training=True).data
+    return F.dropout(mg.ones(50), p=0.5, training=True).array
 
 
 def _loader_order():
     loader = DataLoader(TensorDataset(mg.arange(20)), batch_size=5, shuffle=True)
-    return np.concatenate([batch.data for (batch,) in loader])
+    return np.concatenate([batch.array for (batch,) in loader])
 
 
 def _two_epochs():
     loader = DataLoader(TensorDataset(mg.arange(20)), batch_size=20, shuffle=True)
-    return np.concatenate([batch.data for _ in range(2) for (batch,) in loader])
+    return np.concatenate([batch.array for _ in range(2) for (batch,) in loader])
 
 
 SOURCES = {
-    "randn": lambda: mg.randn(20).data,
-    "rand": lambda: mg.rand(3, 4, dtype=mg.float64).data,
-    "randint": lambda: mg.randint(0, 1000, (20,)).data,
-    "randperm": lambda: mg.randperm(20).data,
-    "normal": lambda: mg.normal(mg.zeros(20), 1.0).data,
-    "bernoulli": lambda: mg.bernoulli(mg.full((40,), 0.5)).data,
-    "multinomial": lambda: mg.multinomial(mg.ones(10), 5).data,
-    "randn_like": lambda: mg.randn_like(mg.zeros(20)).data,
-    "normal_": lambda: mg.zeros(20).normal_().data,
-    "uniform_": lambda: mg.zeros(20).uniform_().data,
-    "Normal.sample": lambda: mg.distributions.Normal(mg.zeros(20), mg.ones(20)).sample().data,
-    "Normal.rsample": lambda: mg.distributions.Normal(mg.zeros(20), mg.ones(20)).rsample().data,
+    "randn": lambda: mg.randn(20).array,
+    "rand": lambda: mg.rand(3, 4, dtype=mg.float64).array,
+    "randint": lambda: mg.randint(0, 1000, (20,)).array,
+    "randperm": lambda: mg.randperm(20).array,
+    "normal": lambda: mg.normal(mg.zeros(20), 1.0).array,
+    "bernoulli": lambda: mg.bernoulli(mg.full((40,), 0.5)).array,
+    "multinomial": lambda: mg.multinomial(mg.ones(10), 5).array,
+    "randn_like": lambda: mg.randn_like(mg.zeros(20)).array,
+    "normal_": lambda: mg.zeros(20).normal_().array,
+    "uniform_": lambda: mg.zeros(20).uniform_().array,
+    "Normal.sample": lambda: mg.distributions.Normal(mg.zeros(20), mg.ones(20)).sample().array,
+    "Normal.rsample": lambda: mg.distributions.Normal(mg.zeros(20), mg.ones(20)).rsample().array,
     "dropout": _dropout_mask,
-    "nn.Dropout": lambda: nn.Dropout(0.5)(mg.ones(50)).data,
-    "nn.Linear init": lambda: nn.Linear(5, 5).weight.data,
-    "nn.Conv2d init": lambda: nn.Conv2d(2, 3, 3).weight.data,
-    "nn.LSTM init": lambda: nn.LSTM(3, 4).weight_hh_l0.data,
-    "nn.Embedding init": lambda: nn.Embedding(10, 4).weight.data,
-    "nn.init.kaiming_uniform_": lambda: nn.init.kaiming_uniform_(mg.empty(4, 4)).data,
-    "nn.init.xavier_normal_": lambda: nn.init.xavier_normal_(mg.empty(4, 4)).data,
+    "nn.Dropout": lambda: nn.Dropout(0.5)(mg.ones(50)).array,
+    "nn.Linear init": lambda: nn.Linear(5, 5).weight.array,
+    "nn.Conv2d init": lambda: nn.Conv2d(2, 3, 3).weight.array,
+    "nn.LSTM init": lambda: nn.LSTM(3, 4).weight_hh_l0.array,
+    "nn.Embedding init": lambda: nn.Embedding(10, 4).weight.array,
+    "nn.init.kaiming_uniform_": lambda: nn.init.kaiming_uniform_(mg.empty(4, 4)).array,
+    "nn.init.xavier_normal_": lambda: nn.init.xavier_normal_(mg.empty(4, 4)).array,
     "DataLoader shuffle": _loader_order,
     "DataLoader epochs": _two_epochs,
 }
@@ -239,10 +239,10 @@ def test_loader_epochs_differ_but_repeat():
 def test_rng_state_round_trip_replays_the_same_numbers():
     mg.manual_seed(11)
     state = mg.get_rng_state()
-    first = mg.randn(10).data.copy()
+    first = mg.randn(10).array.copy()
     mg.randn(5)
     mg.set_rng_state(state)
-    assert np.array_equal(mg.randn(10).data, first)
+    assert np.array_equal(mg.randn(10).array, first)
     assert mg.initial_seed() == 11
 
 

@@ -52,7 +52,7 @@ def test_dropping_a_deep_graph_without_backward_does_not_crash():
 def test_graph_saved_values_are_released_after_backward():
     x = f64([0.1, 0.2, 0.3])
     h = mg.exp(x * 2)        # exp saves its output; mul (below) saves h
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h.array)
     out = (h * h).sum()
     del h
     gc.collect()
@@ -60,7 +60,7 @@ def test_graph_saved_values_are_released_after_backward():
     out.backward()
     gc.collect()
     assert ref() is None
-    np.testing.assert_allclose(x.grad.data, 4 * np.exp(4 * x.data))
+    np.testing.assert_allclose(x.grad.array, 4 * np.exp(4 * x.array))
 
 
 def test_second_backward_raises_and_names_retain_graph():
@@ -75,20 +75,20 @@ def test_retain_graph_allows_backward_twice_and_gradients_add_up():
     x = f64([1.0, 2.0])
     out = (x.exp() * x).sum()
     out.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     out.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * first)
-    np.testing.assert_allclose(first, np.exp(x.data) * (x.data + 1))
+    np.testing.assert_allclose(x.grad.array, 2 * first)
+    np.testing.assert_allclose(first, np.exp(x.array) * (x.array + 1))
 
 
 def test_grad_accumulates_across_backward_calls_and_can_be_reset():
     x = f64([1.0, -2.0])
     for _ in range(3):
         (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * 2 * x.data)
+    np.testing.assert_allclose(x.grad.array, 3 * 2 * x.array)
     x.grad = None
     (3 * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 3.0])
 
 
 def test_leaf_grad_does_not_alias_the_seed_or_another_gradient():
@@ -96,9 +96,9 @@ def test_leaf_grad_does_not_alias_the_seed_or_another_gradient():
     y = f64([3.0, 4.0])
     seed = mg.tensor([1.0, 1.0], dtype=mg.float64)
     (x + y).backward(seed)
-    x.grad.data += 10
-    np.testing.assert_array_equal(seed.data, [1.0, 1.0])
-    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0])
+    x.grad.array += 10
+    np.testing.assert_array_equal(seed.array, [1.0, 1.0])
+    np.testing.assert_array_equal(y.grad.array, [1.0, 1.0])
 
 
 # ---- shared nodes -------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_variable_used_many_times_accumulates():
     for k in range(1, 101):
         y = y + x * k
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2 + 1 + 5050)
+    np.testing.assert_allclose(x.grad.array, 3 * x.array ** 2 + 1 + 5050)
 
 
 def test_diamond_graph_accumulates_both_paths():
@@ -118,7 +118,7 @@ def test_diamond_graph_accumulates_both_paths():
     b = a.exp()
     c = a.sin()
     (b + c).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * (np.exp(2 * x.data) + np.cos(2 * x.data)))
+    np.testing.assert_allclose(x.grad.array, 2 * (np.exp(2 * x.array) + np.cos(2 * x.array)))
 
 
 def test_nested_diamonds_visit_each_node_once():
@@ -231,17 +231,17 @@ def test_hook_on_leaf_can_replace_the_gradient_and_be_removed():
     calls = []
 
     def double(grad):
-        calls.append(grad.data.copy())
+        calls.append(grad.array.copy())
         return grad * 2
 
     handle = x.register_hook(double)
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+    np.testing.assert_allclose(x.grad.array, [6.0, 6.0])
     np.testing.assert_allclose(calls[0], [3.0, 3.0])
     handle.remove()
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 3.0])
     assert len(calls) == 1
 
 
@@ -249,11 +249,11 @@ def test_hook_on_non_leaf_changes_what_flows_upstream():
     x = f64([1.0, 2.0])
     h = x * x
     seen = []
-    h.register_hook(lambda grad: seen.append(grad.data.copy()))          # observes, returns None
+    h.register_hook(lambda grad: seen.append(grad.array.copy()))          # observes, returns None
     h.register_hook(lambda grad: grad * 0 + mg.tensor([1.0, 10.0], dtype=mg.float64))  # replaces
     (h * 5).sum().backward()
     np.testing.assert_allclose(seen[0], [5.0, 5.0])
-    np.testing.assert_allclose(x.grad.data, 2 * x.data * np.array([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.array, 2 * x.array * np.array([1.0, 10.0]))
 
 
 def test_hook_on_non_leaf_can_be_removed():
@@ -262,7 +262,7 @@ def test_hook_on_non_leaf_can_be_removed():
     handle = h.register_hook(lambda grad: grad * 100)
     handle.remove()
     h.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 2.0])
 
 
 def test_retain_grad_keeps_non_leaf_gradient():
@@ -271,9 +271,9 @@ def test_retain_grad_keeps_non_leaf_gradient():
     h.retain_grad()
     k = x * 4
     (h * h + k).sum().backward()
-    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    np.testing.assert_allclose(h.grad.array, 2 * h.array)
     assert k.grad is None
-    np.testing.assert_allclose(x.grad.data, 2 * h.data * 3 + 4)
+    np.testing.assert_allclose(x.grad.array, 2 * h.array * 3 + 4)
 
 
 # ---- mg.grad and higher order -------------------------------------------------------------
@@ -282,19 +282,19 @@ def test_grad_returns_instead_of_accumulating():
     x = f64([1.0, 2.0])
     y = f64([3.0, 4.0])
     gx, gy = mg.grad((x * y).sum(), [x, y])
-    np.testing.assert_allclose(gx.data, y.data)
-    np.testing.assert_allclose(gy.data, x.data)
+    np.testing.assert_allclose(gx.array, y.array)
+    np.testing.assert_allclose(gy.array, x.array)
     assert x.grad is None and y.grad is None
 
 
 def test_grad_results_are_writable_and_not_aliased():
     x, y = f64([1.0, 2.0]), f64([3.0, 4.0])
     gx, gy = mg.grad((x + y).sum(), [x, y])   # add passes one gradient to both; sum expands a view
-    assert gx is not gy and not np.shares_memory(gx.data, gy.data)
-    gx.data += 1
+    assert gx is not gy and not np.shares_memory(gx.array, gy.array)
+    gx.array += 1
     gx.add_(1)
-    np.testing.assert_array_equal(gy.data, [1.0, 1.0])
-    np.testing.assert_array_equal(gx.data, [3.0, 3.0])
+    np.testing.assert_array_equal(gy.array, [1.0, 1.0])
+    np.testing.assert_array_equal(gx.array, [3.0, 3.0])
 
 
 def test_grad_allow_unused():
@@ -303,17 +303,17 @@ def test_grad_allow_unused():
     with pytest.raises(RuntimeError, match="allow_unused"):
         mg.grad(out, [x, unused], retain_graph=True)
     gx, gu = mg.grad(out, [x, unused], allow_unused=True)
-    np.testing.assert_allclose(gx.data, [2.0])
+    np.testing.assert_allclose(gx.array, [2.0])
     assert gu is None
 
 
 def test_second_derivative_of_cube():
     x = f64([0.5, -1.0, 2.0])
     (g,) = mg.grad((x ** 3).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.data, 3 * x.data ** 2)
+    np.testing.assert_allclose(g.array, 3 * x.array ** 2)
     assert g.requires_grad
     (h,) = mg.grad(g.sum(), x)
-    np.testing.assert_allclose(h.data, 6 * x.data)
+    np.testing.assert_allclose(h.array, 6 * x.array)
 
 
 def test_backward_create_graph_then_differentiate_grad():
@@ -322,7 +322,7 @@ def test_backward_create_graph_then_differentiate_grad():
     first = x.grad
     x.grad = None
     first.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6 * 0.7)
+    np.testing.assert_allclose(x.grad.array, 6 * 0.7)
 
 
 def _mlp(params, x):
@@ -341,13 +341,13 @@ def test_hessian_vector_product_of_small_mlp_matches_finite_differences():
     hvp = mg.grad(dot, params)
 
     def gradient_at(step):
-        shifted = [f64(p.data + step * v) for p, v in zip(params, vectors)]
-        return [g.data for g in mg.grad(_mlp(shifted, x), shifted)]
+        shifted = [f64(p.array + step * v) for p, v in zip(params, vectors)]
+        return [g.array for g in mg.grad(_mlp(shifted, x), shifted)]
 
     eps = 1e-5
     plus, minus = gradient_at(eps), gradient_at(-eps)
     for h, gp, gm in zip(hvp, plus, minus):
-        np.testing.assert_allclose(h.data, (gp - gm) / (2 * eps), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(h.array, (gp - gm) / (2 * eps), rtol=1e-5, atol=1e-7)
 
 
 def test_gradgradcheck_of_a_composite_function():
@@ -381,9 +381,9 @@ def test_custom_function_in_a_graph_and_gradchecked():
     y = ScaledCube.apply(x.exp(), s)
     assert isinstance(y.grad_fn, ScaledCube)
     (y * 2).sum().backward()
-    e = np.exp(x.data)
-    np.testing.assert_allclose(x.grad.data, 2 * 3 * s.data * e ** 2 * e)
-    np.testing.assert_allclose(s.grad.data, 2 * e ** 3)
+    e = np.exp(x.array)
+    np.testing.assert_allclose(x.grad.array, 2 * 3 * s.array * e ** 2 * e)
+    np.testing.assert_allclose(s.grad.array, 2 * e ** 3)
     assert gradcheck(ScaledCube.apply, [f64([0.5, -1.0]), f64([2.0, 3.0])])
     assert gradgradcheck(ScaledCube.apply, [f64([0.5, -1.0]), f64([2.0, 3.0])])
 
@@ -401,7 +401,7 @@ def test_custom_function_needs_input_grad():
     Spy.apply(x, s).sum().backward()
     assert tuple(seen["needs"]) == (True, False)
     assert s.grad is None
-    np.testing.assert_allclose(x.grad.data, 3 * 2.0 * 0.25)
+    np.testing.assert_allclose(x.grad.array, 3 * 2.0 * 0.25)
 
 
 # ---- in-place operations and the version counter ------------------------------------------
@@ -440,17 +440,17 @@ def test_in_place_on_leaf_requiring_grad_raises_outside_no_grad():
         p -= 1
     with pytest.raises(RuntimeError, match="leaf"):
         p[0] = 5.0
-    np.testing.assert_array_equal(p.data, [1.0, 2.0])
+    np.testing.assert_array_equal(p.array, [1.0, 2.0])
 
 
 def test_sgd_step_under_no_grad_updates_the_same_object_and_array():
     p = f64([1.0, 2.0])
     (p * p).sum().backward()
-    obj, array = p, p.data
+    obj, array = p, p.array
     version = p._version
     with mg.no_grad():
         p -= 0.1 * p.grad
-    assert p is obj and p.data is array
+    assert p is obj and p.array is array
     np.testing.assert_allclose(array, [0.8, 1.6])
     assert p.is_leaf and p.requires_grad and p.grad_fn is None
     assert p._version == version + 1
@@ -472,9 +472,9 @@ def test_setitem_on_non_leaf_gives_correct_gradients():
     placed = mg.zeros(4, 3, dtype=mg.float64)
     yr = xr * 2 * mg.tensor(keep, dtype=mg.float64) + mg.index_put(placed, vr * 3, idx)
     (yr * yr).sum().backward()
-    np.testing.assert_allclose(y.data, yr.data)
-    np.testing.assert_allclose(x.grad.data, xr.grad.data)
-    np.testing.assert_allclose(v.grad.data, vr.grad.data)
+    np.testing.assert_allclose(y.array, yr.array)
+    np.testing.assert_allclose(x.grad.array, xr.grad.array)
+    np.testing.assert_allclose(v.grad.array, vr.grad.array)
 
 
 def test_setitem_add_on_non_leaf_gives_correct_gradients():
@@ -489,9 +489,9 @@ def test_setitem_add_on_non_leaf_gives_correct_gradients():
     xr, vr = f64(x0), f64(v0)
     yr = xr * xr + mg.pad(vr * vr, (1, 1))
     (yr * yr).sum().backward()
-    np.testing.assert_allclose(y.data, yr.data)
-    np.testing.assert_allclose(x.grad.data, xr.grad.data)
-    np.testing.assert_allclose(v.grad.data, vr.grad.data)
+    np.testing.assert_allclose(y.array, yr.array)
+    np.testing.assert_allclose(x.grad.array, xr.grad.array)
+    np.testing.assert_allclose(v.grad.array, vr.grad.array)
 
 
 def test_setitem_add_on_a_saved_output_raises_as_in_pytorch():
@@ -507,7 +507,7 @@ def test_in_place_multiply_through_indexing_is_recorded():
     y = a * 1
     y[0] *= 3
     (y * y).sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2 * a.data * np.array([[9.0], [1.0]]))
+    np.testing.assert_allclose(a.grad.array, 2 * a.array * np.array([[9.0], [1.0]]))
 
 
 def test_in_place_through_a_separate_view_is_refused_not_silently_wrong():
@@ -517,11 +517,11 @@ def test_in_place_through_a_separate_view_is_refused_not_silently_wrong():
     y = a * 1
     v = y[0]
     v.mul_(3)
-    assert y.data[0, 0] == 3.0
+    assert y.array[0, 0] == 3.0
     with pytest.raises(RuntimeError, match=r"sum: .*view.*modified by an in-place operation"):
         y.sum()
     v.sum().backward()        # the view itself was rebased: its own history is right
-    np.testing.assert_allclose(a.grad.data, [[3.0, 3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(a.grad.array, [[3.0, 3.0], [0.0, 0.0]])
 
 
 def test_view_taken_before_an_in_place_change_of_its_base_is_refused():
@@ -533,7 +533,7 @@ def test_view_taken_before_an_in_place_change_of_its_base_is_refused():
         v * v
     w = y.reshape(4)          # a view taken after the change is fine
     (w * w).sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2 * (a.data + 1))
+    np.testing.assert_allclose(a.grad.array, 2 * (a.array + 1))
 
 
 def test_in_place_ops_on_non_leaf_are_recorded():
@@ -542,7 +542,7 @@ def test_in_place_ops_on_non_leaf_are_recorded():
     y.mul_(x)          # y = x * x
     y.add_(x, alpha=2)  # y = x*x + 2x
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 2)
+    np.testing.assert_allclose(x.grad.array, 2 * x.array + 2)
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -586,7 +586,7 @@ def test_float32_stays_float32_through_forward_and_backward(family):
     assert out.dtype == mg.float32
     out.backward()
     assert x.grad.dtype == mg.float32 and x.grad.shape == x.shape
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -605,7 +605,7 @@ def test_cast_gradient_flows_back_in_the_input_dtype():
     assert y.dtype == mg.float32
     (y * y).sum().backward()
     assert x.grad.dtype == mg.float64
-    np.testing.assert_allclose(x.grad.data, 2 * x.data)
+    np.testing.assert_allclose(x.grad.array, 2 * x.array)
     assert x.double() is x
 
 
@@ -614,14 +614,14 @@ def test_leaf_gradients_never_share_memory_with_each_other_or_the_caller():
     # cases where the array is shared and must be copied instead
     a, b = f64([1.0, 2.0]), f64([3.0, 4.0])
     (a + b).sum().backward()                       # add hands one gradient object to both
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.array, b.grad.array)
     c = f64([1.0, 2.0])
     seed = mg.tensor([1.0, 1.0], dtype=mg.float64)
     c.clone().backward(seed)                       # clone passes the caller's seed through
-    assert not np.shares_memory(c.grad.data, seed.data)
+    assert not np.shares_memory(c.grad.array, seed.array)
     w = f64([[1.0, 2.0], [3.0, 4.0]])
     (mg.ones(3, 2, dtype=mg.float64) @ w.T).sum().backward()   # as in a linear layer
-    assert w.grad.data.flags.c_contiguous and w.grad.data.flags.writeable
+    assert w.grad.array.flags.c_contiguous and w.grad.array.flags.writeable
 
     class Keep(mg.autograd.Function):
         @staticmethod
@@ -637,8 +637,8 @@ def test_leaf_gradients_never_share_memory_with_each_other_or_the_caller():
     node_out = Keep.apply(d)
     kept = node_out.grad_fn.kept
     node_out.sum().backward()
-    assert not np.shares_memory(d.grad.data, kept.data)
-    d.grad.data += 1
+    assert not np.shares_memory(d.grad.array, kept.array)
+    d.grad.array += 1
     assert kept.tolist() == [1.0, 1.0]
 
 
@@ -658,13 +658,13 @@ def test_changing_one_leaf_gradient_in_place_never_changes_another(graph):
     rng = np.random.default_rng(0)
     leaves = [f64(rng.standard_normal((3, 4))) for _ in range(3)]
     function(*leaves).backward()
-    before = [t.grad.data.copy() for t in leaves]
+    before = [t.grad.array.copy() for t in leaves]
     for i, tensor in enumerate(leaves):
-        tensor.grad.data += 100.0               # what clip_grad_norm_ or a user's zero_() does
+        tensor.grad.array += 100.0               # what clip_grad_norm_ or a user's zero_() does
         for j, other in enumerate(leaves):
             if j != i:
-                np.testing.assert_array_equal(other.grad.data, before[j])
-        tensor.grad.data[...] = before[i]
+                np.testing.assert_array_equal(other.grad.array, before[j])
+        tensor.grad.array[...] = before[i]
     function(*leaves).backward()                # accumulation into kept arrays stays right
     for tensor, first in zip(leaves, before):
-        np.testing.assert_allclose(tensor.grad.data, 2 * first)
+        np.testing.assert_allclose(tensor.grad.array, 2 * first)

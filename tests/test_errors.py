@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
+from minigrad import nn
+import minigrad.nn.functional as F
 from minigrad.serialization import CheckpointError
 
 
@@ -254,7 +254,7 @@ def test_non_contiguous_inputs_give_the_same_values_and_gradients(name):
         out = function(*leaves)
         seed = np.random.default_rng(1).standard_normal(out.shape)
         grads = mg.grad(out, leaves, grad_outputs=mg.tensor(seed), allow_unused=True)
-        return out.data.copy(), [g.data.copy() for g in grads]
+        return out.array.copy(), [g.array.copy() for g in grads]
 
     before = [a.copy() for a in strided]
     out_s, grads_s = run(strided)
@@ -271,7 +271,7 @@ def test_a_non_contiguous_gradient_seed():
     x = mg.randn(3, 4, dtype=mg.float64, requires_grad=True)
     seed = np.random.default_rng(0).standard_normal((4, 3)).T
     (x * 2).backward(mg.from_numpy(seed))
-    np.testing.assert_array_equal(x.grad.data, 2 * seed)
+    np.testing.assert_array_equal(x.grad.array, 2 * seed)
 
 
 def test_in_place_ops_through_a_transposed_view_write_the_right_elements():
@@ -279,7 +279,7 @@ def test_in_place_ops_through_a_transposed_view_write_the_right_elements():
     x.T[0] += 1            # column 0 of x
     x.T.mul_(2)
     x.t()[2, 1] = 7.0      # element (1, 2) of x
-    np.testing.assert_array_equal(x.data, [[2, 0, 0], [2, 0, 7]])
+    np.testing.assert_array_equal(x.array, [[2, 0, 0], [2, 0, 7]])
 
 
 # ---- zero-size inputs: PyTorch's results, gradients included ---------------------------
@@ -297,7 +297,7 @@ def test_zero_size_reductions_and_products():
     a = mg.zeros(2, 0, requires_grad=True)
     b = mg.zeros(0, 3, requires_grad=True)
     product = a @ b
-    assert product.shape == (2, 3) and not product.data.any()  # an empty sum is 0
+    assert product.shape == (2, 3) and not product.array.any()  # an empty sum is 0
     product.sum().backward()
     assert a.grad.shape == (2, 0) and b.grad.shape == (0, 3)
     assert (mg.zeros(0, 2) @ mg.zeros(2, 3)).shape == (0, 3)
@@ -421,12 +421,12 @@ REFUSED_IN_PLACE = {
 def test_a_refused_in_place_op_leaves_the_value_unchanged(name):
     make, op, fragments = REFUSED_IN_PLACE[name]
     t = make()
-    before, version = t.data.copy(), t._version
+    before, version = t.array.copy(), t._version
     with pytest.raises((RuntimeError, ValueError, IndexError)) as error:
         op(t)
     for fragment in fragments:
         assert fragment in str(error.value), f"{fragment!r} not in: {error.value}"
-    assert np.array_equal(t.data, before), f"{name}: refused, but the value changed to {t.data}"
+    assert np.array_equal(t.array, before), f"{name}: refused, but the value changed to {t.array}"
     assert t._version == version and t.grad_fn is None
 
 
@@ -462,7 +462,7 @@ def test_an_in_place_change_to_a_saved_value_is_refused_at_backward():
 def test_load_state_dict_lists_every_problem_in_one_error_and_changes_nothing():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     state = dict(model.state_dict())
-    before = {k: v.data.copy() for k, v in state.items()}
+    before = {k: v.array.copy() for k, v in state.items()}
     del state["0.bias"], state["2.weight"]
     state["extra.weight"] = mg.zeros(1)
     state["3.bias"] = mg.zeros(2)
@@ -475,7 +475,7 @@ def test_load_state_dict_lists_every_problem_in_one_error_and_changes_nothing():
                      '"extra.weight"', '"3.bias"', "size mismatch for 0.weight", "(5, 3)", "(4, 3)",
                      "size mismatch for 2.bias", "(3,)", "(2,)"]:
         assert fragment in message, f"{fragment!r} not in: {message}"
-    assert all(np.array_equal(before[k], v.data) for k, v in model.state_dict().items())
+    assert all(np.array_equal(before[k], v.array) for k, v in model.state_dict().items())
 
 
 def test_load_state_dict_shape_mismatch_is_refused_even_when_not_strict():

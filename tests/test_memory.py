@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
-import optim
+from minigrad import nn
+import minigrad.nn.functional as F
+from minigrad import optim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -208,7 +208,7 @@ def test_a_tensor_used_10000_times_gets_the_exact_sum():
     total.sum().backward()
     elapsed = time.perf_counter() - start
     expected = sum(float(i % 7) for i in range(10_000))   # 29997, exact in float64
-    assert np.array_equal(x.grad.data, [expected, expected])
+    assert np.array_equal(x.grad.array, [expected, expected])
     assert elapsed < 5, f"10 000 uses took {elapsed:.1f} s"
 
 
@@ -238,8 +238,8 @@ def test_40_stacked_diamonds_2_to_the_40_paths_exact_and_fast():
     for _ in range(40):
         derivative = derivative * (a + b) * np.cos(values)
         values = np.sin(values) * a + np.sin(values) * b
-    np.testing.assert_allclose(x0.grad.data, derivative, rtol=1e-12, atol=0)
-    assert np.array_equal(x.data, values)
+    np.testing.assert_allclose(x0.grad.array, derivative, rtol=1e-12, atol=0)
+    assert np.array_equal(x.array, values)
     assert len(calls) == 40, f"the shared nodes were visited {len(calls)} times instead of once each"
     assert elapsed < 2, f"took {elapsed:.1f} s"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
+from minigrad import nn
+import minigrad.nn.functional as F
 from minigrad.testing import gradcheck
 
 RNG = np.random.default_rng(1234)
@@ -62,18 +62,18 @@ def test_linear_forward_matches_numpy_and_shapes():
     assert layer.weight.shape == (3, 5) and layer.bias.shape == (3,)
     assert layer.weight.dtype == mg.float32
     x = mg.randn(4, 5)
-    expected = x.data @ layer.weight.data.T + layer.bias.data
+    expected = x.array @ layer.weight.array.T + layer.bias.array
     out = layer(x)
     assert out.dtype == mg.float32 and out.shape == (4, 3)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
     x3 = mg.randn(2, 7, 5)
     out3 = layer(x3)
     assert out3.shape == (2, 7, 3)
-    np.testing.assert_allclose(out3.data, x3.data @ layer.weight.data.T + layer.bias.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out3.array, x3.array @ layer.weight.array.T + layer.bias.array, rtol=1e-5, atol=1e-6)
     assert layer(mg.randn(5)).shape == (3,)
     nobias = nn.Linear(5, 3, bias=False)
     assert nobias.bias is None and [n for n, _ in nobias.named_parameters()] == ["weight"]
-    np.testing.assert_allclose(nobias(x).data, x.data @ nobias.weight.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nobias(x).array, x.array @ nobias.weight.array.T, rtol=1e-5, atol=1e-6)
 
 
 def test_linear_batched_input_is_one_matmul_forward_and_backward():
@@ -90,12 +90,12 @@ def test_linear_default_init_is_pytorch_uniform_bound_and_seeded():
     a = nn.Linear(400, 300)
     mg.manual_seed(7)
     b = nn.Linear(400, 300)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    np.testing.assert_array_equal(a.bias.data, b.bias.data)
+    np.testing.assert_array_equal(a.weight.array, b.weight.array)
+    np.testing.assert_array_equal(a.bias.array, b.bias.array)
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)) gives exactly 1/sqrt(fan_in)
-    assert np.abs(a.weight.data).max() <= bound and np.abs(a.weight.data).max() > 0.95 * bound
-    assert np.abs(a.bias.data).max() <= bound and np.abs(a.bias.data).max() > 0.9 * bound
-    assert abs(a.weight.data.std() - bound / math.sqrt(3)) < 0.01 * bound
+    assert np.abs(a.weight.array).max() <= bound and np.abs(a.weight.array).max() > 0.95 * bound
+    assert np.abs(a.bias.array).max() <= bound and np.abs(a.bias.array).max() > 0.9 * bound
+    assert abs(a.weight.array.std() - bound / math.sqrt(3)) < 0.01 * bound
 
 
 def test_linear_gradcheck_and_repr_and_errors():
@@ -115,7 +115,7 @@ def test_identity_flatten_unflatten():
     assert nn.Identity(54, unused=1)(x) is x
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 2)(x).shape == (24, 5)
-    np.testing.assert_array_equal(nn.Flatten()(x).data, x.data.reshape(2, 60))
+    np.testing.assert_array_equal(nn.Flatten()(x).array, x.array.reshape(2, 60))
     assert nn.Unflatten(1, (3, 20))(nn.Flatten()(x)).shape == (2, 3, 20)
     assert nn.Unflatten(-1, (2, -1))(mg.randn(3, 8)).shape == (3, 2, 4)
     assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
@@ -130,8 +130,8 @@ def test_bilinear_matches_numpy_and_gradcheck():
     layer = nn.Bilinear(3, 2, 4)
     assert layer.weight.shape == (4, 3, 2) and layer.bias.shape == (4,)
     a, b = mg.randn(5, 3), mg.randn(5, 2)
-    expected = np.einsum("ni,kij,nj->nk", a.data, layer.weight.data, b.data) + layer.bias.data
-    np.testing.assert_allclose(layer(a, b).data, expected, rtol=1e-5, atol=1e-6)
+    expected = np.einsum("ni,kij,nj->nk", a.array, layer.weight.array, b.array) + layer.bias.array
+    np.testing.assert_allclose(layer(a, b).array, expected, rtol=1e-5, atol=1e-6)
     layer.double()
     assert gradcheck(lambda x, y, *ps: layer(x, y), [t64(2, 3), t64(2, 2)] + list(layer.parameters()))
     with pytest.raises(RuntimeError, match=r"Bilinear: expected inputs \(N, 3\) and \(N, 2\)"):
@@ -167,11 +167,11 @@ def test_conv2d_matches_naive_loops(stride, padding, dilation):
     assert conv.weight.shape == (3, 2, 3, 2) and conv.bias.shape == (3,)
     x = mg.randn(2, 2, 7, 6)
     pair = lambda v: v if isinstance(v, tuple) else (v, v)
-    expected = naive_conv2d(x.data.astype(np.float64), conv.weight.data.astype(np.float64),
-                            conv.bias.data.astype(np.float64), pair(stride), pair(padding), pair(dilation))
+    expected = naive_conv2d(x.array.astype(np.float64), conv.weight.array.astype(np.float64),
+                            conv.bias.array.astype(np.float64), pair(stride), pair(padding), pair(dilation))
     out = conv(x)
     assert out.dtype == mg.float32 and out.shape == expected.shape
-    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_conv2d_unbatched_same_padding_and_gradcheck():
@@ -179,7 +179,7 @@ def test_conv2d_unbatched_same_padding_and_gradcheck():
     x = mg.randn(2, 5, 5)
     out = conv(x)
     assert out.shape == (3, 5, 5)
-    np.testing.assert_allclose(out.data, conv(x.unsqueeze(0)).data[0], rtol=1e-6)
+    np.testing.assert_allclose(out.array, conv(x.unsqueeze(0)).array[0], rtol=1e-6)
     check_module(nn.Conv2d(2, 2, 2, stride=2, padding=1), t64(1, 2, 4, 3), project=True)
     check_module(nn.Conv2d(1, 2, 3, dilation=2), t64(2, 1, 5, 5), project=True)
 
@@ -202,19 +202,19 @@ def test_conv2d_errors_and_repr():
 def test_conv2d_default_init_bound():
     conv = nn.Conv2d(16, 8, 3)
     bound = 1 / math.sqrt(16 * 9)
-    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
-    assert np.abs(conv.weight.data).max() > 0.9 * bound
+    assert np.abs(conv.weight.array).max() <= bound and np.abs(conv.bias.array).max() <= bound
+    assert np.abs(conv.weight.array).max() > 0.9 * bound
 
 
 def test_conv1d_matches_naive_loops_and_gradcheck():
     conv = nn.Conv1d(2, 3, 3, stride=2, padding=1, dilation=1)
     assert conv.weight.shape == (3, 2, 3)
     x = mg.randn(2, 2, 9)
-    expected = naive_conv2d(x.data[:, :, None, :].astype(np.float64), conv.weight.data[:, :, None, :].astype(np.float64),
-                            conv.bias.data.astype(np.float64), (1, 2), (0, 1), (1, 1))[:, :, 0]
+    expected = naive_conv2d(x.array[:, :, None, :].astype(np.float64), conv.weight.array[:, :, None, :].astype(np.float64),
+                            conv.bias.array.astype(np.float64), (1, 2), (0, 1), (1, 1))[:, :, 0]
     out = conv(x)
     assert out.shape == (2, 3, 5)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-4, atol=1e-5)
     assert conv(mg.randn(2, 9)).shape == (3, 5)
     assert repr(conv) == "Conv1d(2, 3, kernel_size=(3,), stride=(2,), padding=(1,))"
     with pytest.raises(RuntimeError, match=r"Conv1d: expected 2 input channels, got input of shape \(1, 3, 9\)"):
@@ -247,8 +247,8 @@ def naive_avg_pool2d(x, k, s, p):
 @pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
 def test_pool2d_match_naive_loops(k, s, p):
     x = mg.randn(2, 3, 7, 6)
-    np.testing.assert_allclose(nn.MaxPool2d(k, s, p)(x).data, naive_max_pool2d(x.data, k, s, p), rtol=1e-6)
-    np.testing.assert_allclose(nn.AvgPool2d(k, s, p)(x).data, naive_avg_pool2d(x.data, k, s, p),
+    np.testing.assert_allclose(nn.MaxPool2d(k, s, p)(x).array, naive_max_pool2d(x.array, k, s, p), rtol=1e-6)
+    np.testing.assert_allclose(nn.AvgPool2d(k, s, p)(x).array, naive_avg_pool2d(x.array, k, s, p),
                                rtol=1e-5, atol=1e-6)
     assert nn.MaxPool2d(k, s, p)(x).dtype == mg.float32
 
@@ -258,18 +258,18 @@ def test_pool_gradchecks_and_1d_wrappers():
     assert gradcheck(nn.MaxPool2d(2), [distinct64(2, 1, 4, 4)])
     assert gradcheck(nn.AvgPool2d(3, 2, 1), [t64(1, 2, 5, 4)])
     x = mg.randn(2, 3, 9)
-    np.testing.assert_allclose(nn.MaxPool1d(3, 2)(x).data,
-                               naive_max_pool2d(x.data[:, :, None, :].repeat(3, 2), 3, 2, 0)[:, :, 0], rtol=1e-6)
+    np.testing.assert_allclose(nn.MaxPool1d(3, 2)(x).array,
+                               naive_max_pool2d(x.array[:, :, None, :].repeat(3, 2), 3, 2, 0)[:, :, 0], rtol=1e-6)
     assert nn.MaxPool1d(2)(x).shape == (2, 3, 4)
     assert nn.AvgPool1d(3, 3)(x).shape == (2, 3, 3)
-    np.testing.assert_allclose(nn.AvgPool1d(3, 3)(x).data, x.data.reshape(2, 3, 3, 3).mean(-1), rtol=1e-5)
+    np.testing.assert_allclose(nn.AvgPool1d(3, 3)(x).array, x.array.reshape(2, 3, 3, 3).mean(-1), rtol=1e-5)
     assert nn.MaxPool1d(2)(mg.randn(3, 8)).shape == (3, 4)
     assert gradcheck(nn.MaxPool1d(2, 1), [distinct64(1, 2, 5)])
     assert gradcheck(nn.AvgPool1d(2, 1, 1), [t64(1, 2, 5)])
     values, indices = nn.MaxPool2d(2, return_indices=True)(mg.tensor([[[[1., 5.], [7., 2.]]]]))
     assert values.item() == 7.0 and indices.dtype == mg.int64 and indices.item() == 2
     out = nn.AdaptiveAvgPool2d(1)(x.reshape(2, 3, 3, 3))
-    np.testing.assert_allclose(out.data[..., 0, 0], x.data.reshape(2, 3, 9).mean(-1), rtol=1e-5)
+    np.testing.assert_allclose(out.array[..., 0, 0], x.array.reshape(2, 3, 9).mean(-1), rtol=1e-5)
 
 
 def test_pool_errors_and_repr():
@@ -289,26 +289,26 @@ def test_layer_norm_matches_numpy_and_gradcheck():
         ln.weight.normal_()
         ln.bias.normal_()
     x = mg.randn(3, 4, 6)
-    mean = x.data.mean(-1, keepdims=True)
-    var = x.data.var(-1, keepdims=True)
-    expected = (x.data - mean) / np.sqrt(var + 1e-5) * ln.weight.data + ln.bias.data
+    mean = x.array.mean(-1, keepdims=True)
+    var = x.array.var(-1, keepdims=True)
+    expected = (x.array - mean) / np.sqrt(var + 1e-5) * ln.weight.array + ln.bias.array
     out = ln(x)
     assert out.dtype == mg.float32
-    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-4, atol=1e-5)
     ln2 = nn.LayerNorm((2, 3), elementwise_affine=False)
     assert list(ln2.parameters()) == []
     x2 = mg.randn(4, 2, 3)
-    flat = x2.data.reshape(4, 6)
-    np.testing.assert_allclose(ln2(x2).data.reshape(4, 6),
+    flat = x2.array.reshape(4, 6)
+    np.testing.assert_allclose(ln2(x2).array.reshape(4, 6),
                                (flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-5),
                                rtol=1e-4, atol=1e-5)
     check_module(nn.LayerNorm(4), t64(3, 4))
     assert repr(nn.LayerNorm(10)) == "LayerNorm((10,), eps=1e-05, elementwise_affine=True)"
     # float16: the statistics add up in float32 (a float16 sum of squares of values ~40 overflows)
     half = mg.tensor(np.random.default_rng(0).normal(0, 40, (2, 64)).astype(np.float16))
-    wide = half.data.astype(np.float64)
+    wide = half.array.astype(np.float64)
     expected = (wide - wide.mean(-1, keepdims=True)) / np.sqrt(wide.var(-1, keepdims=True) + 1e-5)
-    np.testing.assert_allclose(F.layer_norm(half, (64,)).data.astype(np.float64), expected, atol=2e-2)
+    np.testing.assert_allclose(F.layer_norm(half, (64,)).array.astype(np.float64), expected, atol=2e-2)
     with pytest.raises(RuntimeError, match=r"LayerNorm: expected input with trailing shape \(6,\) "
                                            r"\(normalized_shape\), got shape \(3, 5\)"):
         ln(mg.randn(3, 5))
@@ -335,24 +335,24 @@ def test_batch_norm_train_eval_and_running_stats(layer, shape):
     running_mean, running_var = np.zeros(3), np.ones(3)
     for step in range(3):
         x = mg.randn(*shape) * 2 + 1
-        expected, mean, unbiased = numpy_batch_norm_train(x.data.astype(np.float64), bn.weight.data,
-                                                          bn.bias.data, bn.eps)
+        expected, mean, unbiased = numpy_batch_norm_train(x.array.astype(np.float64), bn.weight.array,
+                                                          bn.bias.array, bn.eps)
         out = bn(x)
         assert out.dtype == mg.float32
-        np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(out.array, expected, rtol=1e-4, atol=1e-4)
         running_mean = 0.8 * running_mean + 0.2 * mean
         running_var = 0.8 * running_var + 0.2 * unbiased
-        np.testing.assert_allclose(bn.running_mean.data, running_mean, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(bn.running_var.data, running_var, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.running_mean.array, running_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.running_var.array, running_var, rtol=1e-5, atol=1e-6)
         assert int(bn.num_batches_tracked.item()) == step + 1
     bn.eval()
     x = mg.randn(*shape)
     stat = (1, 3) + (1,) * (len(shape) - 2)
-    expected = ((x.data - running_mean.reshape(stat)) / np.sqrt(running_var.reshape(stat) + bn.eps)
-                * bn.weight.data.reshape(stat) + bn.bias.data.reshape(stat))
-    before = bn.running_mean.data.copy()
-    np.testing.assert_allclose(bn(x).data, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(bn.running_mean.data, before)
+    expected = ((x.array - running_mean.reshape(stat)) / np.sqrt(running_var.reshape(stat) + bn.eps)
+                * bn.weight.array.reshape(stat) + bn.bias.array.reshape(stat))
+    before = bn.running_mean.array.copy()
+    np.testing.assert_allclose(bn(x).array, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(bn.running_mean.array, before)
     assert int(bn.num_batches_tracked.item()) == 3
 
 
@@ -361,14 +361,14 @@ def test_batch_norm_momentum_none_and_no_running_stats():
     xs = [mg.randn(5, 2) for _ in range(3)]
     for x in xs:
         bn(x)
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([x.data.mean(0) for x in xs], axis=0), rtol=1e-5,
+    np.testing.assert_allclose(bn.running_mean.array, np.mean([x.array.mean(0) for x in xs], axis=0), rtol=1e-5,
                                atol=1e-6)
     free = nn.BatchNorm2d(2, track_running_stats=False, affine=False)
     assert list(free.state_dict()) == [] and free.running_mean is None
     free.eval()
     x = mg.randn(3, 2, 2, 2)
-    expected, _, _ = numpy_batch_norm_train(x.data, np.ones(2), np.zeros(2), 1e-5)
-    np.testing.assert_allclose(free(x).data, expected, rtol=1e-4, atol=1e-5)   # batch stats even in eval
+    expected, _, _ = numpy_batch_norm_train(x.array, np.ones(2), np.zeros(2), 1e-5)
+    np.testing.assert_allclose(free(x).array, expected, rtol=1e-4, atol=1e-5)   # batch stats even in eval
 
 
 def test_batch_norm_gradcheck_train_and_eval():
@@ -398,9 +398,9 @@ def test_batch_norm_errors_and_repr_and_keys():
 def test_group_norm_matches_numpy():
     gn = nn.GroupNorm(2, 4)
     x = mg.randn(3, 4, 2, 2)
-    g = x.data.reshape(3, 2, -1)
+    g = x.array.reshape(3, 2, -1)
     expected = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
-    np.testing.assert_allclose(gn(x).data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gn(x).array, expected, rtol=1e-4, atol=1e-5)
     check_module(nn.GroupNorm(2, 4), t64(2, 4, 3), project=True)
 
 
@@ -411,29 +411,29 @@ def test_dropout_train_eval_and_seed():
     x = mg.ones(200, 100)
     mg.manual_seed(3)
     out = drop(x)
-    zeros = (out.data == 0).mean()
+    zeros = (out.array == 0).mean()
     assert 0.27 < zeros < 0.33
-    np.testing.assert_allclose(out.data[out.data != 0], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(out.array[out.array != 0], 1 / 0.7, rtol=1e-6)
     mg.manual_seed(3)
-    np.testing.assert_array_equal(drop(x).data, out.data)
+    np.testing.assert_array_equal(drop(x).array, out.array)
     drop.eval()
     assert drop(x) is x
     assert repr(nn.Dropout(0.3)) == "Dropout(p=0.3, inplace=False)"
     with pytest.raises(ValueError, match="between 0 and 1, but got 1.5"):
         nn.Dropout(1.5)
-    assert (nn.Dropout(1.0)(x).data == 0).all()
+    assert (nn.Dropout(1.0)(x).array == 0).all()
 
 
 def test_dropout_gradient_is_the_mask():
     x = mg.ones(50, 20, requires_grad=True)
     out = F.dropout(x, 0.5, training=True)
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, out.data)   # kept: 2 (both value and grad), dropped: 0
+    np.testing.assert_array_equal(x.grad.array, out.array)   # kept: 2 (both value and grad), dropped: 0
 
 
 def test_channel_dropout_zeroes_whole_channels():
     out = nn.Dropout2d(0.5)(mg.ones(8, 16, 3, 3))
-    per_channel = out.data.reshape(8, 16, 9)
+    per_channel = out.array.reshape(8, 16, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert 0 < (per_channel == 0).all(-1).mean() < 1
 
@@ -443,14 +443,14 @@ def test_gaussian_noise_only_in_training():
     noise = nn.GaussianNoise(0.5)
     x = mg.zeros(100, 100)
     out = noise(x)
-    assert out.dtype == mg.float32 and 0.45 < out.data.std() < 0.55 and abs(out.data.mean()) < 0.02
+    assert out.dtype == mg.float32 and 0.45 < out.array.std() < 0.55 and abs(out.array.mean()) < 0.02
     noise.eval()
     assert noise(x) is x
     assert repr(nn.GaussianNoise(0.5)) == "GaussianNoise(std=0.5)"
     xg = t64(3, 2)
     noise.train()
     (noise(xg) * 3).sum().backward()
-    np.testing.assert_allclose(xg.grad.data, 3.0)
+    np.testing.assert_allclose(xg.grad.array, 3.0)
 
 
 # ---- activations ----------------------------------------------------------------------
@@ -484,9 +484,9 @@ def test_activation_forward_and_gradcheck(module, formula):
     x = mg.randn(4, 5) * 2
     out = module(x)
     assert out.dtype == mg.float32 and out.shape == x.shape
-    np.testing.assert_allclose(out.data, formula(x.data.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, formula(x.array.astype(np.float64)), rtol=1e-5, atol=1e-6)
     xg = distinct64(3, 4, gap=0.2)     # no element at a kink
-    xg.data[np.abs(xg.data) < 0.05] += 0.1
+    xg.array[np.abs(xg.array) < 0.05] += 0.1
     assert gradcheck(module, [xg])
 
 
@@ -504,12 +504,12 @@ def test_activation_reprs_and_extremes():
     for fn in (F.elu, F.softplus, F.sigmoid, F.silu):
         out = fn(big)
         out.sum().backward()
-        assert np.isfinite(out.data).all() and np.isfinite(big.grad.data).all(), fn.__name__
+        assert np.isfinite(out.array).all() and np.isfinite(big.grad.array).all(), fn.__name__
         big.grad = None
-    np.testing.assert_allclose(F.leaky_relu(mg.tensor([-2.0, 3.0]), 0.2).data, [-0.4, 3.0])
+    np.testing.assert_allclose(F.leaky_relu(mg.tensor([-2.0, 3.0]), 0.2).array, [-0.4, 3.0])
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         implicit = F.softmax(mg.randn(2, 3))
-    np.testing.assert_allclose(implicit.data.sum(1), 1.0, rtol=1e-6)   # dim 1 for 2-D, as PyTorch
+    np.testing.assert_allclose(implicit.array.sum(1), 1.0, rtol=1e-6)   # dim 1 for 2-D, as PyTorch
 
 
 # ---- embedding ------------------------------------------------------------------------
@@ -517,17 +517,17 @@ def test_activation_reprs_and_extremes():
 def test_embedding_lookup_padding_and_gradcheck():
     emb = nn.Embedding(10, 3, padding_idx=2)
     assert emb.weight.shape == (10, 3)
-    np.testing.assert_array_equal(emb.weight.data[2], 0)
+    np.testing.assert_array_equal(emb.weight.array[2], 0)
     idx = mg.tensor([[1, 2, 4], [2, 4, 9]])
     out = emb(idx)
     assert out.shape == (2, 3, 3) and out.dtype == mg.float32
-    np.testing.assert_array_equal(out.data, emb.weight.data[idx.data])
+    np.testing.assert_array_equal(out.array, emb.weight.array[idx.array])
     with mg.no_grad():
-        emb.weight.data[2] = 5.0          # a padding row that is not zero still gets no gradient
+        emb.weight.array[2] = 5.0          # a padding row that is not zero still gets no gradient
     (emb(idx) ** 2).sum().backward()
-    grad = emb.weight.grad.data
+    grad = emb.weight.grad.array
     np.testing.assert_array_equal(grad[2], 0)
-    np.testing.assert_allclose(grad[4], 2 * 2 * emb.weight.data[4], rtol=1e-6)
+    np.testing.assert_allclose(grad[4], 2 * 2 * emb.weight.array[4], rtol=1e-6)
     np.testing.assert_array_equal(grad[0], 0)
     emb64 = nn.Embedding(5, 2, padding_idx=-1).double()
     assert emb64.padding_idx == 4
@@ -539,12 +539,12 @@ def test_embedding_lookup_padding_and_gradcheck():
 def test_embedding_default_init_errors_and_pretrained():
     mg.manual_seed(0)
     emb = nn.Embedding(1000, 50)
-    assert abs(emb.weight.data.std() - 1) < 0.02 and abs(emb.weight.data.mean()) < 0.02
+    assert abs(emb.weight.array.std() - 1) < 0.02 and abs(emb.weight.array.mean()) < 0.02
     with pytest.raises(IndexError, match="index 10 is out of range for an embedding of 10 rows"):
         nn.Embedding(10, 2)(mg.tensor([3, 10]))
     pre = nn.Embedding.from_pretrained(mg.eye(3))
     assert not pre.weight.requires_grad
-    np.testing.assert_array_equal(pre(mg.tensor([2])).data, [[0, 0, 1]])
+    np.testing.assert_array_equal(pre(mg.tensor([2])).array, [[0, 0, 1]])
 
 
 # ---- losses ---------------------------------------------------------------------------
@@ -572,13 +572,13 @@ REGRESSION = [
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_regression_losses(function, module, kwargs, formula, reduction):
     x, y = mg.randn(4, 3), mg.randn(4, 3)
-    expected = reduce_np(formula(x.data.astype(np.float64) - y.data), reduction)
+    expected = reduce_np(formula(x.array.astype(np.float64) - y.array), reduction)
     out = function(x, y, reduction=reduction, **kwargs)
     assert out.dtype == mg.float32
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(module(reduction=reduction, **kwargs)(x, y).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(module(reduction=reduction, **kwargs)(x, y).array, expected, rtol=1e-5, atol=1e-6)
     xg, yg = distinct64(3, 2, gap=0.3), t64(3, 2, low=-0.1, high=0.1)
-    xg.data += 0.15                     # |x| >= 0.15 > |y|: d = x - y stays away from l1's kink at 0
+    xg.array += 0.15                     # |x| >= 0.15 > |y|: d = x - y stays away from l1's kink at 0
     assert gradcheck(lambda a, b: function(a, b, reduction=reduction, **kwargs), [xg, yg])
 
 
@@ -593,7 +593,7 @@ def test_loss_reduction_errors_and_legacy_arguments():
     with pytest.raises(ValueError, match=r"'avg' is not a valid value"):
         nn.CrossEntropyLoss(reduction="avg")(mg.randn(2, 3), mg.tensor([0, 1]))
     y = mg.randn(3)
-    assert F.mse_loss(x, y, size_average=False).item() == pytest.approx(((x.data - y.data) ** 2).sum(), rel=1e-5)
+    assert F.mse_loss(x, y, size_average=False).item() == pytest.approx(((x.array - y.array) ** 2).sum(), rel=1e-5)
     assert F.mse_loss(x, y, reduce=False).shape == (3,)
     with pytest.warns(UserWarning, match="target size"):
         F.mse_loss(mg.randn(4, 1), mg.randn(4))
@@ -631,14 +631,14 @@ def test_cross_entropy_class_indices(reduction, smoothing, weighted):
     logits = mg.randn(6, 4) * 3
     target = mg.tensor([0, 3, 1, -100, 2, 3])
     weight = mg.tensor([0.5, 1.0, 2.0, 1.5]) if weighted else None
-    expected = numpy_cross_entropy(logits.data.astype(np.float64), target.data,
-                                   None if weight is None else weight.data.astype(np.float64),
+    expected = numpy_cross_entropy(logits.array.astype(np.float64), target.array,
+                                   None if weight is None else weight.array.astype(np.float64),
                                    reduction=reduction, smoothing=smoothing)
     out = F.cross_entropy(logits, target, weight=weight, reduction=reduction, label_smoothing=smoothing)
     assert out.dtype == mg.float32
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
     module = nn.CrossEntropyLoss(weight=weight, reduction=reduction, label_smoothing=smoothing)
-    np.testing.assert_allclose(module(logits, target).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(module(logits, target).array, expected, rtol=1e-5, atol=1e-6)
     xg = t64(4, 3, low=-2, high=2)
     assert gradcheck(lambda x: F.cross_entropy(x, mg.tensor([2, -100, 0, 1]), weight=weight if weight is None
                                                else mg.tensor([0.5, 1.0, 2.0]), reduction=reduction,
@@ -659,13 +659,13 @@ def test_cross_entropy_without_smoothing_is_mean_negative_log_prob():
 def test_cross_entropy_spatial_targets_and_unbatched():
     logits = mg.randn(2, 3, 4, 5)
     target = mg.randint(0, 3, (2, 4, 5))
-    target.data[0, 0, :2] = -100
-    expected = numpy_cross_entropy(logits.data.astype(np.float64), target.data, reduction="none", smoothing=0.1)
+    target.array[0, 0, :2] = -100
+    expected = numpy_cross_entropy(logits.array.astype(np.float64), target.array, reduction="none", smoothing=0.1)
     out = F.cross_entropy(logits, target, reduction="none", label_smoothing=0.1)
     assert out.shape == (2, 4, 5)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(F.cross_entropy(logits, target, label_smoothing=0.1).item(),
-                               expected.sum() / (target.data != -100).sum(), rtol=1e-5)
+                               expected.sum() / (target.array != -100).sum(), rtol=1e-5)
     single = F.cross_entropy(mg.tensor([1.0, 2.0, 0.5]), mg.tensor(1))
     assert single.shape == () and single.item() == pytest.approx(-log_softmax_np(np.array([1.0, 2.0, 0.5]), 0)[1],
                                                                   rel=1e-6)
@@ -679,11 +679,11 @@ def test_cross_entropy_probability_targets(reduction):
     probs = mg.tensor(RNG.dirichlet(np.ones(4), 5), dtype=mg.float32)
     weight = np.array([1.0, 2.0, 0.5, 1.0])
     smoothing = 0.1
-    q = probs.data.astype(np.float64) * (1 - smoothing) + smoothing / 4
-    losses = -(q * weight * log_softmax_np(logits.data.astype(np.float64), 1)).sum(1)
+    q = probs.array.astype(np.float64) * (1 - smoothing) + smoothing / 4
+    losses = -(q * weight * log_softmax_np(logits.array.astype(np.float64), 1)).sum(1)
     expected = reduce_np(losses, reduction)        # 'mean' divides by N, not by the weights
     out = F.cross_entropy(logits, probs, weight=mg.tensor(weight), reduction=reduction, label_smoothing=smoothing)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
     xg = t64(3, 4)
     pg = t64(3, 4, low=0, high=1)
     assert gradcheck(lambda x, p: F.cross_entropy(x, p, reduction=reduction), [xg, pg])
@@ -708,7 +708,7 @@ def test_cross_entropy_is_stable_for_huge_logits():
     logits = mg.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
     loss = F.cross_entropy(logits, mg.tensor([1]))
     loss.backward()
-    assert loss.item() == pytest.approx(2000.0) and np.isfinite(logits.grad.data).all()
+    assert loss.item() == pytest.approx(2000.0) and np.isfinite(logits.grad.array).all()
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -716,13 +716,13 @@ def test_nll_loss_weights_and_ignore_index(reduction):
     logp = F.log_softmax(mg.randn(5, 3), 1)
     target = mg.tensor([0, 2, 2, 1, 0])
     weight = np.array([1.0, 3.0, 0.5])
-    picked = -logp.data[np.arange(5), target.data] * weight[target.data]
+    picked = -logp.array[np.arange(5), target.array] * weight[target.array]
     picked[3] = 0.0
-    counted = weight[target.data].sum() - weight[1]
+    counted = weight[target.array].sum() - weight[1]
     expected = {"mean": picked.sum() / counted, "sum": picked.sum(), "none": picked}[reduction]
     out = F.nll_loss(logp, target, weight=mg.tensor(weight), ignore_index=1, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(nn.NLLLoss(mg.tensor(weight), ignore_index=1, reduction=reduction)(logp, target).data,
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nn.NLLLoss(mg.tensor(weight), ignore_index=1, reduction=reduction)(logp, target).array,
                                expected, rtol=1e-5, atol=1e-6)
     assert gradcheck(lambda x: F.nll_loss(x, mg.tensor([1, 0, 2]), reduction=reduction), [t64(3, 3)])
 
@@ -732,11 +732,11 @@ def test_binary_cross_entropy(reduction):
     p = mg.rand(4, 3) * 0.9 + 0.05
     y = mg.rand(4, 3)
     w = mg.rand(3)
-    pd, yd = p.data.astype(np.float64), y.data.astype(np.float64)
-    losses = -(yd * np.log(pd) + (1 - yd) * np.log(1 - pd)) * w.data
-    np.testing.assert_allclose(F.binary_cross_entropy(p, y, weight=w, reduction=reduction).data,
+    pd, yd = p.array.astype(np.float64), y.array.astype(np.float64)
+    losses = -(yd * np.log(pd) + (1 - yd) * np.log(1 - pd)) * w.array
+    np.testing.assert_allclose(F.binary_cross_entropy(p, y, weight=w, reduction=reduction).array,
                                reduce_np(losses, reduction), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(nn.BCELoss(weight=w, reduction=reduction)(p, y).data,
+    np.testing.assert_allclose(nn.BCELoss(weight=w, reduction=reduction)(p, y).array,
                                reduce_np(losses, reduction), rtol=1e-5, atol=1e-6)
     assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
                      [t64(3, 2, low=0.1, high=0.9), t64(3, 2, low=0, high=1)])
@@ -746,10 +746,10 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
     p = mg.tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
     y = mg.tensor([1.0, 0.0, 0.0, 1.0])
     out = F.binary_cross_entropy(p, y, reduction="none")
-    np.testing.assert_allclose(out.data, [100.0, 100.0, 0.0, 0.0])
+    np.testing.assert_allclose(out.array, [100.0, 100.0, 0.0, 0.0])
     out.sum().backward()
     # a clamped log passes no gradient; the other term's does: -y/x at x = 1, (1 - y)/(1 - x) at x = 0
-    np.testing.assert_array_equal(p.grad.data, [0.0, 0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(p.grad.array, [0.0, 0.0, 1.0, -1.0])
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(mg.tensor([1.5]), mg.tensor([1.0]))
     with pytest.raises(ValueError, match=r"target size \(2,\) that is different to the input size \(3,\)"):
@@ -762,13 +762,13 @@ def test_binary_cross_entropy_with_logits(reduction):
     y = mg.rand(4, 3)
     pos = mg.tensor([1.0, 2.0, 0.5])
     w = mg.rand(4, 1)
-    xd, yd = x.data.astype(np.float64), y.data.astype(np.float64)
+    xd, yd = x.array.astype(np.float64), y.array.astype(np.float64)
     p = sigmoid_np(xd)
-    plain = -(yd * np.log(p) + (1 - yd) * np.log(1 - p)) * w.data
-    weighted = -(pos.data * yd * np.log(p) + (1 - yd) * np.log(1 - p)) * w.data
-    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, y, w, reduction=reduction).data,
+    plain = -(yd * np.log(p) + (1 - yd) * np.log(1 - p)) * w.array
+    weighted = -(pos.array * yd * np.log(p) + (1 - yd) * np.log(1 - p)) * w.array
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, y, w, reduction=reduction).array,
                                reduce_np(plain, reduction), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(nn.BCEWithLogitsLoss(w, reduction=reduction, pos_weight=pos)(x, y).data,
+    np.testing.assert_allclose(nn.BCEWithLogitsLoss(w, reduction=reduction, pos_weight=pos)(x, y).array,
                                reduce_np(weighted, reduction), rtol=1e-5, atol=1e-5)
     assert gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction,
                                                                     pos_weight=mg.tensor([2.0, 0.5], dtype=mg.float64)),
@@ -779,9 +779,9 @@ def test_binary_cross_entropy_with_logits_is_stable_at_large_logits():
     x = mg.tensor([1000.0, -1000.0, 1000.0, -1000.0], requires_grad=True)
     y = mg.tensor([1.0, 0.0, 0.0, 1.0])
     out = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-    np.testing.assert_allclose(out.data, [0.0, 0.0, 1000.0, 1000.0])
+    np.testing.assert_allclose(out.array, [0.0, 0.0, 1000.0, 1000.0])
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 1.0, -1.0])
+    np.testing.assert_allclose(x.grad.array, [0.0, 0.0, 1.0, -1.0])
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
@@ -789,15 +789,15 @@ def test_binary_cross_entropy_with_logits_is_stable_at_large_logits():
 def test_kl_div(reduction, log_target):
     logq = F.log_softmax(mg.randn(4, 3), 1)
     p = F.softmax(mg.randn(4, 3), 1)
-    p.data[0, 0] = 0.0                      # 0 log 0 counts as 0
-    pd = p.data.astype(np.float64)
+    p.array[0, 0] = 0.0                      # 0 log 0 counts as 0
+    pd = p.array.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pointwise = np.where(pd > 0, pd * (np.log(pd) - logq.data), 0.0)
+        pointwise = np.where(pd > 0, pd * (np.log(pd) - logq.array), 0.0)
     expected = pointwise.sum() / 4 if reduction == "batchmean" else reduce_np(pointwise, reduction)
     target = mg.tensor(np.log(pd)) if log_target else p
     out = F.kl_div(logq, target, reduction=reduction, log_target=log_target)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(nn.KLDivLoss(reduction=reduction, log_target=log_target)(logq, target).data,
+    np.testing.assert_allclose(out.array, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nn.KLDivLoss(reduction=reduction, log_target=log_target)(logq, target).array,
                                expected, rtol=1e-5, atol=1e-6)
     xg, tg = t64(2, 3), t64(2, 3, low=0.1, high=1)
     assert gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target), [xg, tg])
@@ -805,7 +805,7 @@ def test_kl_div(reduction, log_target):
 
 def test_poisson_nll_loss():
     x, y = mg.randn(3, 2), mg.rand(3, 2) * 4
-    expected = (np.exp(x.data.astype(np.float64)) - y.data * x.data).mean()
+    expected = (np.exp(x.array.astype(np.float64)) - y.array * x.array).mean()
     np.testing.assert_allclose(nn.PoissonNLLLoss()(x, y).item(), expected, rtol=1e-5)
     assert gradcheck(lambda a: F.poisson_nll_loss(a, mg.tensor([[1.0, 2.0]], dtype=mg.float64)), [t64(1, 2)])
 
@@ -824,20 +824,20 @@ def test_loss_module_weights_are_buffers():
 def test_one_hot_pad_normalize_cosine():
     out = F.one_hot(mg.tensor([0, 2, 1]))
     assert out.dtype == mg.int64 and out.shape == (3, 3)
-    np.testing.assert_array_equal(out.data, np.eye(3, dtype=np.int64)[[0, 2, 1]])
+    np.testing.assert_array_equal(out.array, np.eye(3, dtype=np.int64)[[0, 2, 1]])
     assert F.one_hot(mg.tensor([[1], [0]]), num_classes=4).shape == (2, 1, 4)
     with pytest.raises(RuntimeError, match="smaller than num_classes"):
         F.one_hot(mg.tensor([0, 4]), 4)
     with pytest.raises(RuntimeError, match="non-negative"):
         F.one_hot(mg.tensor([-1, 1]))
     padded = F.pad(mg.ones(2, 3), (1, 2))
-    assert padded.shape == (2, 6) and padded.data[:, 0].sum() == 0
+    assert padded.shape == (2, 6) and padded.array[:, 0].sum() == 0
     x = mg.randn(4, 3)
-    np.testing.assert_allclose(F.normalize(x).data, x.data / np.linalg.norm(x.data, axis=1, keepdims=True), rtol=1e-5)
-    np.testing.assert_array_equal(F.normalize(mg.zeros(2, 3)).data, 0)
+    np.testing.assert_allclose(F.normalize(x).array, x.array / np.linalg.norm(x.array, axis=1, keepdims=True), rtol=1e-5)
+    np.testing.assert_array_equal(F.normalize(mg.zeros(2, 3)).array, 0)
     a, b = mg.randn(5, 3), mg.randn(5, 3)
-    expected = (a.data * b.data).sum(1) / np.linalg.norm(a.data, axis=1) / np.linalg.norm(b.data, axis=1)
-    np.testing.assert_allclose(F.cosine_similarity(a, b).data, expected, rtol=1e-5)
+    expected = (a.array * b.array).sum(1) / np.linalg.norm(a.array, axis=1) / np.linalg.norm(b.array, axis=1)
+    np.testing.assert_allclose(F.cosine_similarity(a, b).array, expected, rtol=1e-5)
     assert gradcheck(lambda u, v: F.cosine_similarity(u, v), [t64(3, 4), t64(3, 4)])
     assert gradcheck(lambda u: F.normalize(u, dim=0), [t64(3, 2)])
 
@@ -846,10 +846,10 @@ def test_batch_norm_functional_without_module():
     x = mg.randn(8, 3)
     rm, rv = mg.zeros(3), mg.ones(3)
     out = F.batch_norm(x, rm, rv, training=True, momentum=0.5)
-    expected, mean, unbiased = numpy_batch_norm_train(x.data, np.ones(3), np.zeros(3), 1e-5)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(rm.data, 0.5 * mean, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(rv.data, 0.5 + 0.5 * unbiased, rtol=1e-5)
+    expected, mean, unbiased = numpy_batch_norm_train(x.array, np.ones(3), np.zeros(3), 1e-5)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(rm.array, 0.5 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rv.array, 0.5 + 0.5 * unbiased, rtol=1e-5)
 
 
 # ---- init -----------------------------------------------------------------------------
@@ -872,35 +872,35 @@ def test_init_distributions_and_in_place():
     w = nn.Parameter(mg.empty(300, 200))       # a parameter that requires grad: init runs under no_grad
     assert nn.init.kaiming_uniform_(w, nonlinearity="relu") is w
     bound = math.sqrt(2) * math.sqrt(3 / 200)
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.98 * bound
+    assert np.abs(w.array).max() <= bound and np.abs(w.array).max() > 0.98 * bound
     nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
-    assert abs(w.data.std() - math.sqrt(2 / 300)) < 0.03 * math.sqrt(2 / 300)
+    assert abs(w.array.std() - math.sqrt(2 / 300)) < 0.03 * math.sqrt(2 / 300)
     nn.init.xavier_uniform_(w, gain=2.0)
-    assert np.abs(w.data).max() <= 2 * math.sqrt(6 / 500)
+    assert np.abs(w.array).max() <= 2 * math.sqrt(6 / 500)
     nn.init.xavier_normal_(w)
-    assert abs(w.data.std() - math.sqrt(2 / 500)) < 0.03 * math.sqrt(2 / 500)
+    assert abs(w.array.std() - math.sqrt(2 / 500)) < 0.03 * math.sqrt(2 / 500)
     nn.init.normal_(w, mean=1.0, std=0.01)
-    assert abs(w.data.mean() - 1.0) < 1e-3
+    assert abs(w.array.mean() - 1.0) < 1e-3
     nn.init.uniform_(w, -0.5, 0.5)
-    assert w.data.min() >= -0.5 and w.data.max() <= 0.5
+    assert w.array.min() >= -0.5 and w.array.max() <= 0.5
     nn.init.constant_(w, 0.3)
-    np.testing.assert_allclose(w.data, 0.3, rtol=1e-6)
+    np.testing.assert_allclose(w.array, 0.3, rtol=1e-6)
     nn.init.zeros_(w)
-    assert (w.data == 0).all()
+    assert (w.array == 0).all()
     nn.init.ones_(w)
-    assert (w.data == 1).all() and w.dtype == mg.float32
+    assert (w.array == 1).all() and w.dtype == mg.float32
     nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
-    assert np.abs(w.data).max() <= 0.5
+    assert np.abs(w.array).max() <= 0.5
     mg.manual_seed(5)
-    a = nn.init.normal_(mg.empty(4)).data.copy()
+    a = nn.init.normal_(mg.empty(4)).array.copy()
     mg.manual_seed(5)
-    np.testing.assert_array_equal(nn.init.normal_(mg.empty(4)).data, a)
+    np.testing.assert_array_equal(nn.init.normal_(mg.empty(4)).array, a)
 
 
 def test_orthogonal_init():
     for shape in [(4, 6), (6, 4), (3, 2, 2)]:
         w = nn.init.orthogonal_(mg.empty(*shape), gain=2.0)
-        flat = w.data.reshape(shape[0], -1).astype(np.float64)
+        flat = w.array.reshape(shape[0], -1).astype(np.float64)
         small = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
         np.testing.assert_allclose(small, 4 * np.eye(small.shape[0]), atol=1e-5)
     with pytest.raises(ValueError, match="2 or more dimensions"):
@@ -916,18 +916,18 @@ def test_clip_grad_norm_and_value():
     unused = nn.Parameter(mg.zeros(2))
     total = nn.utils.clip_grad_norm_([a, b, unused], max_norm=1.0)
     assert isinstance(total, mg.Tensor) and total.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(a.grad.data, [0.6, 0.0], rtol=1e-5)
-    np.testing.assert_allclose(b.grad.data, [[0.0, 0.8]], rtol=1e-5)
+    np.testing.assert_allclose(a.grad.array, [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(b.grad.array, [[0.0, 0.8]], rtol=1e-5)
     total = nn.utils.clip_grad_norm_([a, b], max_norm=10.0)
     assert total.item() == pytest.approx(1.0, rel=1e-5)
-    np.testing.assert_allclose(a.grad.data, [0.6, 0.0], rtol=1e-5)    # below max_norm: unchanged
+    np.testing.assert_allclose(a.grad.array, [0.6, 0.0], rtol=1e-5)    # below max_norm: unchanged
     assert nn.utils.clip_grad_norm_(a, 0.1, norm_type="inf" if False else float("inf")).item() == pytest.approx(0.6)
     a.grad = mg.tensor([float("nan"), 1.0])
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
     b.grad = mg.tensor([[-3.0, 0.5]])
     nn.utils.clip_grad_value_(b, 1.0)
-    np.testing.assert_allclose(b.grad.data, [[-1.0, 0.5]])
+    np.testing.assert_allclose(b.grad.array, [[-1.0, 0.5]])
 
 
 def test_parameters_to_vector_round_trip():
@@ -937,7 +937,7 @@ def test_parameters_to_vector_round_trip():
     weight = model[0].weight
     nn.utils.vector_to_parameters(vec * 0 + mg.arange(11).float(), model.parameters())
     assert model[0].weight is weight
-    np.testing.assert_array_equal(model[0].weight.data.reshape(-1), np.arange(6))
-    np.testing.assert_array_equal(model[1].bias.data, [10])
+    np.testing.assert_array_equal(model[0].weight.array.reshape(-1), np.arange(6))
+    np.testing.assert_array_equal(model[1].bias.array, [10])
     with pytest.raises(ValueError, match="has 4 elements but the parameters need 11"):
         nn.utils.vector_to_parameters(mg.zeros(4), model.parameters())

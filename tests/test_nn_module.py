@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
+from minigrad import nn
+import minigrad.nn.functional as F
 from minigrad.testing import gradcheck
 
 
@@ -62,21 +62,21 @@ def test_load_state_dict_round_trip_with_numpy_arrays_keeps_parameter_objects():
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert {name: id(p) for name, p in target.named_parameters()} == before
     for key, value in target.state_dict().items():
-        np.testing.assert_allclose(value.data, source.state_dict()[key].data, rtol=1e-6)
+        np.testing.assert_allclose(value.array, source.state_dict()[key].array, rtol=1e-6)
         assert value.dtype == source.state_dict()[key].dtype        # float64 arrays were cast to float32
     assert int(target.bn.num_batches_tracked.item()) == 1
     source.eval(), target.eval()
     x = mg.randn(2, 1, 4, 4)
     for a, b in zip(source(x), target(x)):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-6)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-6)
 
 
 def test_state_dict_is_a_detached_view_of_the_parameters():
     layer = nn.Linear(2, 2)
     state = layer.state_dict()
     with mg.no_grad():
-        layer.weight.data[0, 0] = 42.0
-    assert state["weight"].data[0, 0] == 42.0
+        layer.weight.array[0, 0] = 42.0
+    assert state["weight"].array[0, 0] == 42.0
 
 
 def test_load_state_dict_reports_every_problem_in_one_error():
@@ -97,11 +97,11 @@ def test_load_state_dict_reports_every_problem_in_one_error():
 
 def test_non_strict_loading_returns_keys_but_still_refuses_shapes():
     model = MLP()
-    weight = model.layers[0].weight.data.copy()
+    weight = model.layers[0].weight.array.copy()
     partial = {"layers.0.weight": np.ones((5, 4)), "extra": np.zeros(1)}
     missing, unexpected = model.load_state_dict(partial, strict=False)
     assert unexpected == ["extra"] and "layers.0.bias" in missing and "layers.0.weight" not in missing
-    np.testing.assert_array_equal(model.layers[0].weight.data, 1.0)
+    np.testing.assert_array_equal(model.layers[0].weight.array, 1.0)
     assert not np.array_equal(weight, 1.0)
     with pytest.raises(RuntimeError, match=r"size mismatch for layers.0.weight: copying a param with shape "
                                            r"\(4, 5\) from checkpoint, the shape in current model is \(5, 4\)"):
@@ -116,14 +116,14 @@ def test_train_eval_switch_dropout_and_batch_norm():
     a = block(x)[0]
     mg.manual_seed(1)
     b = block(x)[0]
-    assert not np.allclose(a.data, b.data)            # dropout masks differ in training
+    assert not np.allclose(a.array, b.array)            # dropout masks differ in training
     assert int(block.bn.num_batches_tracked.item()) == 2
     assert block.eval() is block
     assert not any(m.training for m in block.modules())
-    running = block.bn.running_mean.data.copy()
+    running = block.bn.running_mean.array.copy()
     c, d = block(x)[0], block(x)[0]
-    np.testing.assert_array_equal(c.data, d.data)     # deterministic in eval
-    np.testing.assert_array_equal(block.bn.running_mean.data, running)
+    np.testing.assert_array_equal(c.array, d.array)     # deterministic in eval
+    np.testing.assert_array_equal(block.bn.running_mean.array, running)
     assert int(block.bn.num_batches_tracked.item()) == 2
     block.train()
     assert block.drop.training and block.bn.training
@@ -156,7 +156,7 @@ def test_assigning_a_parameter_re_registers_it():
     assert layer.weight is new and layer._parameters["weight"] is new
     assert all(p is not old for p in layer.parameters())
     assert len(list(layer.parameters())) == 2
-    np.testing.assert_array_equal(layer(mg.ones(1, 3)).data, layer.bias.data[None])
+    np.testing.assert_array_equal(layer(mg.ones(1, 3)).array, layer.bias.array[None])
     with pytest.raises(TypeError, match=r"cannot assign Tensor as parameter 'weight'"):
         layer.weight = mg.zeros(2, 3)
     layer.bias = None
@@ -211,14 +211,14 @@ def test_zero_grad_sets_none_and_gradients_accumulate():
     model = MLP()
     x = mg.randn(3, 4)
     model(x).sum().backward()
-    first = model.layers[0].weight.grad.data.copy()
+    first = model.layers[0].weight.grad.array.copy()
     model(x).sum().backward()
-    np.testing.assert_allclose(model.layers[0].weight.grad.data, 2 * first, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model.layers[0].weight.grad.array, 2 * first, rtol=1e-5, atol=1e-7)
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
     model(x).sum().backward()
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad.array.any() for p in model.parameters())
 
 
 def test_apply_reinitialises_like_the_course_init_params():
@@ -235,14 +235,14 @@ def test_apply_reinitialises_like_the_course_init_params():
     assert visited[-1] == "MLP" and visited.count("Linear") == 2       # children before parents
     mg.manual_seed(0)
     model.apply(init_params)
-    weights = np.concatenate([m.weight.data.ravel() for m in model.modules() if isinstance(m, nn.Linear)])
+    weights = np.concatenate([m.weight.array.ravel() for m in model.modules() if isinstance(m, nn.Linear)])
     assert abs(weights.std() - std) < 0.1 * std
-    assert all(not m.bias.data.any() for m in model.modules() if isinstance(m, nn.Linear))
-    np.testing.assert_array_equal(model.norm.weight.data, 1.0)            # untouched
-    first = model.layers[0].weight.data.copy()
+    assert all(not m.bias.array.any() for m in model.modules() if isinstance(m, nn.Linear))
+    np.testing.assert_array_equal(model.norm.weight.array, 1.0)            # untouched
+    first = model.layers[0].weight.array.copy()
     mg.manual_seed(0)
     model.apply(lambda m: nn.init.normal_(m.weight, std=std) if isinstance(m, nn.Linear) else None)
-    np.testing.assert_array_equal(model.layers[0].weight.data, first)     # same seed, same weights
+    np.testing.assert_array_equal(model.layers[0].weight.array, first)     # same seed, same weights
 
 
 def test_custom_module_registration_and_errors():

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
+from minigrad import nn
+import minigrad.nn.functional as F
 from minigrad.testing import gradcheck
-from nn import course
+from minigrad.nn import course
 
 RNG = np.random.default_rng(0)
 

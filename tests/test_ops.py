@@ -884,9 +884,9 @@ def _check_forward(spec: OpSpec, case: Case, dtype, rtol: float, atol: float) ->
         assert out.shape == want.shape, f"{spec.name}: output {index} shape {out.shape} != {want.shape}"
         if want.dtype.kind == "f":
             assert out.dtype == dtype, f"{spec.name}: output {index} is {out.dtype}, input was {np.dtype(dtype)}"
-            np.testing.assert_allclose(out.data, want, rtol=rtol, atol=atol, err_msg=f"{spec.name} output {index}")
+            np.testing.assert_allclose(out.array, want, rtol=rtol, atol=atol, err_msg=f"{spec.name} output {index}")
         else:
-            np.testing.assert_array_equal(out.data, want, err_msg=f"{spec.name} output {index}")
+            np.testing.assert_array_equal(out.array, want, err_msg=f"{spec.name} output {index}")
     return tensors, outputs
 
 
@@ -960,10 +960,10 @@ def test_dropout_training_mask_statistics_and_scaling():
     mg.manual_seed(0)
     x = mg.ones(200_000)
     out = mg.dropout(x, p=0.3, training=True)
-    dropped = (out.data == 0).mean()
+    dropped = (out.array == 0).mean()
     assert abs(dropped - 0.3) < 0.005  # binomial std is 0.001
-    np.testing.assert_allclose(out.data[out.data != 0], 1 / 0.7, rtol=1e-6)
-    assert abs(out.data.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    np.testing.assert_allclose(out.array[out.array != 0], 1 / 0.7, rtol=1e-6)
+    assert abs(out.array.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
     assert out.dtype == mg.float32
 
 
@@ -972,22 +972,22 @@ def test_dropout_gradient_is_mask_times_scale():
     x = mg.tensor(np.linspace(1, 2, 1000), dtype=mg.float64, requires_grad=True)
     out = mg.dropout(x, p=0.4, training=True)
     out.backward(mg.ones_like(out))
-    mask = out.data != 0
+    mask = out.array != 0
     assert 0.3 < 1 - mask.mean() < 0.5
-    np.testing.assert_allclose(x.grad.data, mask / 0.6)
-    np.testing.assert_allclose(out.data, x.data * mask / 0.6)
+    np.testing.assert_allclose(x.grad.array, mask / 0.6)
+    np.testing.assert_allclose(out.array, x.array * mask / 0.6)
 
 
 def test_dropout_is_repeatable_with_manual_seed_and_identity_when_not_training():
     x = mg.randn(50)
     mg.manual_seed(5)
-    a = mg.dropout(x, 0.5).data.copy()
+    a = mg.dropout(x, 0.5).array.copy()
     mg.manual_seed(5)
-    b = mg.dropout(x, 0.5).data
+    b = mg.dropout(x, 0.5).array
     np.testing.assert_array_equal(a, b)
-    assert mg.dropout(x, 0.5, training=False) is x or np.array_equal(mg.dropout(x, 0.5, training=False).data, x.data)
-    np.testing.assert_array_equal(mg.dropout(x, 0.0).data, x.data)
-    assert (mg.dropout(x, 1.0).data == 0).all()
+    assert mg.dropout(x, 0.5, training=False) is x or np.array_equal(mg.dropout(x, 0.5, training=False).array, x.array)
+    np.testing.assert_array_equal(mg.dropout(x, 0.0).array, x.array)
+    assert (mg.dropout(x, 1.0).array == 0).all()
     with pytest.raises(ValueError, match="dropout"):
         mg.dropout(x, 1.5)
 
@@ -998,18 +998,18 @@ def test_normal_is_reparameterized_gradients_are_one_and_eps():
     std = mg.tensor([1.0, 0.5, 2.0], dtype=mg.float64, requires_grad=True)
     z = mg.normal(mean, std)
     z.sum().backward()
-    eps = (z.data - mean.data) / std.data
-    np.testing.assert_allclose(mean.grad.data, np.ones(3))
-    np.testing.assert_allclose(std.grad.data, eps)
+    eps = (z.array - mean.array) / std.array
+    np.testing.assert_allclose(mean.grad.array, np.ones(3))
+    np.testing.assert_allclose(std.grad.array, eps)
     assert z.dtype == mg.float64
     mg.manual_seed(3)  # the noise comes from minigrad's generator: seeded runs repeat
-    np.testing.assert_array_equal(mg.normal(mean, std).data, z.data)
+    np.testing.assert_array_equal(mg.normal(mean, std).array, z.array)
 
 
 def test_normal_sample_statistics():
     mg.manual_seed(4)
     z = mg.normal(mg.full((100_000,), 2.0), mg.full((100_000,), 3.0))
-    assert abs(z.data.mean() - 2.0) < 0.05 and abs(z.data.std() - 3.0) < 0.05
+    assert abs(z.array.mean() - 2.0) < 0.05 and abs(z.array.std() - 3.0) < 0.05
 
 
 def test_distributions_normal_rsample_log_prob_and_kl_match_closed_forms():
@@ -1021,20 +1021,20 @@ def test_distributions_normal_rsample_log_prob_and_kl_match_closed_forms():
     sample = p.rsample((2,))
     assert sample.shape == (2, 3)
     sample.sum().backward()
-    np.testing.assert_allclose(loc.grad.data, [2.0, 2.0, 2.0])
-    np.testing.assert_allclose(scale.grad.data, ((sample.data - loc.data) / scale.data).sum(0))
+    np.testing.assert_allclose(loc.grad.array, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(scale.grad.array, ((sample.array - loc.array) / scale.array).sum(0))
     assert not p.sample().requires_grad
 
     value = np.array([0.3, 0.7, 1.0])
-    expected = -(value - loc.data) ** 2 / (2 * scale.data ** 2) - np.log(scale.data) - 0.5 * np.log(2 * np.pi)
-    np.testing.assert_allclose(p.log_prob(mg.tensor(value, dtype=mg.float64)).data, expected)
+    expected = -(value - loc.array) ** 2 / (2 * scale.array ** 2) - np.log(scale.array) - 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(p.log_prob(mg.tensor(value, dtype=mg.float64)).array, expected)
 
     q_loc, q_scale = np.array([0.5, 1.0, 0.0]), np.array([2.0, 0.5, 1.0])
     q = Normal(mg.tensor(q_loc, dtype=mg.float64), mg.tensor(q_scale, dtype=mg.float64))
-    expected_kl = (np.log(q_scale / scale.data) + (scale.data ** 2 + (loc.data - q_loc) ** 2) / (2 * q_scale ** 2)
+    expected_kl = (np.log(q_scale / scale.array) + (scale.array ** 2 + (loc.array - q_loc) ** 2) / (2 * q_scale ** 2)
                    - 0.5)
-    np.testing.assert_allclose(kl_divergence(p, q).data, expected_kl)
-    np.testing.assert_allclose(kl_divergence(p, p).data, 0.0, atol=1e-12)
+    np.testing.assert_allclose(kl_divergence(p, q).array, expected_kl)
+    np.testing.assert_allclose(kl_divergence(p, p).array, 0.0, atol=1e-12)
 
 
 def test_distributions_normal_log_prob_and_kl_gradcheck():
@@ -1058,42 +1058,42 @@ def test_softmax_and_log_softmax_are_stable_at_large_inputs(dtype):
     x = mg.tensor(BIG, dtype=dtype, requires_grad=True)
     expected = _softmax_reference(BIG, 1)
     s = mg.softmax(x, 1)
-    np.testing.assert_allclose(s.data, expected, rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(s.array, expected, rtol=1e-6, atol=1e-30)
     (s * mg.tensor(np.arange(9.0).reshape(3, 3), dtype=dtype)).sum().backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
     x.grad = None
     ls = mg.log_softmax(x, 1)
-    np.testing.assert_allclose(ls.data, _log_softmax_reference(BIG, 1), rtol=1e-6)
-    assert np.isfinite(ls.data).all()
+    np.testing.assert_allclose(ls.array, _log_softmax_reference(BIG, 1), rtol=1e-6)
+    assert np.isfinite(ls.array).all()
     ls.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 1 - 3 * expected, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, 1 - 3 * expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
 def test_logsumexp_is_stable_at_large_inputs(dtype):
     x = mg.tensor(BIG, dtype=dtype, requires_grad=True)
     out = mg.logsumexp(x, 1)
-    np.testing.assert_allclose(out.data, [1e4, -1e4 + np.log(3), 1e4 + np.log(1 + np.exp(-1.0))], rtol=1e-7)
+    np.testing.assert_allclose(out.array, [1e4, -1e4 + np.log(3), 1e4 + np.log(1 + np.exp(-1.0))], rtol=1e-7)
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, _softmax_reference(BIG, 1), atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, _softmax_reference(BIG, 1), atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
 def test_sigmoid_is_stable_at_large_inputs(dtype):
     x = mg.tensor([1e4, -1e4, 0.0], dtype=dtype, requires_grad=True)
     out = mg.sigmoid(x)
-    np.testing.assert_array_equal(out.data, [1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(out.array, [1.0, 0.0, 0.5])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.25])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 0.0, 0.25])
 
 
 @pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
 def test_softplus_is_stable_at_large_inputs(dtype):
     x = mg.tensor([1e4, -1e4, 0.0], dtype=dtype, requires_grad=True)
     out = mg.softplus(x)
-    np.testing.assert_allclose(out.data, [1e4, 0.0, np.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(out.array, [1e4, 0.0, np.log(2)], rtol=1e-6)
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0, 0.0, 0.5])
+    np.testing.assert_allclose(x.grad.array, [1.0, 0.0, 0.5])
 
 
 @pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
@@ -1107,7 +1107,7 @@ def test_cross_entropy_composition_is_stable_at_large_inputs(dtype):
     assert np.isfinite(loss.item())
     loss.backward()
     one_hot = np.eye(3)[target]
-    np.testing.assert_allclose(logits.grad.data, (_softmax_reference(BIG, 1) - one_hot) / 3, atol=1e-6)
+    np.testing.assert_allclose(logits.grad.array, (_softmax_reference(BIG, 1) - one_hot) / 3, atol=1e-6)
 
 
 def test_stable_ops_pass_gradcheck_at_large_inputs():
@@ -1147,7 +1147,7 @@ def test_gradcheck_refuses_float32_and_detects_mutation():
     x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
 
     def mutating(t):
-        t.data[0] += 1
+        t.array[0] += 1
         return t * 2
     with pytest.raises(AssertionError, match="modified input 0"):
         gradcheck(mutating, [x])
@@ -1178,9 +1178,9 @@ def test_embedding_padding_idx_row_gets_no_gradient():
     w = mg.tensor(np.arange(12.0).reshape(4, 3), dtype=mg.float64, requires_grad=True)
     idx = mg.tensor([[0, 2, 2], [1, 0, 3]])
     out = mg.embedding(idx, w, padding_idx=2)
-    np.testing.assert_array_equal(out.data, w.data[idx.data])
+    np.testing.assert_array_equal(out.array, w.array[idx.array])
     out.sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [[2] * 3, [1] * 3, [0] * 3, [1] * 3])
+    np.testing.assert_array_equal(w.grad.array, [[2] * 3, [1] * 3, [0] * 3, [1] * 3])
     with pytest.raises(IndexError, match="index 4 is out of range"):
         mg.embedding(mg.tensor([4]), w)
 
@@ -1188,10 +1188,10 @@ def test_embedding_padding_idx_row_gets_no_gradient():
 def test_max_pool2d_overlapping_windows_add_gradients_and_return_indices():
     x = mg.tensor([[[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 8.0, 6.0], [0.0, 1.0, 2.0, 3.0]]]], requires_grad=True)
     out, indices = mg.max_pool2d(x, 2, stride=1, return_indices=True)
-    np.testing.assert_array_equal(out.data[0, 0], [[5, 8, 8], [4, 8, 8]])
-    np.testing.assert_array_equal(indices.data[0, 0], [[1, 6, 6], [5, 6, 6]])
+    np.testing.assert_array_equal(out.array[0, 0], [[5, 8, 8], [4, 8, 8]])
+    np.testing.assert_array_equal(indices.array[0, 0], [[1, 6, 6], [5, 6, 6]])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 1, 0, 0], [0, 1, 4, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array[0, 0], [[0, 1, 0, 0], [0, 1, 4, 0], [0, 0, 0, 0]])
 
 
 def test_conv2d_same_padding_keeps_the_size():
@@ -1199,4 +1199,4 @@ def test_conv2d_same_padding_keeps_the_size():
     w = mg.tensor(np.random.default_rng(1).standard_normal((3, 2, 3, 3)))
     out = mg.conv2d(x, w, padding="same")
     assert out.shape == (1, 3, 5, 4)
-    np.testing.assert_allclose(out.data, _conv2d_reference(x.data, w.data, stride=1, padding=1, dilation=1))
+    np.testing.assert_allclose(out.array, _conv2d_reference(x.array, w.array, stride=1, padding=1, dilation=1))

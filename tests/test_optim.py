@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import optim
-from optim import lr_scheduler
+from minigrad import optim
+from minigrad.optim import lr_scheduler
 
 # ---------------------------------------------------------------------------------------
 # A fixed problem: two parameters (a vector and a matrix) with analytic gradients.
@@ -124,7 +124,7 @@ def make_params(dtype):
 
 
 def set_grads(w, m, t):
-    gw, gm = gradients(w.data.astype(np.float64), m.data.astype(np.float64), t)
+    gw, gm = gradients(w.array.astype(np.float64), m.array.astype(np.float64), t)
     w.grad = mg.tensor(gw, dtype=w.dtype)
     m.grad = mg.tensor(gm, dtype=m.dtype)
 
@@ -142,9 +142,9 @@ def test_update_matches_reference(cls, ref, kwargs):
         x_m = ref(x_m, g_m, st_m, kwargs["lr"] / 2, **options)
         set_grads(w, m, t)
         opt.step()
-        np.testing.assert_allclose(w.data, x_w, rtol=1e-11, atol=1e-13, err_msg=f"w after step {t + 1}")
-        np.testing.assert_allclose(m.data, x_m, rtol=1e-11, atol=1e-13, err_msg=f"M after step {t + 1}")
-    assert not np.allclose(w.data, W0)  # it moved
+        np.testing.assert_allclose(w.array, x_w, rtol=1e-11, atol=1e-13, err_msg=f"w after step {t + 1}")
+        np.testing.assert_allclose(m.array, x_m, rtol=1e-11, atol=1e-13, err_msg=f"M after step {t + 1}")
+    assert not np.allclose(w.array, W0)  # it moved
 
 
 def test_amsgrad_case_exercises_the_maximum():
@@ -155,7 +155,7 @@ def test_amsgrad_case_exercises_the_maximum():
         set_grads(w, m, t)
         opt.step()
     state = opt.state[w]
-    assert np.any(state["max_exp_avg_sq"].data > state["exp_avg_sq"].data)
+    assert np.any(state["max_exp_avg_sq"].array > state["exp_avg_sq"].array)
 
 
 @pytest.mark.parametrize("cls, ref, kwargs", CASES[::3], ids=CASE_IDS[::3])
@@ -174,7 +174,7 @@ def test_float32_stays_float32(cls, ref, kwargs):
         for key, value in state.items():
             if isinstance(value, mg.Tensor):
                 assert value.dtype == mg.float32, key
-    np.testing.assert_allclose(w.data, x_w, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(w.array, x_w, rtol=2e-4, atol=2e-5)
 
 
 # ---- behaviour of step / zero_grad -----------------------------------------------------------
@@ -184,7 +184,7 @@ def test_params_without_grad_are_skipped_and_versions_bumped():
     w.grad = mg.ones(4)
     version = w._version
     opt.step()
-    assert m not in opt.state and np.array_equal(m.data, M0.astype(np.float32))
+    assert m not in opt.state and np.array_equal(m.array, M0.astype(np.float32))
     assert w._version == version + 1
     assert opt.state[w]["step"] == 1
     assert w.is_leaf and w.grad_fn is None
@@ -250,9 +250,9 @@ def test_param_groups_and_add_param_group():
     for p, value in zip((a, b, c), (1.0, 2.0, 3.0)):
         p.grad = mg.full(p.shape, value)
     opt.step()
-    assert a.data.tolist() == pytest.approx([-0.1, -0.1])
-    assert b.data.tolist() == pytest.approx([-1.0] * 3)
-    assert c.data.tolist() == pytest.approx([-0.03])
+    assert a.array.tolist() == pytest.approx([-0.1, -0.1])
+    assert b.array.tolist() == pytest.approx([-1.0] * 3)
+    assert c.array.tolist() == pytest.approx([-0.03])
 
 
 def test_repr_lists_groups():
@@ -310,7 +310,7 @@ def test_invalid_params():
 # ---- state dicts ---------------------------------------------------------------------------
 def _as_numpy(state_dict):
     """What a state dict looks like after a trip through an .npz file: arrays and numpy scalars."""
-    state = {str(i): {k: (np.array(v.data) if isinstance(v, mg.Tensor) else np.array(v)) for k, v in s.items()}
+    state = {str(i): {k: (np.array(v.array) if isinstance(v, mg.Tensor) else np.array(v)) for k, v in s.items()}
              for i, s in state_dict["state"].items()}
     groups = [{k: np.array(v) for k, v in g.items()} for g in state_dict["param_groups"]]
     return {"state": state, "param_groups": groups}
@@ -333,9 +333,9 @@ def test_state_dict_round_trip_continues_identically(cls, kwargs, through_numpy)
     assert sorted(saved["state"]) == [0, 1]
     assert saved["param_groups"][0]["params"] == [0] and saved["param_groups"][1]["params"] == [1]
     assert saved["param_groups"][1]["lr"] == 0.02
-    saved_copy = {i: {k: (v.data.copy() if isinstance(v, mg.Tensor) else v) for k, v in s.items()}
+    saved_copy = {i: {k: (v.array.copy() if isinstance(v, mg.Tensor) else v) for k, v in s.items()}
                   for i, s in saved["state"].items()}
-    w2, m2 = mg.tensor(w.data, requires_grad=True), mg.tensor(m.data, requires_grad=True)
+    w2, m2 = mg.tensor(w.array, requires_grad=True), mg.tensor(m.array, requires_grad=True)
     opt2 = cls([{"params": [w2]}, {"params": [m2]}], lr=0.5)  # other options: loading restores the saved ones
     opt2.load_state_dict(_as_numpy(saved) if through_numpy else saved)
     assert [g["lr"] for g in opt2.param_groups] == [kwargs["lr"], 0.02]
@@ -347,12 +347,12 @@ def test_state_dict_round_trip_continues_identically(cls, kwargs, through_numpy)
         set_grads(w2, m2, t)
         opt.step()
         opt2.step()
-        assert np.array_equal(w.data, w2.data) and np.array_equal(m.data, m2.data), f"step {t}"
+        assert np.array_equal(w.array, w2.array) and np.array_equal(m.array, m2.array), f"step {t}"
     # the saved dict holds copies: later steps did not change it
     for i, s in saved["state"].items():
         for k, v in s.items():
             expected = saved_copy[i][k]
-            assert np.array_equal(v.data, expected) if isinstance(v, mg.Tensor) else v == expected
+            assert np.array_equal(v.array, expected) if isinstance(v, mg.Tensor) else v == expected
 
 
 def test_load_state_dict_errors():
@@ -530,7 +530,7 @@ class TinyModel:
         return {"w": self.w.detach()}
 
     def load_state_dict(self, state):
-        self.w.data[...] = np.asarray(state["w"], dtype=self.w.dtype)
+        self.w.array[...] = np.asarray(state["w"], dtype=self.w.dtype)
 
 
 def test_early_stopping_min_mode_patience():
@@ -556,12 +556,12 @@ def test_early_stopping_keeps_and_restores_best_weights():
     model = TinyModel()
     stopper = optim.EarlyStopping(patience=2, mode="max")
     stopper.step(0.7, model)
-    model.w.data += 10.0  # training changes the weights in place: the kept copy must not change
+    model.w.array += 10.0  # training changes the weights in place: the kept copy must not change
     stopper.step(0.6, model)
     assert stopper.best_state["w"].tolist() == [1.0, 2.0]
     assert isinstance(stopper.best_state["w"], np.ndarray)
     stopper.restore(model)
-    assert model.w.data.tolist() == [1.0, 2.0]
+    assert model.w.array.tolist() == [1.0, 2.0]
 
 
 def test_early_stopping_errors():
@@ -594,7 +594,7 @@ def test_minimizes_rosenbrock(make, steps):
         loss.backward()
         opt.step()
     assert rosenbrock(xy).item() < 1e-4 * start
-    np.testing.assert_allclose(xy.data, [1.0, 1.0], atol=2e-2)
+    np.testing.assert_allclose(xy.array, [1.0, 1.0], atol=2e-2)
 
 
 def test_trains_least_squares_with_schedule_in_float32():
@@ -612,4 +612,4 @@ def test_trains_least_squares_with_schedule_in_float32():
         opt.step()
         scheduler.step()
     assert w.dtype == mg.float32
-    np.testing.assert_allclose(w.data, true_w.data, atol=1e-3)
+    np.testing.assert_allclose(w.array, true_w.array, atol=1e-3)

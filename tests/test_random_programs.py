@@ -39,7 +39,7 @@ def test_forward_is_the_same_with_and_without_recording(program):
         plain = program(*program.leaves())
     assert recorded.requires_grad and not plain.requires_grad
     assert recorded.shape == plain.shape and recorded.dtype == plain.dtype == np.float64
-    assert np.array_equal(recorded.data, plain.data)
+    assert np.array_equal(recorded.array, plain.array)
 
 
 @MANY
@@ -58,8 +58,8 @@ def test_backward_and_grad_give_the_same_gradients(program):
         assert (a is None) == (b is None), f"input x{index}: backward gave {a}, grad gave {b}"
         if a is not None:
             assert a.shape == b.shape == leaves[index].shape
-            assert np.array_equal(a.data, b.data), f"input x{index}: {a.data} != {b.data}"
-            assert not np.shares_memory(a.data, leaves[index].data)
+            assert np.array_equal(a.array, b.array), f"input x{index}: {a.array} != {b.array}"
+            assert not np.shares_memory(a.array, leaves[index].array)
 
 
 @settings(max_examples=50)
@@ -73,4 +73,4 @@ def test_a_program_prints_as_code_that_runs(program):
     assert len(lines) == len(program.inputs) + 1 + last
     namespace = {"mg": mg}
     exec("\n".join(lines), namespace)
-    assert np.array_equal(namespace[f"v{last}"].data, program(*program.leaves()).data)
+    assert np.array_equal(namespace[f"v{last}"].array, program(*program.leaves()).array)

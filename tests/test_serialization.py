@@ -36,7 +36,7 @@ def assert_same(got, want, where="obj"):
     elif isinstance(want, mg.Tensor):
         assert got.requires_grad == want.requires_grad, f"{where}: requires_grad differs"
         assert got.is_leaf and got.grad is None
-        assert_same(got.data, want.data, f"{where}.data")
+        assert_same(got.array, want.array, f"{where}.data")
     elif isinstance(want, (np.ndarray, np.generic)):
         assert got.dtype == want.dtype, f"{where}: dtype {got.dtype} != {want.dtype}"
         assert got.shape == want.shape, f"{where}: shape {got.shape} != {want.shape}"
@@ -142,10 +142,10 @@ def test_tensors_come_back_as_tensors_and_arrays_as_writable_arrays(tmp_path):
     assert isinstance(out["a"], np.ndarray) and not isinstance(out["a"], mg.Tensor)
     assert not out["frozen"].requires_grad
     out["a"][0] = 10.0            # arrays are writable, and not the saved objects
-    out["w"].data[0, 0] = 10.0
-    assert a[0] == 0.0 and w.data[0, 0] != 10.0
+    out["w"].array[0, 0] = 10.0
+    assert a[0] == 0.0 and w.array[0, 0] != 10.0
     (out["w"] * 2).sum().backward()
-    np.testing.assert_array_equal(out["w"].grad.data, np.full((3, 2), 2.0, np.float32))
+    np.testing.assert_array_equal(out["w"].grad.array, np.full((3, 2), 2.0, np.float32))
 
 
 def test_int_and_str_keys_stay_distinct(tmp_path):
@@ -161,14 +161,14 @@ def test_non_contiguous_and_fortran_arrays_round_trip_by_value(tmp_path):
     out = load(tmp_path / "v.ckpt")
     np.testing.assert_array_equal(out["strided"], base[::2, 1::2])
     np.testing.assert_array_equal(out["fortran"], base)
-    np.testing.assert_array_equal(out["transposed"].data, base.T)
+    np.testing.assert_array_equal(out["transposed"].array, base.T)
 
 
 def test_shared_array_is_stored_once_and_loads_shared(tmp_path):
     weight = mg.randn(100, 100)
     save({"embed.weight": weight, "head.weight": weight}, tmp_path / "tied.ckpt")
     out = load(tmp_path / "tied.ckpt")
-    assert out["embed.weight"].data is out["head.weight"].data
+    assert out["embed.weight"].array is out["head.weight"].array
     assert len(np.load(tmp_path / "tied.ckpt").files) == 2   # one array + the manifest
 
 
@@ -182,7 +182,7 @@ def test_readable_by_numpy_without_pickle(tmp_path):
     obj = state()
     save(obj, tmp_path / "c.ckpt")
     with np.load(tmp_path / "c.ckpt", allow_pickle=False) as z:
-        np.testing.assert_array_equal(z["model.fc1.weight"], obj["model"]["fc1.weight"].data)
+        np.testing.assert_array_equal(z["model.fc1.weight"], obj["model"]["fc1.weight"].array)
         np.testing.assert_array_equal(z["optimizer.state.0.exp_avg"], obj["optimizer"]["state"][0]["exp_avg"])
         manifest = json.loads(z["__minigrad__.json"])
     assert manifest["format"] == "minigrad-checkpoint" and manifest["version"] == 1
@@ -457,7 +457,7 @@ def check_generation(ckpt):
     """The whole checkpoint comes from one save: every part names the same generation."""
     g = ckpt["generation"]
     assert ckpt["weight"].shape == (500, 1000) and ckpt["weight"].requires_grad
-    assert (ckpt["weight"].data == g).all()
+    assert (ckpt["weight"].array == g).all()
     assert (ckpt["optimizer"]["state"][0]["exp_avg"] == g).all()
     assert ckpt["optimizer"]["name"] == f"gen-{g}"
     assert ckpt["steps"][0] == g and (ckpt["steps"][1] == g).all()

@@ -13,7 +13,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-import nn
+from minigrad import nn
 from minigrad.ops import reduction
 from minigrad.ops.reduction import sum_array
 from minigrad.testing import gradcheck, gradgradcheck
@@ -110,7 +110,7 @@ def test_an_int_axis_may_be_negative_or_a_numpy_integer_and_is_checked():
     x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
     for axis in (1, -1, np.int64(1), np.int64(-1), 0, -2):
         np.testing.assert_allclose(sum_array(x, axis), np.sum(x, axis=axis), rtol=1e-6)
-    np.testing.assert_allclose(mg.softmax(mg.tensor(x), np.int64(1)).data.sum(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(mg.softmax(mg.tensor(x), np.int64(1)).array.sum(1), 1, rtol=1e-6)
     with pytest.raises(np.exceptions.AxisError):
         sum_array(x, 2)
 

@@ -32,33 +32,33 @@ def test_tensor_copies_but_from_numpy_and_as_tensor_share_memory():
     array = np.zeros(3)
     copied, shared, also_shared = mg.tensor(array), mg.from_numpy(array), mg.as_tensor(array)
     array[0] = 7
-    assert copied.data[0] == 0
-    assert shared.data[0] == 7 and also_shared.data[0] == 7
+    assert copied.array[0] == 0
+    assert shared.array[0] == 7 and also_shared.array[0] == 7
 
 
 def test_uninitialised_constructor_takes_a_shape():
     t = mg.Tensor(3, 4)
     assert t.shape == (3, 4) and t.dtype == mg.float32
-    np.testing.assert_array_equal(mg.Tensor((2, 5)).data, [2.0, 5.0])  # a tuple is data, as torch.Tensor
+    np.testing.assert_array_equal(mg.Tensor((2, 5)).array, [2.0, 5.0])  # a tuple is data, as torch.Tensor
     assert mg.Tensor(3).shape == (3,)
-    np.testing.assert_array_equal(mg.Tensor([1.0, 2.0]).data, [1.0, 2.0])
+    np.testing.assert_array_equal(mg.Tensor([1.0, 2.0]).array, [1.0, 2.0])
 
 
 def test_factories_shapes_dtypes_and_values():
     assert mg.zeros(2, 3).shape == (2, 3) and mg.zeros(2, 3).dtype == mg.float32
     assert mg.zeros((2, 3)).shape == (2, 3)
-    assert (mg.ones(4).data == 1).all()
+    assert (mg.ones(4).array == 1).all()
     assert mg.full((2,), 7).dtype == mg.int64 and mg.full((2,), 7.0).dtype == mg.float32
     assert mg.empty(0, 3).shape == (0, 3)
-    np.testing.assert_array_equal(mg.arange(5).data, np.arange(5))
+    np.testing.assert_array_equal(mg.arange(5).array, np.arange(5))
     assert mg.arange(5).dtype == mg.int64 and mg.arange(0.0, 1.0, 0.25).dtype == mg.float32
-    np.testing.assert_allclose(mg.linspace(0, 1, 5).data, np.linspace(0, 1, 5))
-    np.testing.assert_array_equal(mg.eye(3).data, np.eye(3))
+    np.testing.assert_allclose(mg.linspace(0, 1, 5).array, np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(mg.eye(3).array, np.eye(3))
     assert mg.eye(2, 3).shape == (2, 3)
-    assert mg.rand(3, 2).dtype == mg.float32 and ((0 <= mg.rand(100).data) & (mg.rand(100).data < 1)).all()
+    assert mg.rand(3, 2).dtype == mg.float32 and ((0 <= mg.rand(100).array) & (mg.rand(100).array < 1)).all()
     assert mg.randn(2, 2, dtype=mg.float64).dtype == mg.float64
     r = mg.randint(0, 3, (100,))
-    assert r.dtype == mg.int64 and set(np.unique(r.data)) <= {0, 1, 2}
+    assert r.dtype == mg.int64 and set(np.unique(r.array)) <= {0, 1, 2}
     like = mg.zeros(2, 3, dtype=mg.float64)
     for made in (mg.zeros_like(like), mg.ones_like(like), mg.full_like(like, 2.0), mg.empty_like(like),
                  mg.rand_like(like), mg.randn_like(like)):
@@ -68,14 +68,14 @@ def test_factories_shapes_dtypes_and_values():
 
 def test_randperm_and_manual_seed_make_runs_repeatable():
     mg.manual_seed(123)
-    first = (mg.randperm(10).data, mg.randn(4).data, mg.rand(2).data, mg.randint(0, 9, (5,)).data)
+    first = (mg.randperm(10).array, mg.randn(4).array, mg.rand(2).array, mg.randint(0, 9, (5,)).array)
     mg.manual_seed(123)
-    second = (mg.randperm(10).data, mg.randn(4).data, mg.rand(2).data, mg.randint(0, 9, (5,)).data)
+    second = (mg.randperm(10).array, mg.randn(4).array, mg.rand(2).array, mg.randint(0, 9, (5,)).array)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
     assert sorted(first[0].tolist()) == list(range(10)) and first[0].dtype == np.int64
     mg.manual_seed(124)
-    assert not np.array_equal(mg.randn(4).data, first[1])
+    assert not np.array_equal(mg.randn(4).array, first[1])
 
 
 # ---- properties -----------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_item_numpy_and_tolist():
         mg.tensor([1.0, 2.0]).item()
     x = mg.tensor([1.0, 2.0])
     x.numpy()[0] = 9.0  # shared memory, as in PyTorch
-    assert x.data[0] == 9.0
+    assert x.array[0] == 9.0
     assert mg.tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
     with pytest.raises(RuntimeError, match="detach"):
         mg.tensor([1.0], requires_grad=True).numpy()
@@ -108,12 +108,12 @@ def test_detach_shares_memory_and_clone_copies():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     d = x.detach()
     assert not d.requires_grad and d.grad_fn is None
-    d.data[0] = 5.0
-    assert x.data[0] == 5.0
+    d.array[0] = 5.0
+    assert x.array[0] == 5.0
     c = x.clone()
     assert c.requires_grad and c.grad_fn is not None
-    c.data[1] = -1.0
-    assert x.data[1] == 2.0
+    c.array[1] = -1.0
+    assert x.array[1] == 2.0
 
 
 def test_contiguous():
@@ -123,7 +123,7 @@ def test_contiguous():
     assert not t.is_contiguous()
     c = t.contiguous()
     assert c.is_contiguous()
-    np.testing.assert_array_equal(c.data, x.data.T)
+    np.testing.assert_array_equal(c.array, x.array.T)
 
 
 def test_dtype_conversions():
@@ -131,7 +131,7 @@ def test_dtype_conversions():
     assert x.to(mg.float64).dtype == mg.float64
     assert x.to(dtype=mg.float64).dtype == mg.float64
     assert x.double().dtype == mg.float64 and x.double().float().dtype == mg.float32
-    np.testing.assert_array_equal(x.long().data, [1, -2])
+    np.testing.assert_array_equal(x.long().array, [1, -2])
     assert x.long().dtype == mg.int64 and x.int().dtype == mg.int32 and x.half().dtype == mg.float16
     assert x.float() is x and x.to("cpu") is x and x.to(mg.float32) is x
     assert x.to(mg.zeros(1, dtype=mg.float64)).dtype == mg.float64
@@ -153,8 +153,8 @@ def test_comparisons_give_bool_tensors_without_grad():
     x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     for result in (x > 2, x >= 2, x < 2, x <= 2, x == 2, x != 2, x > mg.tensor([0.0, 5.0, 1.0])):
         assert result.dtype == mg.bool and not result.requires_grad and result.grad_fn is None
-    np.testing.assert_array_equal((x > 1.5).data, [False, True, True])
-    np.testing.assert_array_equal((x == mg.tensor([1.0, 0.0, 3.0])).data, [True, False, True])
+    np.testing.assert_array_equal((x > 1.5).array, [False, True, True])
+    np.testing.assert_array_equal((x == mg.tensor([1.0, 0.0, 3.0])).array, [True, False, True])
 
 
 def test_python_scalars_do_not_widen_tensors():
@@ -169,7 +169,7 @@ def test_integer_tensors_promote_the_pytorch_way():
     assert (i + 1).dtype == mg.int64 and (i * 2).dtype == mg.int64
     assert (i * 2.5).dtype == mg.float32       # numpy would give float64
     assert (i / 2).dtype == mg.float32         # true division of ints is a float
-    np.testing.assert_allclose((i / 2).data, [0.0, 0.5, 1.0, 1.5])
+    np.testing.assert_allclose((i / 2).array, [0.0, 0.5, 1.0, 1.5])
     assert (mg.ones(4) + i).dtype == mg.float32  # float32 with int64 is float32
     assert (mg.ones(4, dtype=mg.float64) * i).dtype == mg.float64
     assert (mg.tensor([True, False]) + 1).dtype == mg.int64
@@ -182,7 +182,7 @@ def test_where_of_numbers_and_tensors_promotes_the_pytorch_way():
     assert mg.where(c, 1, 0).dtype == mg.int64
     assert mg.where(c, mg.ones(2), 0.0).dtype == mg.float32
     assert mg.where(c, mg.arange(2), 0.5).dtype == mg.float32
-    np.testing.assert_array_equal(mg.where(c, mg.arange(2), 0.5).data, [0.0, 0.5])
+    np.testing.assert_array_equal(mg.where(c, mg.arange(2), 0.5).array, [0.0, 0.5])
 
 
 def test_numpy_arrays_mix_with_tensors():
@@ -191,9 +191,9 @@ def test_numpy_arrays_mix_with_tensors():
     assert isinstance(out, mg.Tensor) and out.dtype == mg.float32 and out.requires_grad
     rout = np.array([3.0, 4.0], dtype=np.float32) * x   # numpy defers to the tensor
     assert isinstance(rout, mg.Tensor)
-    np.testing.assert_allclose(rout.data, [3.0, 8.0])
+    np.testing.assert_allclose(rout.array, [3.0, 8.0])
     (out + rout).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 8.0])
+    np.testing.assert_allclose(x.grad.array, [6.0, 8.0])
 
 
 def test_gradient_reaches_a_float64_scalar_tensor_mixed_with_float32():
@@ -212,16 +212,16 @@ def test_max_and_min_with_dim_return_values_and_indices():
     x = mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True)
     result = x.max(1)
     values, indices = result
-    np.testing.assert_array_equal(result.values.data, [5.0, 7.0])
-    np.testing.assert_array_equal(result.indices.data, [1, 0])
+    np.testing.assert_array_equal(result.values.array, [5.0, 7.0])
+    np.testing.assert_array_equal(result.indices.array, [1, 0])
     assert indices.dtype == mg.int64 and values is result.values
     kept = x.max(dim=0, keepdim=True)
     assert kept.values.shape == (1, 3) and kept.indices.shape == (1, 3)
     low = x.min(-1)
-    np.testing.assert_array_equal(low.values.data, [1.0, 0.0])
-    np.testing.assert_array_equal(low.indices.data, [0, 1])
+    np.testing.assert_array_equal(low.values.array, [1.0, 0.0])
+    np.testing.assert_array_equal(low.indices.array, [0, 1])
     result.values.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0, 1, 0], [1, 0, 0]])
     assert x.max().item() == 7.0 and mg.max(x, mg.zeros(2, 3)).shape == (2, 3)
 
 
@@ -232,9 +232,9 @@ def test_max_and_min_with_dim_return_values_and_indices():
 def test_var_and_std_match_numpy(kwargs, ddof, dim, keepdim):
     data = np.random.default_rng(0).standard_normal((3, 4, 5))
     x = mg.tensor(data)
-    np.testing.assert_allclose(x.var(dim, keepdim=keepdim, **kwargs).data,
+    np.testing.assert_allclose(x.var(dim, keepdim=keepdim, **kwargs).array,
                                np.var(data, axis=dim, ddof=ddof, keepdims=keepdim), rtol=1e-12)
-    np.testing.assert_allclose(mg.std(x, dim, keepdim=keepdim, **kwargs).data,
+    np.testing.assert_allclose(mg.std(x, dim, keepdim=keepdim, **kwargs).array,
                                np.std(data, axis=dim, ddof=ddof, keepdims=keepdim), rtol=1e-12)
 
 
@@ -246,13 +246,13 @@ def test_var_of_single_element_with_correction_is_nan_like_pytorch():
 def test_argmax_all_any():
     x = mg.tensor([[1.0, 5.0], [7.0, 0.0]])
     assert mg.argmax(x).item() == 2 and x.argmax().dtype == mg.int64
-    np.testing.assert_array_equal(x.argmax(1).data, [1, 0])
-    np.testing.assert_array_equal(x.argmax(0, keepdim=True).data, [[1, 0]])
-    np.testing.assert_array_equal(x.argmin(dim=1).data, [0, 1])
+    np.testing.assert_array_equal(x.argmax(1).array, [1, 0])
+    np.testing.assert_array_equal(x.argmax(0, keepdim=True).array, [[1, 0]])
+    np.testing.assert_array_equal(x.argmin(dim=1).array, [0, 1])
     b = mg.tensor([[True, False], [True, True]])
     assert not b.all().item() and b.any().item()
-    np.testing.assert_array_equal(b.all(1).data, [False, True])
-    np.testing.assert_array_equal(mg.any(b, 0).data, [True, True])
+    np.testing.assert_array_equal(b.all(1).array, [False, True])
+    np.testing.assert_array_equal(mg.any(b, 0).array, [True, True])
     assert b.all().dtype == mg.bool
 
 
@@ -273,28 +273,28 @@ def test_indexing_forms_match_numpy():
              np.array([1, 1, 0]), (slice(None), np.array([0, 2, 2])), (np.array([0, 1]), np.array([2, 0])),
              data > 10, (data > 10)[:, 0, 0], (data > 10)[:, :, 0], [1, 0]]
     for index in forms:
-        np.testing.assert_array_equal(x[index].data, data[np.asarray(index) if isinstance(index, list) else index])
-    np.testing.assert_array_equal(x[mg.tensor([1, 0])].data, data[[1, 0]])
-    np.testing.assert_array_equal(x[mg.tensor(1)].data, data[1])
-    np.testing.assert_array_equal(x[mg.tensor(data > 10)].data, data[data > 10])
-    np.testing.assert_array_equal(x[0, mg.tensor([True, False, True])].data, data[0, [True, False, True]])
+        np.testing.assert_array_equal(x[index].array, data[np.asarray(index) if isinstance(index, list) else index])
+    np.testing.assert_array_equal(x[mg.tensor([1, 0])].array, data[[1, 0]])
+    np.testing.assert_array_equal(x[mg.tensor(1)].array, data[1])
+    np.testing.assert_array_equal(x[mg.tensor(data > 10)].array, data[data > 10])
+    np.testing.assert_array_equal(x[0, mg.tensor([True, False, True])].array, data[0, [True, False, True]])
 
 
 def test_an_index_tuple_of_a_tuple_subclass_sums_repeated_positions():
     Index = __import__("collections").namedtuple("Index", "rows cols")
     x = mg.zeros(2, 3, requires_grad=True)
     x[Index(np.array([0, 0]), np.array([1, 1]))].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 2, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0, 2, 0], [0, 0, 0]])
 
 
 def test_basic_indexing_is_a_view_and_setitem_writes_through():
     x = mg.zeros(3, 4)
     row = x[1]
     row[2] = 5.0
-    assert x.data[1, 2] == 5.0
+    assert x.array[1, 2] == 5.0
     x[0, :] = mg.tensor([1.0, 2.0, 3.0, 4.0])
     x[x > 4] = -1.0
-    np.testing.assert_array_equal(x.data[:2], [[1, 2, 3, 4], [0, 0, -1, 0]])
+    np.testing.assert_array_equal(x.array[:2], [[1, 2, 3, 4], [0, 0, -1, 0]])
 
 
 def test_out_of_range_index_names_index_and_size():

@@ -15,9 +15,9 @@ import threading
 import numpy as np
 
 import minigrad as mg
-import nn
-import nn.functional as F
-import optim
+from minigrad import nn
+import minigrad.nn.functional as F
+from minigrad import optim
 from minigrad.data import DataLoader, TensorDataset
 
 TIMEOUT = 30  # seconds; a barrier or event that waits longer means a deadlock: fail, do not hang
@@ -61,7 +61,7 @@ def train(seed: int, hidden: int, lockstep=None, epochs: int = 3) -> dict:
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
-    return {name: value.data.copy() for name, value in model.state_dict().items()}
+    return {name: value.array.copy() for name, value in model.state_dict().items()}
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
@@ -88,16 +88,16 @@ def test_the_same_seed_in_two_threads_gives_the_same_run():
 
 def test_manual_seed_in_one_thread_does_not_move_another_threads_stream():
     mg.manual_seed(3)
-    expected = mg.randn(10).data.copy()
+    expected = mg.randn(10).array.copy()
     drew_first = threading.Event()
     reseeded = threading.Event()
 
     def steady():
         mg.manual_seed(3)
-        first = mg.randn(4).data.copy()
+        first = mg.randn(4).array.copy()
         drew_first.set()
         assert reseeded.wait(TIMEOUT)
-        rest = mg.randn(6).data.copy()  # after the other thread reseeded and drew
+        rest = mg.randn(6).array.copy()  # after the other thread reseeded and drew
         return np.concatenate([first, rest])
 
     def disturber():
@@ -112,8 +112,8 @@ def test_manual_seed_in_one_thread_does_not_move_another_threads_stream():
 
 def test_a_thread_that_never_seeds_starts_from_the_initial_seed():
     mg.manual_seed(21)
-    expected = mg.randn(5).data.copy()
-    first, second = run_in_threads(lambda: mg.randn(5).data.copy(), lambda: mg.randn(5).data.copy())
+    expected = mg.randn(5).array.copy()
+    first, second = run_in_threads(lambda: mg.randn(5).array.copy(), lambda: mg.randn(5).array.copy())
     assert mg.initial_seed() == 21
     assert np.array_equal(first, expected) and np.array_equal(second, expected)
 
@@ -158,7 +158,7 @@ def test_the_recording_switch_of_a_running_backward_does_not_leak_into_another_t
         y = x * w
         y.register_hook(pause)
         y.sum().backward()
-        return x.grad.data.copy(), mg.is_grad_enabled()
+        return x.grad.array.copy(), mg.is_grad_enabled()
 
     def other_thread():
         assert in_backward.wait(TIMEOUT)
@@ -166,7 +166,7 @@ def test_the_recording_switch_of_a_running_backward_does_not_leak_into_another_t
         recorded = z.grad_fn is not None
         (g,) = mg.grad(z, w)        # and a whole backward of its own meanwhile
         resume.set()
-        return recorded, g.data.copy()
+        return recorded, g.array.copy()
 
     (x_grad, enabled_after), (recorded, g) = run_in_threads(backward_thread, other_thread)
     assert recorded

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import nn
-import nn.functional as F
-import optim
+from minigrad import nn
+import minigrad.nn.functional as F
+from minigrad import optim
 from minigrad.random import generator
-from nn import course
+from minigrad.nn import course
 
 
 def accuracy(logits, target) -> float:

@@ -14,7 +14,7 @@ pytest.importorskip("graphviz")
 import graphviz  # noqa: E402
 
 import minigrad as mg  # noqa: E402
-import nn  # noqa: E402
+from minigrad import nn  # noqa: E402
 from minigrad import viz  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -328,7 +328,7 @@ def test_capture_gradients_records_every_op_and_leaves_backward_unchanged():
     loss = prod.sum()
     with viz.capture_gradients(loss) as grads:
         loss.backward()
-    np.testing.assert_allclose(x.grad.data, w.data)  # the hooks did not change the gradient
+    np.testing.assert_allclose(x.grad.array, w.array)  # the hooks did not change the gradient
     assert grads.norm(loss) == 1.0
     assert grads.norm(prod) == pytest.approx(np.sqrt(12))  # d loss / d prod = ones (4, 3)
     assert grads.norm(x) is None and len(grads) == 2

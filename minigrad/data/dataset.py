@@ -68,7 +68,7 @@ class Dataset(abc.ABC):
 
 def _as_array(value, where: str, position: int) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     try:
         return np.asarray(as_array(value))  # Python floats -> float32, ints -> int64, arrays kept
     except (TypeError, ValueError) as error:
@@ -108,13 +108,13 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else _make(a) for t, a in zip(tensors, arrays))
 
     def __getitem__(self, index: int) -> tuple:
-        return tuple(_make(np.asarray(t.data[index])) for t in self.tensors)
+        return tuple(_make(np.asarray(t.array[index])) for t in self.tensors)
 
     def __len__(self) -> int:
-        return self.tensors[0].data.shape[0]
+        return self.tensors[0].array.shape[0]
 
     def get_batch(self, indices: np.ndarray) -> tuple:
-        return tuple(t.data[indices] for t in self.tensors)
+        return tuple(t.array[indices] for t in self.tensors)
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)

@@ -22,7 +22,7 @@ from .dataset import resolve_generator
 
 
 def _stack(values: list) -> Tensor:
-    arrays = [v.data if isinstance(v, Tensor) else as_array(v) for v in values]
+    arrays = [v.array if isinstance(v, Tensor) else as_array(v) for v in values]
     try:
         return _make(np.stack(arrays))
     except ValueError:

@@ -99,7 +99,7 @@ class CharDataset(Dataset):
     def decode(self, ids) -> str:
         """Ids (a tensor, array or list, any shape, read in C order) -> the string."""
         if isinstance(ids, Tensor):
-            ids = ids.data
+            ids = ids.array
         return "".join(self.itos[int(i)] for i in np.asarray(ids).reshape(-1))
 
     def __len__(self) -> int:

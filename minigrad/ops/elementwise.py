@@ -15,7 +15,7 @@ from ..tensor import Tensor, _make
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 # ---- type promotion (PyTorch's rules, not numpy's) --------------------------------------
@@ -65,7 +65,7 @@ def result_type(*operands) -> np.dtype:
 
 def _as_dtype(x, dtype):
     if isinstance(x, Tensor):
-        return x if x.data.dtype == dtype else cast(x, dtype)
+        return x if x.array.dtype == dtype else cast(x, dtype)
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
     if isinstance(x, np.generic):
@@ -76,15 +76,15 @@ def _as_dtype(x, dtype):
 def _promoted(a, b, true_division: bool = False):
     """a and b cast to their PyTorch result dtype (the common cases return at once)."""
     if isinstance(a, Tensor):
-        dtype = a.data.dtype
+        dtype = a.array.dtype
         if type(b) is float or type(b) is int:
             if dtype.kind == "f":
                 return a, b
         elif isinstance(b, (Tensor, np.ndarray)):
-            if (b.data.dtype if isinstance(b, Tensor) else b.dtype) == dtype and (
+            if (b.array.dtype if isinstance(b, Tensor) else b.dtype) == dtype and (
                     not true_division or dtype.kind == "f"):
                 return a, b
-    elif isinstance(b, Tensor) and type(a) in (int, float) and b.data.dtype.kind == "f":
+    elif isinstance(b, Tensor) and type(a) in (int, float) and b.array.dtype.kind == "f":
         return a, b
     dtype = result_type(a, b)
     if true_division and dtype.kind != "f":  # int / int is a float tensor, as in PyTorch
@@ -209,7 +209,7 @@ class Pow(Function):
                 # a ** 0 is constant: its gradient is 0, also at a == 0 where b * a**(b-1) is 0 * inf
                 grad_a = _make_zeros(grad)
             else:
-                zero_power_zero = zero_exponent & (a.data == 0)
+                zero_power_zero = zero_exponent & (a.array == 0)
                 if zero_power_zero.any():  # 0 ** 0: take d/da as 0 (PyTorch's convention), not 0 * inf
                     a = where(zero_power_zero, 1.0, a)
                 grad_a = grad * b * a ** (b - 1)
@@ -397,7 +397,7 @@ class ReluBackward(Function):
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return (relu_backward(g, y) if ctx.parents[0] is not None else None,
-                _make(np.zeros_like(y.data)) if ctx.parents[1] is not None else None)
+                _make(np.zeros_like(y.array)) if ctx.parents[1] is not None else None)
 
 
 class Abs(Function):
@@ -410,7 +410,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return grad * np.sign(x.data)
+        return grad * np.sign(x.array)
 
 
 class Erf(Function):
@@ -508,7 +508,7 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, grad):
         inside, = ctx.saved_tensors
-        return grad * inside.data
+        return grad * inside.array
 
 
 class Cast(Function):
@@ -548,7 +548,7 @@ multiply = mul
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2, broadcasting (one op when value is 1 and the dtypes agree)."""
     if value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) \
-            and input.data.dtype == tensor1.data.dtype == tensor2.data.dtype:
+            and input.array.dtype == tensor1.array.dtype == tensor2.array.dtype:
         return Addcmul.apply(input, tensor1, tensor2)
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))

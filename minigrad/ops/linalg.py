@@ -69,7 +69,7 @@ def _matmul_vjp(grad, a, b, need_a: bool, need_b: bool) -> tuple:
             # (batch..., n, k) @ (k, m): fold the batch into rows, one BLAS call instead of a batched sum
             k = a2.shape[-1]
             grad_b = matmul(transpose(reshape(a2, (-1, k)), 0, 1), reshape(g2, (-1, g2.shape[-1])))
-        elif b2.ndim == 2 and b2.data.flags.f_contiguous and not b2.data.flags.c_contiguous:
+        elif b2.ndim == 2 and b2.array.flags.f_contiguous and not b2.array.flags.c_contiguous:
             # b is a transposed matrix (x @ W.T in a linear layer): give its gradient the same
             # layout, so that the transpose back to W's gradient is contiguous and needs no copy
             grad_b = transpose(matmul(transpose(g2, -1, -2), a2), 0, 1)

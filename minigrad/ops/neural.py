@@ -132,7 +132,7 @@ class BinaryCrossEntropyBackward(Function):
     @staticmethod
     def backward(ctx, g):
         grad, x, y = ctx.saved_tensors
-        keep_x, keep_1mx = _unclamped(x.data)
+        keep_x, keep_1mx = _unclamped(x.array)
         # safe denominators: no 1/0 in the branch where() drops, whose gradient would be nan
         x_safe, rest_safe = where(keep_x, x, 1.0), where(keep_1mx, 1 - x, 1.0)
         both = g * grad
@@ -146,7 +146,7 @@ class BinaryCrossEntropyBackward(Function):
 
 def _clamped_log(x):
     """log(x) clamped at -100 (log(0) included), as recorded ops without a nan gradient at 0."""
-    positive = x.data > 0
+    positive = x.array > 0
     if positive.all():
         out = log(x)
     else:
@@ -223,7 +223,7 @@ def embedding(input, weight, padding_idx=None):
 
     Rows at `padding_idx` get no gradient.
     """
-    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    indices = input.array if isinstance(input, Tensor) else np.asarray(input)
     if indices.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: expected an integer index tensor, got {indices.dtype}")
     n = weight.shape[0]

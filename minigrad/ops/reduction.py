@@ -137,7 +137,7 @@ class Norm(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         out = reshape(out, ctx.kept_shape)
-        nonzero = out.data > 0
+        nonzero = out.array > 0
         return x * where(nonzero, reshape(grad, ctx.kept_shape) / where(nonzero, out, 1.0), 0.0)
 
 
@@ -173,7 +173,7 @@ def mean(input, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepd
         raise RuntimeError(f"mean: could not infer output dtype - input dtype is {input.dtype}, "
                            "expected a floating point tensor (use .float())")
     axes = normalize_dims(dim, input.ndim, "mean")
-    count = input.data.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
+    count = input.array.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
     total = Sum.apply(input, axis=axes, keepdims=keepdim)
     return total / count if count else total * float("nan")  # the mean of nothing is nan, as in PyTorch
 
@@ -186,7 +186,7 @@ def var(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
     if correction is None:
         correction = 0 if unbiased is False else 1
     axes = normalize_dims(dim, input.ndim, "var")
-    count = input.data.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
+    count = input.array.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
     deviation = input - mean(input, axes, keepdim=True)
     return sum(deviation * deviation, axes, keepdim=keepdim) / builtin_max(count - correction, 0)
 
@@ -244,7 +244,7 @@ def _reduce_with_indices(input, dim, keepdim, arg_function, result_type, op):
     axis = _check_dim(int(dim), input.ndim, op)
     if input.ndim and input.shape[axis] == 0:
         raise IndexError(f"{op}: cannot reduce over dimension {dim} of size 0 (shape {input.shape})")
-    indices = np.expand_dims(arg_function(input.data, axis=axis), axis) if input.ndim else np.array(0)
+    indices = np.expand_dims(arg_function(input.array, axis=axis), axis) if input.ndim else np.array(0)
     values = take_along_dim(input, indices, axis) if input.ndim else input * 1
     if not keepdim and input.ndim:
         values = squeeze(values, axis)
@@ -263,7 +263,7 @@ def argmin(input, dim=None, keepdim: bool = False):
 
 
 def _arg(input, dim, keepdim, arg_function, op):
-    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    data = input.array if isinstance(input, Tensor) else np.asarray(input)
     if dim is None:
         return _make(np.asarray(arg_function(data), dtype=np.int64))
     axis = _check_dim(int(dim), data.ndim, op)
@@ -273,7 +273,7 @@ def _arg(input, dim, keepdim, arg_function, op):
 def logsumexp(input, dim, keepdim: bool = False):
     """log(sum(exp(x))) over `dim`, computed stably by shifting by the maximum."""
     axes = normalize_dims(dim, input.ndim, "logsumexp")
-    shift = np.max(input.data, axis=axes, keepdims=True, initial=-np.inf)  # of nothing: -inf, as PyTorch
+    shift = np.max(input.array, axis=axes, keepdims=True, initial=-np.inf)  # of nothing: -inf, as PyTorch
     shift = np.where(np.isfinite(shift), shift, 0).astype(input.dtype)
     out = log(sum(exp(input - shift), axes, keepdim=True)) + shift
     return out if keepdim else reshape(out, np.squeeze(shift, axis=axes).shape)
@@ -331,21 +331,21 @@ def _product_of_others(x, axis):
 
 def all(input, dim=None, keepdim: bool = False):
     """True where every element (over dim) is nonzero."""
-    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    data = input.array if isinstance(input, Tensor) else np.asarray(input)
     axes = normalize_dims(dim, data.ndim, "all")
     return _make(np.all(data, axis=axes, keepdims=keepdim))
 
 
 def any(input, dim=None, keepdim: bool = False):
     """True where some element (over dim) is nonzero."""
-    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    data = input.array if isinstance(input, Tensor) else np.asarray(input)
     axes = normalize_dims(dim, data.ndim, "any")
     return _make(np.any(data, axis=axes, keepdims=keepdim))
 
 
 def count_nonzero(input, dim=None):
     axes = normalize_dims(dim, input.ndim, "count_nonzero")
-    return _make(np.asarray(np.count_nonzero(input.data, axis=axes), dtype=np.int64))
+    return _make(np.asarray(np.count_nonzero(input.array, axis=axes), dtype=np.int64))
 
 
 def cumsum(input, dim: int):

@@ -62,7 +62,7 @@ class GetItem(ViewFunction):
     def backward(ctx, grad):
         index = ctx.attributes["index"]
         if not grad_mode._state.enabled:  # not recording: the engine scatters into its sum in place
-            return ScatteredGradient(grad.data, index, _indices_are_unique(index))
+            return ScatteredGradient(grad.array, index, _indices_are_unique(index))
         return index_add(grad, ctx.shapes[0], index)
 
 
@@ -194,7 +194,7 @@ def _as_index(index):
 
 def _as_index_part(part):
     if isinstance(part, Tensor):
-        part = part.data
+        part = part.array
     elif isinstance(part, list):
         part = np.asarray(part)
     if isinstance(part, np.ndarray):
@@ -222,9 +222,9 @@ def reshape(input, *shape):
     if shape == input.shape:
         return input
     known = int(np.prod([s for s in shape if s != -1]))
-    if shape.count(-1) > 1 or (known != input.data.size and -1 not in shape) or \
-            (-1 in shape and (known == 0 or input.data.size % known)):
-        raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {input.data.size} "
+    if shape.count(-1) > 1 or (known != input.array.size and -1 not in shape) or \
+            (-1 in shape and (known == 0 or input.array.size % known)):
+        raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {input.array.size} "
                            f"(shape {tuple(input.shape)})")
     return Reshape.apply(input, shape=shape)
 
@@ -238,7 +238,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
         return reshape(input, (1,))
     start = _check_dim(start_dim, input.ndim, "flatten")
     end = _check_dim(end_dim, input.ndim, "flatten")
-    shape = input.shape[:start] + (-1 if input.data.size else int(np.prod(input.shape[start:end + 1])),) + input.shape[end + 1:]
+    shape = input.shape[:start] + (-1 if input.array.size else int(np.prod(input.shape[start:end + 1])),) + input.shape[end + 1:]
     return reshape(input, shape)
 
 
@@ -337,7 +337,7 @@ def index_put(input, values, index):
 
 def take_along_dim(input, indices, dim: int):
     """Elements of input picked along `dim` by `indices` (shaped like input except at dim)."""
-    indices = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    indices = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     axis = _check_dim(dim, input.ndim, "take_along_dim")
     if indices.ndim != input.ndim:
         raise RuntimeError(f"take_along_dim: indices have {indices.ndim} dims, the input {input.ndim} - "
@@ -361,7 +361,7 @@ def cat(tensors, dim: int = 0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    shapes = [np.shape(t.data if isinstance(t, Tensor) else t) for t in tensors]
+    shapes = [np.shape(t.array if isinstance(t, Tensor) else t) for t in tensors]
     axis = _check_dim(dim, len(shapes[0]), "cat")
     for i, shape in enumerate(shapes):
         if len(shape) != len(shapes[0]) or any(a != b for k, (a, b) in enumerate(zip(shape, shapes[0])) if k != axis):
@@ -444,7 +444,7 @@ def clone(input):
 
 def contiguous(input):
     """input in C order (a copy only when it is not already)."""
-    return input if input.data.flags.c_contiguous else Clone.apply(input)
+    return input if input.array.flags.c_contiguous else Clone.apply(input)
 
 
 def repeat(input, *sizes):
@@ -477,7 +477,7 @@ def triu(input, diagonal: int = 0):
 def masked_fill(input, mask, value):
     """input with `value` where mask is true (mask broadcasts)."""
     from .elementwise import where
-    mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    mask = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if mask.dtype != np.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype}")
     fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=input.dtype)
