@@ -13,7 +13,6 @@ from .dtypes import (float16, half, float32, float64, double, int8, uint8, int16
                      int32, int64, long, bool)
 from .dtypes import float, int  # noqa: F401  (PyTorch spells mg.float, mg.int)
 from .tensor import Tensor, is_tensor
-from . import tensor_methods as _tensor_methods
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from .ops import *  # noqa: F401,F403
@@ -25,7 +24,6 @@ from . import autograd
 from .autograd import grad  # noqa: F401  (mg.grad, as torch.autograd.grad)
 from .function import Function as _PrimitiveFunction  # noqa: F401
 
-_tensor_methods.install()
 
 from . import distributions  # noqa: E402
 from . import data  # noqa: E402

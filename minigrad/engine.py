@@ -75,20 +75,65 @@ def _add_rows(buffer: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     target[sorted_rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
 
 
-class _Gradients:
-    """Gradients that have reached each grad key so far, summed as they arrive."""
+class _GradientStore:
+    """The gradients that have reached each grad key so far, summed as they arrive.
+
+    It also knows which of its arrays are its own to write into, so that a
+    second gradient is summed in place and a leaf keeps the sum as `.grad`
+    without a copy (PyTorch's AccumulateGrad steals a buffer on the same
+    grounds). Arrays are known by id; each listed one is held, so the id
+    cannot be reused while it is listed.
+    """
 
     def __init__(self, create_graph: bool):
         self.create_graph = create_graph
-        self.values = {}
-        self.owned = set()  # keys whose array was made here, so it may be added to in place
+        self.values = {}     # id(key) -> summed gradient Tensor
+        self.owned = set()   # ids of keys whose summed array was made here
+        self.exclusive = {}  # id(array) -> array: VJP results that nothing else holds
 
-    def add(self, key, grad) -> None:
-        k = id(key)
-        current = self.values.get(k)
-        if current is None:
-            self.values[k] = grad
-        elif self.create_graph:
+    def pop(self, key):
+        """The summed gradient of key, and whether its array is ours to keep."""
+        grad = self.values.pop(id(key))
+        owned = id(key) in self.owned or self.exclusive.pop(id(grad.array), None) is grad.array
+        return grad, owned
+
+    def receive(self, node, index: int, parent, grad, node_grad, node_grad_owned: bool, siblings) -> bool:
+        """Add `grad`, the VJP result of `node` for its input `index`, to what `parent` has.
+
+        Returns True when it is the first gradient to reach `parent`.
+        """
+        k = id(parent)
+        values = self.values
+        current = values.get(k)
+        if isinstance(parent, Tensor):  # a leaf
+            shape, dtype = parent.array.shape, parent.array.dtype
+        else:
+            shape, dtype = parent.out_shape, parent.out_dtype
+        if current is not None and k not in self.owned and \
+                self.exclusive.pop(id(current.array), None) is current.array:
+            self.owned.add(k)  # a fresh array no one else holds: sum into it in place
+        if type(grad) is ScatteredGradient:
+            self._scatter(k, current, grad, shape, dtype)
+            return current is None
+        if not isinstance(grad, Tensor):
+            grad = _make(np.asarray(grad))
+        array = grad.array
+        if array.shape != shape:
+            grad = _fit(node, index, grad, shape)
+        if array.dtype != dtype:
+            grad = grad.to(dtype)
+        if current is not None:
+            self._add(k, current, grad)
+            return False
+        values[k] = grad  # the first gradient to arrive (the common case) is just stored
+        # (a user Function may return tensors it keeps: never let a leaf take those)
+        if not self.create_graph and grad is not node_grad and not node.forward_on_tensors and \
+                _is_exclusive(grad, node_grad, node_grad_owned, siblings):
+            self.exclusive[id(grad.array)] = grad.array
+        return True
+
+    def _add(self, k: int, current, grad) -> None:
+        if self.create_graph:
             self.values[k] = current + grad
         elif k in self.owned and current.array.shape == grad.array.shape:
             np.add(current.array, grad.array, out=current.array, casting="unsafe")
@@ -96,19 +141,23 @@ class _Gradients:
             self.values[k] = _make(np.asarray(current.array + grad.array))  # 0-d + 0-d gives a numpy scalar
             self.owned.add(k)
 
-    def scatter(self, key, grad: ScatteredGradient, shape: tuple, dtype) -> None:
-        k = id(key)
-        current = self.values.get(k)
+    def _scatter(self, k: int, current, grad: ScatteredGradient, shape: tuple, dtype) -> None:
         if current is None or k not in self.owned:
             buffer = np.zeros(shape, dtype) if current is None else current.array.astype(dtype, copy=True)
             current = self.values[k] = _make(buffer)
             self.owned.add(k)
         grad.add_into(current.array)
 
-    def pop(self, key):
-        """The summed gradient of key (or None), and whether its array is ours to keep."""
-        k = id(key)
-        return self.values.pop(k, None), k in self.owned
+
+def _fit(node, index: int, grad, shape: tuple):
+    """Sum a VJP result that came back in a broadcast shape down to its input's shape."""
+    try:
+        np.broadcast_shapes(grad.array.shape, shape)
+    except ValueError:
+        raise RuntimeError(f"{node.name}: backward returned a gradient of shape {grad.shape} for input "
+                           f"{index}, which has shape {shape} - expected that shape (or one that "
+                           "broadcasts to it)") from None
+    return unbroadcast(grad, shape)
 
 
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
@@ -132,105 +181,76 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     node that could still send it a gradient is newer and already done, so its
     gradient is complete. Leaves come last, after every node.
     """
-    gradients = _Gradients(create_graph)
-    values = gradients.values  # the hot loop reads and writes the sums directly
-    owned_keys = gradients.owned
+    store = _GradientStore(create_graph)
     waiting = []  # heap of (-sequence, node): nodes with a gradient waiting, newest on top
     leaves = []   # leaves with a gradient waiting, in arrival order
-    heappush, heappop = heapq.heappush, heapq.heappop
-
     for root, grad in zip(roots, root_grads):
         key = root._node if root._node is not None else root
-        if id(key) not in values:
-            if key is root:
-                leaves.append(key)
-            else:
-                heappush(waiting, (-key.sequence, key))
-        gradients.add(key, grad)
-    # gradient arrays that one pending sum holds and nothing else reads or writes (fresh VJP
-    # results, and a single view of such a gradient): a leaf may keep one as .grad without a copy.
-    # Keyed by id, holding the array so the id cannot be reused while it is listed.
-    exclusive = {}
-
-    wanted = None
-    if inputs is not None:
-        wanted = {id(t._node if t._node is not None else t): None for t in inputs}
-
+        if id(key) in store.values:
+            store._add(id(key), store.values[id(key)], grad)
+        else:
+            store.values[id(key)] = grad
+            _wait(key, waiting, leaves)
+    wanted = None if inputs is None else {id(_grad_key(t)): None for t in inputs}
     check_finite = anomaly._state.enabled
-    track = not create_graph  # leaves adopt gradient arrays only when backward is not recorded
+
     with grad_mode.set_grad_enabled(create_graph):
         while waiting:
-            key = heappop(waiting)[1]
-            grad = values.pop(id(key))
-            owned = id(key) in owned_keys or exclusive.pop(id(grad.array), None) is grad.array
-            if key.hooks is not None or key.retained is not None or wanted is not None:
-                grad, owned = _before_vjp(key, grad, owned, wanted, create_graph)
-
-            input_grads = key.backward(key, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            parents = key.parents
-            if len(input_grads) != len(parents):
-                raise RuntimeError(f"{key.name}: backward returned {len(input_grads)} gradients "
-                                   f"for {len(parents)} inputs - expected one per input (None for none)")
-            if check_finite:
-                anomaly.check_gradient(key, input_grads)
-            for parent, input_grad in zip(parents, input_grads):
-                if parent is None or input_grad is None:
-                    continue
-                current = values.get(id(parent))
-                # the gradient must come out shaped and typed like the input; a parent seen for
-                # the first time starts waiting: a leaf in arrival order, a node on the heap
-                if isinstance(parent, Tensor):  # a leaf
-                    shape, dtype = parent.array.shape, parent.array.dtype
-                    if current is None:
-                        leaves.append(parent)
-                else:
-                    shape, dtype = parent.out_shape, parent.out_dtype
-                    if current is None:
-                        heappush(waiting, (-parent.sequence, parent))
-                if current is not None and id(parent) not in owned_keys and \
-                        exclusive.pop(id(current.array), None) is current.array:
-                    owned_keys.add(id(parent))  # a fresh array no one else holds: sum into it in place
-                if type(input_grad) is ScatteredGradient:
-                    gradients.scatter(parent, input_grad, shape, dtype)
-                    continue
-                if not isinstance(input_grad, Tensor):
-                    input_grad = _make(np.asarray(input_grad))
-                data = input_grad.array
-                if data.shape != shape:
-                    input_grad = unbroadcast(input_grad, shape)
-                if data.dtype != dtype:
-                    input_grad = input_grad.to(dtype)
-                if current is not None:
-                    gradients.add(parent, input_grad)
-                else:  # the first gradient to arrive (the common case) is just stored
-                    values[id(parent)] = input_grad
-                    # (a user Function may return tensors it keeps: never let a leaf take those)
-                    if track and input_grad is not grad and not key.forward_on_tensors and \
-                            _is_exclusive(input_grad, grad, owned, input_grads):
-                        exclusive[id(input_grad.array)] = input_grad.array
-            if key.saved and not retain_graph:
-                key.release()
-
+            node = heapq.heappop(waiting)[1]
+            grad, owned = store.pop(node)
+            if node.hooks is not None or node.retained is not None or wanted is not None:
+                grad, owned = _before_vjp(node, grad, owned, wanted, create_graph)
+            input_grads = _vjp(node, grad, check_finite)
+            for index, (parent, input_grad) in enumerate(zip(node.parents, input_grads)):
+                if parent is not None and input_grad is not None and \
+                        store.receive(node, index, parent, input_grad, grad, owned, input_grads):
+                    _wait(parent, waiting, leaves)
+            if node.saved and not retain_graph:
+                node.release()
         for leaf in leaves:
-            grad, owned = gradients.pop(leaf)
-            owned = owned or exclusive.pop(id(grad.array), None) is grad.array
+            grad, owned = store.pop(leaf)
             hooked = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
-            if wanted is not None:
-                if id(leaf) in wanted:
-                    wanted[id(leaf)] = hooked
-            else:
+            if wanted is None:
                 _accumulate_leaf(leaf, hooked, create_graph, owned and hooked is grad)
+            elif id(leaf) in wanted:
+                wanted[id(leaf)] = hooked
+    return None if wanted is None else _wanted_results(wanted, inputs, create_graph)
 
-    if wanted is not None:
-        results = [wanted[id(t._node if t._node is not None else t)] for t in inputs]
-        if not create_graph:
-            # the caller owns what mg.grad returns: a writable array, shared with no other
-            # result (x + y gives x and y one gradient object) nor with an expand()ed view
-            results = [_make(np.array(g.array)) if g is not None else None for g in results]
-        return tuple(results)
-    return None
+
+def _grad_key(tensor):
+    """The graph vertex that receives a tensor's gradient: its node, or a leaf itself."""
+    return tensor._node if tensor._node is not None else tensor
+
+
+def _wait(key, waiting: list, leaves: list) -> None:
+    """A key has received its first gradient: a node joins the heap, a leaf the list."""
+    if isinstance(key, Tensor):
+        leaves.append(key)
+    else:
+        heapq.heappush(waiting, (-key.sequence, key))
+
+
+def _vjp(node, grad, check_finite: bool) -> tuple:
+    """Run a node's VJP: one gradient (or None) per input."""
+    input_grads = node.backward(node, grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.parents):
+        raise RuntimeError(f"{node.name}: backward returned {len(input_grads)} gradients "
+                           f"for {len(node.parents)} inputs - expected one per input (None for none)")
+    if check_finite:
+        anomaly.check_gradient(node, input_grads)
+    return input_grads
+
+
+def _wanted_results(wanted: dict, inputs, create_graph: bool) -> tuple:
+    """mg.grad's answer: one gradient (or None) per input."""
+    results = [wanted[id(_grad_key(t))] for t in inputs]
+    if not create_graph:
+        # the caller owns what mg.grad returns: a writable array, shared with no other
+        # result (x + y gives x and y one gradient object) nor with an expand()ed view
+        results = [_make(np.array(g.array)) if g is not None else None for g in results]
+    return tuple(results)
 
 
 def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
@@ -297,4 +317,5 @@ def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) 
     elif create_graph or tensor.grad._requires_grad:
         tensor.grad = tensor.grad + grad
     else:
-        tensor.grad.array += grad.array
+        with tensor.grad._writing() as summed:
+            summed += grad.array

@@ -1,21 +1,24 @@
 """Tensor: a numpy array that remembers how it was made.
 
-`data` is the numpy array. A tensor made by a recorded op points to its graph
-node (`grad_fn`); a leaf (made by the user) has none and, if it requires
-grad, receives `.grad` from `backward()`.
+`array` is the numpy array (users get it from `.numpy()`; `.data` is
+PyTorch's: a tensor sharing the memory that records nothing). A tensor made
+by a recorded op points to its graph node (`grad_fn`); a leaf (made by the
+user) has none and, if it requires grad, receives `.grad` from `backward()`.
 
 The operations themselves live in `minigrad.ops`; this file holds the
-tensor's state, its PyTorch-style properties and the method spellings of the
-ops (`x.sum()`, `x.view(...)`, `x + y`, ...).
+tensor's state, its PyTorch-style properties, the in-place operations and
+the method spellings of the ops (`x.sum()`, `x.view(...)`, `x + y`, ...),
+each a one-line call of the one function in `minigrad.ops` that does the work.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
-from typing import Iterable
 
 import numpy as np
 
 from . import dtypes, grad_mode
+from .random import generator
 
 
 class Tensor:
@@ -36,13 +39,7 @@ class Tensor:
         else:
             shape = tuple(int(n) for n in (args[0] if len(args) == 1 and isinstance(args[0], tuple) else args))
             data = np.empty(shape, dtype=dtypes.to_dtype(dtype) or dtypes.default_float)
-        self.array = data
-        self.grad = None
-        self._requires_grad = False
-        self._node = None
-        self._version_counter = None
-        self._hooks = None
-        self.name = None
+        _set_fields(self, data)
         if requires_grad:
             self.requires_grad = True
 
@@ -82,11 +79,6 @@ class Tensor:
         """How many in-place changes this tensor's memory has seen."""
         return self._version_counter[0] if self._version_counter is not None else 0
 
-    def _bump_version(self) -> None:
-        if self._version_counter is None:
-            self._version_counter = [0]
-        self._version_counter[0] += 1
-
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if self._node is None:
@@ -125,8 +117,7 @@ class Tensor:
             create_graph: record the backward pass, so gradients can be
                 differentiated again.
         """
-        from .autograd import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> "Tensor":
         """The same data (shared, not copied), cut from the graph."""
@@ -269,8 +260,7 @@ class Tensor:
                 dtype = arg
         if dtype is None:
             return self
-        from .ops import cast
-        return cast(self, dtypes.to_dtype(dtype))
+        return ops.cast(self, dtypes.to_dtype(dtype))
 
     def type(self, dtype=None):
         if dtype is None:
@@ -308,6 +298,25 @@ class Tensor:
         return self.array.flags.c_contiguous
 
     # ---- in-place operations ----------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self):
+        """Yield this tensor's array to write into, and count the change when done.
+
+        The one way the library writes into a tensor's memory: nodes that
+        saved the old value see the version go up and refuse to use it.
+        """
+        if not self.array.flags.writeable:
+            raise RuntimeError("in-place write: this tensor's memory is read-only (an expand()ed view?) - "
+                               "call .clone() first")
+        try:
+            yield self.array
+        finally:
+            counter = self._version_counter
+            if counter is None:
+                self._version_counter = [1]
+            else:
+                counter[0] += 1
+
     def _inplace(self, name: str, compute, *others) -> "Tensor":
         """Change self in place to `compute(self, *others)`.
 
@@ -339,8 +348,8 @@ class Tensor:
         if not self.array.flags.writeable:
             raise RuntimeError(f"{name}: this tensor's memory is read-only (an expand()ed view?) - "
                                "call .clone() first")
-        np.copyto(self.array, result.array, casting="unsafe")
-        self._bump_version()
+        with self._writing() as array:
+            np.copyto(array, result.array, casting="unsafe")
         if recording:
             self._node = result._node
             self._requires_grad = True
@@ -348,39 +357,32 @@ class Tensor:
         return self
 
     def add_(self, other, alpha=1) -> "Tensor":
-        from .ops import add
-        return self._inplace("add_", lambda a, b: add(a, b * alpha if alpha != 1 else b), other)
+        return self._inplace("add_", lambda a, b: ops.add(a, b, alpha), other)
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        from .ops import sub
-        return self._inplace("sub_", lambda a, b: sub(a, b * alpha if alpha != 1 else b), other)
+        return self._inplace("sub_", lambda a, b: ops.sub(a, b, alpha), other)
 
     def mul_(self, other) -> "Tensor":
-        from .ops import mul
-        return self._inplace("mul_", mul, other)
+        return self._inplace("mul_", ops.mul, other)
 
-    def div_(self, other) -> "Tensor":
-        from .ops import div
-        return self._inplace("div_", div, other)
+    def div_(self, other, rounding_mode=None) -> "Tensor":
+        return self._inplace("div_", lambda a, b: ops.div(a, b, rounding_mode), other)
 
     def pow_(self, exponent) -> "Tensor":
-        from .ops import pow
-        return self._inplace("pow_", pow, exponent)
+        return self._inplace("pow_", ops.pow, exponent)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        from .ops import clamp
-        return self._inplace("clamp_", lambda a: clamp(a, min, max))
+        return self._inplace("clamp_", lambda a: ops.clamp(a, min, max))
 
     clip_ = clamp_
 
-    def copy_(self, source) -> "Tensor":
+    def copy_(self, source, non_blocking: bool = False) -> "Tensor":
         """Copy `source` (broadcast to self's shape) into self."""
-        from .ops import expand, cast
         def compute(a, b):
             b = b if isinstance(b, Tensor) else _make(dtypes.as_array(b))
-            b = cast(b, a.dtype) if b.dtype != a.dtype else b
+            b = ops.cast(b, a.dtype) if b.dtype != a.dtype else b
             try:
-                return expand(b, a.shape) if b.shape != a.shape else b * 1
+                return ops.expand(b, a.shape) if b.shape != a.shape else b * 1
             except (ValueError, RuntimeError):  # expand says RuntimeError; name copy_ instead
                 raise RuntimeError(f"copy_: source of shape {b.shape} cannot be broadcast to "
                                    f"this tensor's shape {a.shape}") from None
@@ -394,26 +396,23 @@ class Tensor:
             raise RuntimeError("fill_: a leaf tensor that requires grad is being used in an in-place "
                                "operation - wrap it in `with mg.no_grad():`")
         if self._node is not None and grad_mode._state.enabled:
-            from .ops import mul
-            return self._inplace("fill_", lambda a: mul(a, 0) + value)
-        self.array[...] = value.item() if isinstance(value, Tensor) else value
-        self._bump_version()
+            return self._inplace("fill_", lambda a: ops.mul(a, 0) + value)
+        with self._writing() as array:
+            array[...] = value.item() if isinstance(value, Tensor) else value
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> "Tensor":
-        from .random import generator
         return self._fill_random("uniform_", generator().uniform(low, high, self.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
-        from .random import generator
         return self._fill_random("normal_", generator().normal(mean, std, self.shape))
 
     def _fill_random(self, name: str, values: np.ndarray) -> "Tensor":
         if grad_mode._state.enabled and self._requires_grad:
             raise RuntimeError(f"{name}: a tensor that requires grad is being used in an in-place "
                                "operation - wrap it in `with mg.no_grad():`")
-        self.array[...] = values
-        self._bump_version()
+        with self._writing() as array:
+            array[...] = values
         return self
 
     def __iadd__(self, other):
@@ -429,24 +428,409 @@ class Tensor:
         return self.div_(other)
 
     def __setitem__(self, index, value) -> None:
-        from .ops import index_put
-        self._inplace("setitem", lambda a, v: index_put(a, v, index), value)
+        self._inplace("setitem", lambda a, v: ops.index_put(a, v, index), value)
+
+    # ---- the ops as methods: each is the one function in minigrad.ops that does the work ----
+    # operators
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return ops.div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return ops.div(other, self, rounding_mode="floor")
+
+    def __pow__(self, exponent):
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return ops.pow(base, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # comparisons and logic give tensors that never require grad
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    def __and__(self, other):
+        return _compare(np.logical_and if self.array.dtype == np.bool_ else np.bitwise_and, self, other)
+
+    def __or__(self, other):
+        return _compare(np.logical_or if self.array.dtype == np.bool_ else np.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _compare(np.logical_xor if self.array.dtype == np.bool_ else np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __mod__(self, other):
+        return _compare(np.mod, self, other)
+
+    def __invert__(self):
+        return _make(np.logical_not(self.array) if self.array.dtype == np.bool_ else np.invert(self.array))
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    logical_and, logical_or, logical_xor = __and__, __or__, __xor__
+
+    def logical_not(self):
+        return _make(np.logical_not(self.array))
+
+    # arithmetic and math
+    def add(self, other, alpha=1):
+        return ops.add(self, other, alpha)
+
+    def sub(self, other, alpha=1):
+        return ops.sub(self, other, alpha)
+
+    def mul(self, other):
+        return ops.mul(self, other)
+
+    def div(self, other, rounding_mode=None):
+        return ops.div(self, other, rounding_mode)
+
+    subtract, multiply, divide, true_divide = sub, mul, div, div
+
+    def neg(self):
+        return ops.neg(self)
+
+    negative = neg
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def rsqrt(self):
+        return ops.rsqrt(self)
+
+    def square(self):
+        return ops.square(self)
+
+    def sin(self):
+        return ops.sin(self)
+
+    def cos(self):
+        return ops.cos(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    absolute = abs
+
+    def erf(self):
+        return ops.erf(self)
+
+    def maximum(self, other):
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.minimum(self, other)
+
+    def clamp(self, min=None, max=None):
+        return ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def log1p(self):
+        return ops.log1p(self)
+
+    def expm1(self):
+        return ops.expm1(self)
+
+    def sign(self):
+        return ops.sign(self)
+
+    def floor(self):
+        return ops.floor(self)
+
+    def ceil(self):
+        return ops.ceil(self)
+
+    def round(self, decimals: int = 0):
+        return ops.round(self, decimals)
+
+    def lerp(self, end, weight):
+        return ops.lerp(self, end, weight)
+
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0):
+        return ops.softplus(self, beta, threshold)
+
+    def where(self, condition, other):
+        return ops.where(condition, self, other)
+
+    # reductions
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+        return ops.sum(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+        return ops.mean(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
+
+    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+        return ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+        return ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return ops.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return ops.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return ops.logsumexp(self, dim, keepdim)
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        return ops.norm(self, p, dim, keepdim)
+
+    def prod(self, dim=None, keepdim: bool = False):
+        return ops.prod(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim: bool = False):
+        return ops.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return ops.any(self, dim, keepdim)
+
+    def cumsum(self, dim: int):
+        return ops.cumsum(self, dim)
+
+    def count_nonzero(self, dim=None):
+        return ops.count_nonzero(self, dim)
+
+    # shape and indexing
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        return ops.view(self, *shape)
+
+    def view_as(self, other):
+        return ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    def transpose(self, dim0: int, dim1: int):
+        return ops.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def t(self):
+        return ops.t(self)
+
+    @property
+    def T(self):
+        return ops.permute(self, tuple(reversed(range(self.array.ndim))))
+
+    @property
+    def mT(self):
+        return ops.transpose(self, -2, -1)
+
+    def expand(self, *shape):
+        return ops.expand(self, *shape)
+
+    def expand_as(self, other):
+        return ops.expand_as(self, other)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int):
+        return ops.unsqueeze(self, dim)
+
+    def take_along_dim(self, indices, dim: int):
+        return ops.take_along_dim(self, indices, dim)
+
+    def gather(self, dim: int, index):
+        return ops.gather(self, dim, index)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        return ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        return ops.unbind(self, dim)
+
+    def flip(self, dims):
+        return ops.flip(self, dims)
+
+    def clone(self):
+        return ops.clone(self)
+
+    def contiguous(self):
+        return ops.contiguous(self)
+
+    def repeat(self, *sizes):
+        return ops.repeat(self, *sizes)
+
+    def tril(self, diagonal: int = 0):
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0):
+        return ops.triu(self, diagonal)
+
+    def masked_fill(self, mask, value):
+        return ops.masked_fill(self, mask, value)
+
+    # products
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def mm(self, mat2):
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return ops.bmm(self, mat2)
+
+    def mv(self, vec):
+        return ops.mv(self, vec)
+
+    def dot(self, other):
+        return ops.dot(self, other)
+
+    def outer(self, vec2):
+        return ops.outer(self, vec2)
+
+    # neural-network functions
+    def softmax(self, dim: int, dtype=None):
+        return ops.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim: int, dtype=None):
+        return ops.log_softmax(self, dim, dtype)
+
+    # new tensors like this one
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return creation.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+        return creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
-    """Wrap an array as a tensor without checks or copies (the engine's fast path)."""
-    t = _new(Tensor)
-    t.array = data
+def _set_fields(t: Tensor, array: np.ndarray, requires_grad: bool = False, node=None,
+                version_counter=None) -> Tensor:
+    """Give `t` its fields: the one place they are made (Tensor(), _make, Parameter)."""
+    t.array = array
     t.grad = None
     t._requires_grad = requires_grad
     t._node = node
-    t._version_counter = None
+    t._version_counter = version_counter
     t._hooks = None
     t.name = None
     return t
 
 
+def _make(array: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
+    """Wrap an array as a tensor without checks or copies (the engine's fast path)."""
+    return _set_fields(_new(Tensor), array, requires_grad, node)
+
+
 _new = object.__new__
+
+
+def _compare(ufunc, a: Tensor, b) -> Tensor:
+    return _make(ufunc(a.array, b.array if isinstance(b, Tensor) else b))
 
 
 class _HookHandle:
@@ -476,3 +860,8 @@ def _check_device(device, op: str = "to") -> None:
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+# The ops are built on Tensor and Tensor's methods call them: they are imported once the class
+# exists, so either module can be imported first.
+from . import autograd, creation, ops  # noqa: E402

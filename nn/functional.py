@@ -204,12 +204,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if training and running_mean is not None and running_var is not None:
             with mg.no_grad():
                 unbiased = var.array.reshape(channels) * (count / max(count - 1, 1))
-                running_mean.array *= 1 - momentum
-                running_mean.array += momentum * mean.array.reshape(channels)
-                running_var.array *= 1 - momentum
-                running_var.array += momentum * unbiased
-                running_mean._bump_version()
-                running_var._bump_version()
+                with running_mean._writing() as statistic:
+                    statistic *= 1 - momentum
+                    statistic += momentum * mean.array.reshape(channels)
+                with running_var._writing() as statistic:
+                    statistic *= 1 - momentum
+                    statistic += momentum * unbiased
         out = centered * ops.rsqrt(var + eps)
         if weight is not None:
             out = out * ops.reshape(weight, stat_shape)

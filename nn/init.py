@@ -76,9 +76,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into tensor's memory (dtype kept) and mark the change."""
-    with mg.no_grad():
-        tensor.array[...] = values
-        tensor._bump_version()
+    with tensor._writing() as array:
+        array[...] = values
     return tensor
 
 

@@ -348,8 +348,8 @@ class Module:
                 array = value.array if isinstance(value, Tensor) else np.asarray(value)
                 if array.dtype == object:
                     raise TypeError(f"load_state_dict: value for {key} is an object array, expected numbers")
-                target.array[...] = array.astype(target.dtype, copy=False)
-                target._bump_version()
+                with target._writing() as memory:
+                    memory[...] = array.astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- hooks ----------------------------------------------------------------------

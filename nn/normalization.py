@@ -115,8 +115,8 @@ class _BatchNorm(Module):
                              f"of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.array += 1
-            self.num_batches_tracked._bump_version()
+            with self.num_batches_tracked._writing() as count:
+                count += 1
             if self.momentum is None:
                 # cumulative moving average: every batch counts the same
                 factor = 1.0 / float(self.num_batches_tracked.array)

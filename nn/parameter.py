@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import dtypes
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _set_fields
 
 
 class Parameter(Tensor):
@@ -24,13 +24,7 @@ class Parameter(Tensor):
             array = data.array
         else:
             array = dtypes.as_array(data)
-        self.array = array
-        self.grad = None
-        self._requires_grad = False
-        self._node = None
-        self._version_counter = data._version_counter if isinstance(data, Tensor) else None
-        self._hooks = None
-        self.name = None
+        _set_fields(self, array, version_counter=data._version_counter if isinstance(data, Tensor) else None)
         if requires_grad:
             self.requires_grad = True
 

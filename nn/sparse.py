@@ -57,8 +57,8 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with mg.no_grad():
-                self.weight.array[self.padding_idx] = 0
-                self.weight._bump_version()
+                with self.weight._writing() as weight:
+                    weight[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)

@@ -53,8 +53,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     coefficient = min(max_norm / (total + 1e-6), 1.0)
     # PyTorch multiplies even when the coefficient is 1 (so nan/inf norms propagate); we do the same
     for g in grads:
-        g.array *= np.asarray(coefficient, dtype=g.dtype)
-        g._bump_version()
+        with g._writing() as array:
+            array *= np.asarray(coefficient, dtype=g.dtype)
     return _make(np.asarray(total, dtype=dtype))
 
 
@@ -63,8 +63,8 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
-            p.grad._bump_version()
+            with p.grad._writing() as grad:
+                np.clip(grad, -clip_value, clip_value, out=grad)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -87,6 +87,6 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     with mg.no_grad():
         for p in parameters:
             n = p.array.size
-            p.array[...] = vec.array[pointer:pointer + n].reshape(p.shape)
-            p._bump_version()
+            with p._writing() as array:
+                array[...] = vec.array[pointer:pointer + n].reshape(p.shape)
             pointer += n

@@ -76,7 +76,8 @@ class Adam(Optimizer):
             t = state["step"]
             if weight_decay != 0:
                 if decoupled:
-                    p.array *= 1 - lr * weight_decay
+                    with p._writing() as weight:
+                        weight *= 1 - lr * weight_decay
                 else:
                     g = np.add(g, weight_decay * p.array)
             m, v = state["exp_avg"].array, state["exp_avg_sq"].array
@@ -99,8 +100,8 @@ class Adam(Optimizer):
             denom += eps
             np.divide(m, denom, out=scratch)
             scratch *= step_size
-            p.array -= scratch
-            p._bump_version()
+            with p._writing() as weight:
+                weight -= scratch
 
 
 class AdamW(Adam):

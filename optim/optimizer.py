@@ -123,8 +123,8 @@ class Optimizer:
                 elif p.grad.grad_fn is not None or not p.grad.array.flags.writeable:
                     p.grad = _make(np.zeros_like(p.grad.array))
                 else:
-                    p.grad.array.fill(0)
-                    p.grad._bump_version()
+                    with p.grad._writing() as grad:
+                        grad.fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, group by group.

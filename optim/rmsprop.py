@@ -93,5 +93,5 @@ class RMSprop(Optimizer):
                 np.multiply(b, lr, out=scratch)
             else:
                 scratch *= lr
-            p.array -= scratch
-            p._bump_version()
+            with p._writing() as weight:
+                weight -= scratch

@@ -81,12 +81,12 @@ class SGD(Optimizer):
                     _add_scaled(d, momentum, buf.array)
                 else:
                     d, owned = buf.array, False
-            if owned:
-                d *= lr
-                p.array -= d
-            else:
-                _add_scaled(p.array, -lr, d)
-            p._bump_version()
+            with p._writing() as weight:
+                if owned:
+                    d *= lr
+                    weight -= d
+                else:
+                    _add_scaled(weight, -lr, d)
 
 
 # elements per block of `_add_scaled`'s scratch array: 128 KiB of float32, small next to any

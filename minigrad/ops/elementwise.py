@@ -6,6 +6,7 @@ Shapes: (*a), (*b) -> broadcast(*a, *b); unary ops keep the shape.
 """
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
@@ -50,11 +51,11 @@ def result_type(*operands) -> np.dtype:
             else:
                 zero_dim = x.dtype if zero_dim is None else _promote_types(zero_dim, x.dtype)
         elif isinstance(x, (bool, np.bool_)):
-            scalar = builtins_max(scalar, 0)
+            scalar = builtins.max(scalar, 0)
         elif isinstance(x, (int, np.integer)):
-            scalar = builtins_max(scalar, 1)
+            scalar = builtins.max(scalar, 1)
         elif isinstance(x, (float, np.floating)):
-            scalar = builtins_max(scalar, 2)
+            scalar = builtins.max(scalar, 2)
     result = shaped
     if zero_dim is not None and (result is None or _CATEGORY[zero_dim.kind] > _CATEGORY[result.kind]):
         result = zero_dim
@@ -95,7 +96,6 @@ def _promoted(a, b, true_division: bool = False):
     return _as_dtype(a, dtype), _as_dtype(b, dtype)
 
 
-builtins_max = max
 
 
 # ---- arithmetic -----------------------------------------------------------------

@@ -6,6 +6,7 @@ kept as size 1 with `keepdim=True`.
 """
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -188,7 +189,7 @@ def var(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
     axes = normalize_dims(dim, input.ndim, "var")
     count = input.array.size if axes is None else int(np.prod([input.shape[a] for a in axes]))
     deviation = input - mean(input, axes, keepdim=True)
-    return sum(deviation * deviation, axes, keepdim=keepdim) / builtin_max(count - correction, 0)
+    return sum(deviation * deviation, axes, keepdim=keepdim) / builtins.max(count - correction, 0)
 
 
 def std(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
@@ -196,8 +197,6 @@ def std(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
-builtin_max = max
-builtin_min = min
 
 MaxResult = namedtuple("max", ["values", "indices"])
 MinResult = namedtuple("min", ["values", "indices"])
