@@ -22,10 +22,12 @@ makes the backward pass a graph too, which is how higher-order gradients work.
 
 Positional arguments are the op's inputs (tensors, arrays or Python scalars;
 only tensors can receive gradients); keyword arguments are its settings
-(axes, strides, ...) and are shown by the graph drawing.
+(axes, strides, ...), keyword-only in `forward` (after a `*`), and are shown
+by the graph drawing. A setting passed positionally is refused at the call.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
 from types import MappingProxyType
@@ -81,6 +83,18 @@ class Function:
     view_watch = None  # (version counter, version) once the output shares memory with a view
     module_id = None
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
+
+    # how many positional inputs forward takes (None: any number); settings are keyword-only
+    input_count = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            parameters = list(inspect.signature(cls.forward).parameters.values())[1:]  # after ctx
+            positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+            cls.input_count = None if varargs else len(positional)
+            cls.setting_names = tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
     # ---- saving values for backward -------------------------------------------
     def save_for_backward(self, *values) -> None:
@@ -147,6 +161,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
+        if cls.input_count is not None and len(args) > cls.input_count and not cls.forward_on_tensors:
+            _refuse_positional_settings(cls, args)
         ctx = _new(cls)
         arrays = []
         parents = []
@@ -263,6 +279,14 @@ def _forward_error(name: str, arrays: list, error: ValueError) -> str:
         return (f"{name}: shapes {' and '.join(str(s) for s in shapes)} cannot be broadcast together - "
                 "expected each dimension to be equal, or 1 in all but one of them")
     return f"{name}: {error}"
+
+
+def _refuse_positional_settings(cls, args) -> None:
+    extra = len(args) - cls.input_count
+    names = ", ".join(f"`{name}`" for name in cls.setting_names[:extra]) or f"{extra} more argument(s)"
+    raise TypeError(f"{cls.__name__.lower()}: setting {names} passed positionally - {cls.__name__} takes "
+                    f"{cls.input_count} input(s); pass settings by keyword "
+                    f"({', '.join(f'{n}=...' for n in cls.setting_names)})")
 
 
 def _check_view_watch(cls, node) -> None:

@@ -144,7 +144,7 @@ def _fold_array(cols: np.ndarray, geometry: Geometry) -> np.ndarray:
 class Unfold(Function):
     """im2col: (N, C, H, W) -> (N, C * kh * kw, out_h * out_w). Its VJP is fold."""
     @staticmethod
-    def forward(ctx, x, geometry):
+    def forward(ctx, x, *, geometry):
         return _unfold_array(x, _geometry(geometry))
 
     @staticmethod
@@ -155,7 +155,7 @@ class Unfold(Function):
 class Fold(Function):
     """col2im: (N, C * kh * kw, out_h * out_w) -> (N, C, H, W), overlaps added. Its VJP is unfold."""
     @staticmethod
-    def forward(ctx, cols, geometry):
+    def forward(ctx, cols, *, geometry):
         return _fold_array(cols, _geometry(geometry))
 
     @staticmethod
@@ -210,7 +210,7 @@ class Conv2d(Function):
     lands straight in NCHW order. VJP: conv_transpose2d and conv2d_weight.
     """
     @staticmethod
-    def forward(ctx, x, weight, bias, geometry):
+    def forward(ctx, x, weight, bias, *, geometry):
         ctx.save_for_backward(x, weight)
         g = _geometry(geometry)
         n, c = x.shape[:2]
@@ -247,7 +247,7 @@ class ConvTranspose2d(Function):
     gradient for `grad`, conv2d_weight for `weight`.
     """
     @staticmethod
-    def forward(ctx, grad, weight, geometry):
+    def forward(ctx, grad, weight, *, geometry):
         ctx.save_for_backward(grad, weight)
         g = _geometry(geometry)
         n, c, h, w = g.input_shape
@@ -286,7 +286,7 @@ class Conv2dWeight(Function):
     conv2d for `grad`.
     """
     @staticmethod
-    def forward(ctx, x, grad, geometry):
+    def forward(ctx, x, grad, *, geometry):
         ctx.save_for_backward(x, grad)
         g = _geometry(geometry)
         n, c = x.shape[:2]
@@ -324,7 +324,7 @@ class MaxPool2d(Function):
     so either may then change in place.
     """
     @staticmethod
-    def forward(ctx, x, geometry):
+    def forward(ctx, x, *, geometry):
         out, winner = _max_and_winner(x, _geometry(geometry))
         ctx.save_for_backward(winner)
         return out
@@ -368,7 +368,7 @@ class MaxPool2dBackward(Function):
     offset of each window; it is a constant. Its VJP is MaxPool2dPick.
     """
     @staticmethod
-    def forward(ctx, grad, winner, geometry):
+    def forward(ctx, grad, winner, *, geometry):
         ctx.save_for_backward(winner)
         g = _geometry(geometry)
         n, c, h, w = g.input_shape
@@ -395,7 +395,7 @@ class MaxPool2dPick(Function):
     `image`); `winner` is a constant. Its VJP is MaxPool2dBackward.
     """
     @staticmethod
-    def forward(ctx, image, winner, geometry):
+    def forward(ctx, image, winner, *, geometry):
         ctx.save_for_backward(winner)
         g = _geometry(geometry)
         padded = g.pad(image, fill=0)

@@ -496,7 +496,7 @@ class Where(Function):
 class Clamp(Function):
     """clamp(x, min, max); the gradient passes where min <= x <= max (as PyTorch)."""
     @staticmethod
-    def forward(ctx, x, min=None, max=None):
+    def forward(ctx, x, *, min=None, max=None):
         inside = np.ones(x.shape, dtype=bool)
         if min is not None:
             inside &= x >= min
@@ -514,7 +514,7 @@ class Clamp(Function):
 class Cast(Function):
     """x converted to another dtype; the gradient is cast back."""
     @staticmethod
-    def forward(ctx, x, dtype):
+    def forward(ctx, x, *, dtype):
         return x.astype(dtype)
 
     @staticmethod

@@ -18,7 +18,7 @@ from .shape import getitem
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max so exp never overflows."""
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, *, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: a 0-size dim is fine
         out = np.exp(shifted)
         out /= sum_array(out, axis, keepdims=True)
@@ -35,7 +35,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """x - logsumexp(x) along `axis`, computed stably."""
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, *, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
         out = shifted - np.log(sum_array(np.exp(shifted), axis, keepdims=True))
         ctx.save_for_backward(out)
@@ -56,7 +56,7 @@ class LayerNorm(Function):
     being recorded (create_graph), so second derivatives see it depend on x.
     """
     @staticmethod
-    def forward(ctx, x, axes, eps):
+    def forward(ctx, x, *, axes, eps):
         # the mean accumulates in float64: a constant row then centres to exactly 0 in float32 too
         # (a rounded mean would be amplified by rstd, up to 1 / sqrt(eps))
         mu = np.mean(x, axis=axes, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)

@@ -83,7 +83,7 @@ def _kept_shape(shape: tuple, axes) -> tuple:
 class Sum(Function):
     """Sum over `axis`; the VJP spreads the gradient back over the summed elements."""
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.kept_shape = _kept_shape(x.shape, axis)
         return sum_array(x, axis, keepdims)
 
@@ -95,7 +95,7 @@ class Sum(Function):
 class Amax(Function):
     """Largest element over `axis`; tied maxima share the gradient equally (as PyTorch's amax)."""
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, *, axis=None, keepdims=False):
         out = np.max(x, axis=axis, keepdims=True)
         ctx.kept_shape = out.shape
         is_max = x == out
@@ -111,7 +111,7 @@ class Amax(Function):
 class Amin(Function):
     """Smallest element over `axis`; tied minima share the gradient equally."""
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, *, axis=None, keepdims=False):
         out = np.min(x, axis=axis, keepdims=True)
         ctx.kept_shape = out.shape
         is_min = x == out
@@ -127,7 +127,7 @@ class Amin(Function):
 class Norm(Function):
     """Euclidean norm over `axis`; its gradient at the zero vector is 0 (not nan)."""
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, *, axis=None, keepdims=False):
         out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
         ctx.kept_shape = out.shape
         out = out if keepdims else np.squeeze(out, axis=axis)
@@ -304,7 +304,7 @@ class Prod(Function):
     """Product over one `axis` (all elements when None). VJP: grad times the product of the
     *other* elements (not out / x, which is nan at zeros), itself computed with Prod."""
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.kept_shape = _kept_shape(x.shape, None if axis is None else (axis,))
         ctx.save_for_backward(x)
         return np.prod(x, axis=axis, keepdims=keepdims)
@@ -355,7 +355,7 @@ def cumsum(input, dim: int):
 class Cumsum(Function):
     """Running sum along `axis`; the VJP is the running sum of the gradient from the end."""
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, *, axis):
         return np.cumsum(x, axis=axis)
 
     @staticmethod

@@ -16,7 +16,7 @@ from ..tensor import Tensor, _make, _check_dim
 class Reshape(ViewFunction):
     """x with a new shape of the same size (a view when x is contiguous)."""
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx, x, *, shape):
         return np.reshape(x, shape)
 
     @staticmethod
@@ -28,7 +28,7 @@ class Permute(ViewFunction):
     """x with its dimensions reordered by `axes` (a strided view)."""
     always_view = True
     @staticmethod
-    def forward(ctx, x, axes):
+    def forward(ctx, x, *, axes):
         return np.transpose(x, axes)
 
     @staticmethod
@@ -40,7 +40,7 @@ class Expand(ViewFunction):
     """x broadcast to `shape` (a read-only view); the VJP sums the gradient back."""
     always_view = True
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx, x, *, shape):
         return np.broadcast_to(x, shape)
 
     @staticmethod
@@ -52,7 +52,7 @@ class Expand(ViewFunction):
 class GetItem(ViewFunction):
     """x[index] for numpy-style indices (ints, slices, None, ..., integer and boolean arrays)."""
     @staticmethod
-    def forward(ctx, x, index):
+    def forward(ctx, x, *, index):
         try:
             return x[index]
         except IndexError as error:
@@ -69,7 +69,7 @@ class GetItem(ViewFunction):
 class IndexAdd(Function):
     """zeros(shape) with `values` added at `index` (repeated indices add up): getitem's VJP."""
     @staticmethod
-    def forward(ctx, values, shape, index, unique=None):
+    def forward(ctx, values, *, shape, index, unique=None):
         out = np.zeros(shape, dtype=values.dtype)
         unique = unique if unique is not None else _indices_are_unique(index)
         ScatteredGradient(values, index, unique).add_into(out)
@@ -83,7 +83,7 @@ class IndexAdd(Function):
 class IndexPut(Function):
     """A copy of x with `values` written at `index` (what `x[index] = values` records)."""
     @staticmethod
-    def forward(ctx, x, values, index):
+    def forward(ctx, x, values, *, index):
         out = x.copy()
         try:
             out[index] = values
@@ -137,7 +137,7 @@ class Stack(Function):
 class Pad(Function):
     """x padded with `value`; `widths` is numpy's ((before, after), ...) per dimension."""
     @staticmethod
-    def forward(ctx, x, widths, value=0):
+    def forward(ctx, x, *, widths, value=0):
         return np.pad(x, widths, mode="constant", constant_values=value)
 
     @staticmethod
@@ -150,7 +150,7 @@ class Pad(Function):
 class Flip(Function):
     """x reversed along `axis`."""
     @staticmethod
-    def forward(ctx, x, axis):
+    def forward(ctx, x, *, axis):
         return np.flip(x, axis).copy()
 
     @staticmethod
