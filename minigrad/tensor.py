@@ -529,6 +529,15 @@ class Tensor:
     def logical_not(self):
         return _make(np.logical_not(self.array))
 
+    def equal(self, other) -> bool:
+        return ops.equal(self, other)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+
     # arithmetic and math
     def add(self, other, alpha=1):
         return ops.add(self, other, alpha)

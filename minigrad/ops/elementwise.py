@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .. import creation, dtypes
 from ..function import Function
 from ..tensor import Tensor, _make
 
@@ -41,7 +42,6 @@ def result_type(*operands) -> np.dtype:
     higher category (a float32 tensor times a float64 0-d tensor or times 2.5 stays float32;
     an int64 tensor times 2.5 is float32, the default float).
     """
-    from .. import dtypes
     shaped = zero_dim = None
     scalar = -1
     for x in operands:
@@ -89,7 +89,6 @@ def _promoted(a, b, true_division: bool = False):
         return a, b
     dtype = result_type(a, b)
     if true_division and dtype.kind != "f":  # int / int is a float tensor, as in PyTorch
-        from .. import dtypes
         dtype = dtypes.default_float
     if not isinstance(a, (Tensor, np.ndarray)) and not isinstance(b, (Tensor, np.ndarray)):
         return np.asarray(a, dtype), b  # two numbers (where(c, 1.0, 0.0)): numpy alone would pick float64
@@ -174,7 +173,6 @@ class Div(Function):
 
 
 def _make_zeros(like):
-    from ..tensor import _make
     return _make(np.zeros(like.shape, like.dtype))
 
 
@@ -557,7 +555,6 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 def div(input, other, rounding_mode=None):
     """input / other (true division), broadcasting."""
     if rounding_mode is not None:
-        from .. import creation
         result = np.floor_divide(_data(input), _data(other)) if rounding_mode == "floor" else \
             np.trunc(np.true_divide(_data(input), _data(other)))
         return creation.tensor_from_array(result)
@@ -704,22 +701,18 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 def sign(input):
     """Sign of each element (no gradient)."""
-    from ..tensor import _make
     return _make(np.sign(_data(input)))
 
 
 def floor(input):
-    from ..tensor import _make
     return _make(np.floor(_data(input)))
 
 
 def ceil(input):
-    from ..tensor import _make
     return _make(np.ceil(_data(input)))
 
 
 def round(input, decimals: int = 0):
-    from ..tensor import _make
     return _make(np.round(_data(input), decimals))
 
 
@@ -728,4 +721,77 @@ def lerp(input, end, weight):
     return input + weight * (end - input)
 
 
-__all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where']
+# ---- comparisons: tensors (or bools) that never require grad -------------------------------
+
+def _comparison_operands(op: str, input, other):
+    """The arrays of input and other, refusing a non-tensor input (PyTorch's functions take a tensor)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    return input.array, (other.array if isinstance(other, Tensor) else other)
+
+
+def eq(input, other):
+    """input == other elementwise (other a tensor or a number, broadcasting); a bool tensor."""
+    return _make(np.equal(*_comparison_operands("eq", input, other)))
+
+
+def ne(input, other):
+    """input != other elementwise; a bool tensor."""
+    return _make(np.not_equal(*_comparison_operands("ne", input, other)))
+
+
+def lt(input, other):
+    """input < other elementwise; a bool tensor."""
+    return _make(np.less(*_comparison_operands("lt", input, other)))
+
+
+def le(input, other):
+    """input <= other elementwise; a bool tensor."""
+    return _make(np.less_equal(*_comparison_operands("le", input, other)))
+
+
+def gt(input, other):
+    """input > other elementwise; a bool tensor."""
+    return _make(np.greater(*_comparison_operands("gt", input, other)))
+
+
+def ge(input, other):
+    """input >= other elementwise; a bool tensor."""
+    return _make(np.greater_equal(*_comparison_operands("ge", input, other)))
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def equal(input, other) -> bool:
+    """True when input and other have the same shape and the same values (a nan is never equal)."""
+    a, b = _comparison_operands("equal", input, other)
+    b = np.asarray(b)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def _close_operands(op: str, input, other):
+    a, b = _comparison_operands(op, input, other)
+    if isinstance(other, Tensor) and a.dtype != b.dtype:  # PyTorch refuses too: which precision?
+        raise RuntimeError(f"{op}: expected both inputs to have the same dtype, got {a.dtype} and {b.dtype} - "
+                           "convert one with .to(other.dtype)")
+    return a, b
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """|input - other| <= atol + rtol * |other| elementwise (infinities of one sign are close; a nan
+    only to a nan, when `equal_nan`); a bool tensor of the broadcast shape."""
+    a, b = _close_operands("isclose", input, other)
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"isclose: rtol ({rtol}) and atol ({atol}) must be non-negative")
+    return _make(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when every element of input is close to other's (`isclose`), as a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+__all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where',
+           'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal',
+           'not_equal', 'equal', 'isclose', 'allclose']
