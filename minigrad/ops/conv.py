@@ -20,6 +20,7 @@ import functools
 import numpy as np
 
 from ..function import Function
+from ..tensor import _make
 from .shape import reshape
 
 
@@ -494,7 +495,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                            f"kernel size {geometry.kernel}")
     out = MaxPool2d.apply(input, geometry=geometry.key())
     if return_indices:
-        from ..tensor import _make
         _, winner = _max_and_winner(input.array, geometry)  # again: return_indices is rare
         return out, _make(_plane_indices(winner, geometry))
     return out

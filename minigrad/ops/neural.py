@@ -10,6 +10,7 @@ import numpy as np
 from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
 from .. import grad_mode
+from ..random import generator
 from .reduction import sum, mean, var, sum_array
 from .elementwise import _promoted, clamp, exp, log, sqrt, where
 from .shape import getitem
@@ -213,7 +214,6 @@ def dropout(input, p: float = 0.5, training: bool = True):
         return input
     if p == 1.0:
         return input * np.zeros((), input.dtype)
-    from ..random import generator
     keep = generator().random(input.shape, dtype=np.float32 if input.dtype != np.float64 else np.float64) >= p
     return input * (keep * np.asarray(1.0 / (1.0 - p), dtype=input.dtype))
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
-from .elementwise import log, exp, sqrt, where, abs as _abs
-from .shape import expand, reshape, take_along_dim, squeeze
+from .elementwise import log, exp, sqrt, where, maximum, minimum, abs as _abs
+from .shape import expand, flip, permute, reshape, take_along_dim, squeeze, unsqueeze
 
 
 def normalize_dims(dim, ndim: int, op: str):
@@ -220,7 +220,6 @@ def max(input, dim=None, keepdim: bool = False):
     `maximum`.
     """
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(input, dim)
     if dim is None:
         return amax(input)
@@ -230,7 +229,6 @@ def max(input, dim=None, keepdim: bool = False):
 def min(input, dim=None, keepdim: bool = False):
     """`min(x)`: the smallest element. `min(x, dim)`: (values, indices) along dim."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(input, dim)
     if dim is None:
         return amin(input)
@@ -317,7 +315,6 @@ class Prod(Function):
 
 def _product_of_others(x, axis):
     """out[..., i, ...] = product of x[..., j, ...] over j != i along `axis` (all elements when None)."""
-    from .shape import unsqueeze, permute
     if axis is None:
         return reshape(_product_of_others(reshape(x, (-1,)), 0), x.shape)
     n = x.shape[axis]
@@ -360,7 +357,6 @@ class Cumsum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from .shape import flip
         axis = ctx.attributes["axis"]
         return flip(cumsum(flip(grad, axis), axis), axis)
 

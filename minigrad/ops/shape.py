@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import grad_mode
-from ..engine import ScatteredGradient
+from ..engine import ScatteredGradient, unbroadcast
 from ..function import Function, ViewFunction
 from ..tensor import Tensor, _make, _check_dim
+from .elementwise import where
 
 
 class Reshape(ViewFunction):
@@ -45,7 +46,6 @@ class Expand(ViewFunction):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..engine import unbroadcast
         return unbroadcast(grad, ctx.shapes[0])
 
 
@@ -463,20 +463,17 @@ def repeat(input, *sizes):
 def tril(input, diagonal: int = 0):
     """Lower triangle of the last two dims (the rest zeroed)."""
     mask = np.tril(np.ones(input.shape[-2:], dtype=bool), diagonal)
-    from .elementwise import where
     return where(mask, input, np.zeros((), input.dtype))
 
 
 def triu(input, diagonal: int = 0):
     """Upper triangle of the last two dims (the rest zeroed)."""
     mask = np.triu(np.ones(input.shape[-2:], dtype=bool), diagonal)
-    from .elementwise import where
     return where(mask, input, np.zeros((), input.dtype))
 
 
 def masked_fill(input, mask, value):
     """input with `value` where mask is true (mask broadcasts)."""
-    from .elementwise import where
     mask = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if mask.dtype != np.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {mask.dtype}")
