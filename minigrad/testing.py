@@ -25,7 +25,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+import minigrad as mg  # random programs are written, and run, as mg.* code
+
 from . import autograd, grad_mode
+from .creation import tensor
 from .tensor import Tensor, _make
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "bounded_floats", "nonzero_floats",
@@ -528,9 +531,7 @@ def _fancy_index(draw, st, shape: tuple):
                                       max_size=int(np.prod(shape[:k]))))).reshape(shape[:k])
         if not mask.any():
             mask.reshape(-1)[0] = True
-        from .creation import tensor
         return tensor(mask), f"mg.tensor({mask.tolist()!r})"
-    from .creation import tensor
     count = draw(st.integers(1, 4))
     dim = draw(st.integers(0, len(shape) - 1)) if kind == "ints" else draw(st.integers(0, len(shape) - 2))
     rows = []
@@ -543,7 +544,6 @@ def _fancy_index(draw, st, shape: tuple):
 
 def _unary_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """An elementwise op of one value (log and sqrt only of positive things)."""
-    import minigrad as mg
     name = draw(st.sampled_from(["tanh", "exp", "neg", "sigmoid", "erf", "sin", "softplus", "relu",
                                  "abs", "log", "sqrt", "square", "cube", "rpow", "clamp"]))
     if name == "log":
@@ -570,7 +570,6 @@ def _unary_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _binary_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """An elementwise op of the value and a new input of a broadcast-compatible shape."""
-    import minigrad as mg
     earlier = [name for name, value in env.items() if name.startswith("v") and
                _broadcasts(shape, value.shape)]
     if earlier and draw(st.integers(0, 3)) == 0:  # an earlier value: the graph branches and joins
@@ -589,7 +588,6 @@ def _binary_step(draw, st, shape: tuple, env: dict, new_input: Callable):
         out_shape = np.broadcast_shapes(shape, env[k].shape)
         mask = np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(out_shape)),
                                       max_size=int(np.prod(out_shape))))).reshape(out_shape)
-        from .creation import tensor
         condition = tensor(mask)
         return ProgramStep(f"mg.where(mg.tensor({mask.tolist()!r}), {{v}}, {k})",
                            lambda v, env: mg.where(condition, v, env[k]))
@@ -603,7 +601,6 @@ def _binary_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _reduce_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """sum, mean, amax, logsumexp, max(dim), var, std, norm, prod or cumsum over random dims."""
-    import minigrad as mg
     ndim = len(shape)
     name = draw(st.sampled_from(["sum", "mean", "amax", "logsumexp", "max_dim", "var", "std", "norm",
                                  "prod", "cumsum"]))
@@ -649,7 +646,6 @@ def _reduce_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 def _shape_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """reshape, permute, transpose, unsqueeze, squeeze, flatten, expand, flip, pad, tril, chunk or
     masked_fill (None if not applicable)."""
-    import minigrad as mg
     ndim = len(shape)
     name = draw(st.sampled_from(["reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten",
                                  "expand", "flip", "pad", "tril", "chunk", "masked_fill"]))
@@ -673,7 +669,6 @@ def _shape_step(draw, st, shape: tuple, env: dict, new_input: Callable):
                            lambda v, env: mg.chunk(v, chunks, dim)[piece])
     if name == "masked_fill" and ndim >= 1:
         mask = np.array(draw(st.lists(st.booleans(), min_size=shape[-1], max_size=shape[-1])))
-        from .creation import tensor
         condition = tensor(mask)
         return ProgramStep(f"{{v}}.masked_fill(mg.tensor({mask.tolist()!r}), 0.5)",
                            lambda v, env: v.masked_fill(condition, 0.5))
@@ -708,7 +703,6 @@ def _shape_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _index_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """Basic indexing, fancy indexing (integer tensors or a mask) or take_along_dim."""
-    import minigrad as mg
     ndim = len(shape)
     if ndim == 0:
         return None
@@ -723,7 +717,6 @@ def _index_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     index_shape = shape[:dim] + (draw(st.integers(1, 3)),) + shape[dim + 1:]
     flat = draw(st.lists(st.integers(0, shape[dim] - 1), min_size=int(np.prod(index_shape)),
                          max_size=int(np.prod(index_shape))))
-    from .creation import tensor
     indices = tensor(np.array(flat, dtype=np.int64).reshape(index_shape))
     return ProgramStep(f"mg.take_along_dim({{v}}, mg.tensor({indices.array.tolist()!r}), {dim})",
                        lambda v, env: mg.take_along_dim(v, indices, dim))
@@ -731,7 +724,6 @@ def _index_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _matmul_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """matmul with a new input, on either side, batched when the value has batch dims."""
-    import minigrad as mg
     ndim = len(shape)
     if ndim == 0:
         return None
@@ -750,7 +742,6 @@ def _matmul_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _cat_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """cat or stack with new inputs."""
-    import minigrad as mg
     ndim = len(shape)
     dim = draw(st.integers(-ndim, ndim - 1))
     other = shape[:dim % ndim] + (draw(st.integers(1, 2)),) + shape[dim % ndim + 1:]
@@ -763,7 +754,6 @@ def _cat_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _neural_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """softmax, log_softmax or layer_norm (with or without weight and bias)."""
-    import minigrad as mg
     ndim = len(shape)
     name = draw(st.sampled_from(["softmax", "log_softmax", "layer_norm"]))
     if name != "layer_norm":
@@ -788,7 +778,6 @@ def _neural_step(draw, st, shape: tuple, env: dict, new_input: Callable):
 
 def _conv_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     """conv2d, avg_pool2d or max_pool2d of a 4-D value."""
-    import minigrad as mg
     name = draw(st.sampled_from(["conv2d", "conv2d", "avg_pool2d", "max_pool2d"]))
     h, w = shape[2:]
     if name == "conv2d":
