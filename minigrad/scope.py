@@ -14,18 +14,3 @@ class _State(threading.local):
 
 _state = _State()
 
-
-class module_scope:
-    """Context manager: ops recorded inside belong to the module with this id."""
-    __slots__ = ("module_id", "previous")
-
-    def __init__(self, module_id: int):
-        self.module_id = module_id
-
-    def __enter__(self):
-        self.previous = _state.current
-        _state.current = self.module_id
-
-    def __exit__(self, *exc):
-        _state.current = self.previous
-        return False

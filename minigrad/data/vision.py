@@ -38,14 +38,6 @@ class ChecksumError(RuntimeError):
     """A downloaded file's MD5 sum is not the published one."""
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_file(url: str, path, md5: str, timeout: float = 60.0) -> Path:
     """Download `url` to `path`, keeping it only if its MD5 sum is `md5`.
 
