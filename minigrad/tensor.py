@@ -686,6 +686,18 @@ class Tensor:
     def cumsum(self, dim: int):
         return ops.cumsum(self, dim)
 
+    def cumprod(self, dim: int, *, dtype=None):
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        return ops.topk(self, k, dim, largest, sorted)
+
     def count_nonzero(self, dim=None):
         return ops.count_nonzero(self, dim)
 

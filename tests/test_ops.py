@@ -708,6 +708,29 @@ def _norm_reference(x, p, dim, keepdim):
     return np.sum(a ** p, axis=dim, keepdims=keepdim) ** (1.0 / p)
 
 
+def _with_flag(name: str):
+    """case -> strategy of the case with a drawn bool keyword `name` added."""
+    return lambda case: st.booleans().map(lambda flag: Case(case.arrays, {**case.kwargs, name: flag}))
+
+
+def _sort_reference(x, dim, descending):
+    indices = np.argsort(-x if descending else x, axis=dim)  # tie-free: the order is unique
+    return np.take_along_axis(x, indices, dim), indices
+
+
+@st.composite
+def topk_case(draw):
+    case = draw(with_dim(tie_free=True))
+    n = case.arrays[0].shape[case.kwargs["dim"]]
+    return Case(case.arrays, {**case.kwargs, "k": draw(st.integers(0, n)), "largest": draw(st.booleans())})
+
+
+def _topk_reference(x, dim, k, largest):
+    values, indices = _sort_reference(x, dim, largest)
+    first = (slice(None),) * (dim % x.ndim) + (slice(0, k),)
+    return values[first], indices[first]
+
+
 # ---- the table ------------------------------------------------------------------------
 
 SPECS = [
@@ -788,6 +811,11 @@ SPECS = [
            lambda a, dim, keepdim: np.prod(a, axis=dim, keepdims=keepdim),
            reduction(elements=st.one_of(st.just(0.0), bounded_floats(-1.5, 1.5)), max_side=3)),
     OpSpec("cumsum", lambda a, dim: a.cumsum(dim), lambda a, dim: np.cumsum(a, axis=dim), with_dim()),
+    OpSpec("cumprod", lambda a, dim: a.cumprod(dim), lambda a, dim: np.cumprod(a, axis=dim),
+           with_dim(elements=st.one_of(st.just(0.0), bounded_floats(-1.5, 1.5)))),  # zeros: no division
+    OpSpec("sort", lambda a, dim, descending: tuple(mg.sort(a, dim, descending)), _sort_reference,
+           with_dim(tie_free=True).flatmap(_with_flag("descending"))),
+    OpSpec("topk", lambda a, dim, k, largest: tuple(a.topk(k, dim, largest)), _topk_reference, topk_case()),
     # shape
     OpSpec("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: np.reshape(a, shape), reshape_case()),
     OpSpec("view", lambda a, shape: a.view(*shape), lambda a, shape: np.reshape(a, shape), reshape_case()),

@@ -80,3 +80,72 @@ def test_isclose_defaults_infinities_and_nan():
     assert mg.allclose(x, y) is False
     with pytest.raises(RuntimeError, match="isclose: expected both inputs to have the same dtype"):
         mg.isclose(mg.tensor([1.0]), mg.tensor([1.0], dtype=mg.float64))
+
+
+# ---- ordering: sort, argsort, topk -------------------------------------------------------
+
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=SMALL_INTS.map(float)),
+       data=st.data())
+def test_sort_and_argsort_are_stable_with_ties_both_ways(x, data):
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    t = mg.tensor(x, dtype=mg.float64)
+    ascending = np.argsort(x, axis=dim, kind="stable")
+    descending = np.argsort(-x, axis=dim, kind="stable")  # equal elements in their original order
+    np.testing.assert_array_equal(mg.argsort(t, dim).array, ascending)
+    np.testing.assert_array_equal(t.argsort(dim, descending=True).array, descending)
+    values, indices = t.sort(dim, descending=True)
+    np.testing.assert_array_equal(indices.array, descending)
+    np.testing.assert_array_equal(values.array, np.take_along_axis(x, descending, dim))
+    assert indices.dtype == np.int64 and mg.argsort(t, dim, stable=True).dtype == np.int64
+
+
+def test_sort_puts_nan_last_ascending_and_first_descending_and_takes_integers():
+    x = mg.tensor([2.0, float("nan"), -1.0, 3.0])
+    assert mg.sort(x).indices.tolist() == [2, 0, 3, 1]
+    assert mg.sort(x, descending=True).indices.tolist() == [1, 3, 0, 2]
+    result = mg.sort(mg.tensor([3, 1, 2]))
+    assert result.values.tolist() == [1, 2, 3] and result.values.dtype == np.int64
+    assert result._fields == ("values", "indices") and type(result).__name__ == "sort"
+    scalar = mg.tensor(1.5)
+    assert mg.sort(scalar).values.item() == 1.5 and mg.sort(scalar).indices.item() == 0
+    assert mg.argsort(scalar).item() == 0
+
+
+def test_sort_and_topk_send_the_gradient_to_the_chosen_elements_even_with_ties():
+    x = mg.tensor([[1.0, 4.0, 4.0, 0.0]], dtype=mg.float64, requires_grad=True)
+    values, indices = x.topk(2)
+    assert values.tolist() == [[4.0, 4.0]] and indices.tolist() == [[1, 2]]  # the first of equal ones win
+    (values * mg.tensor([[10.0, 1.0]], dtype=mg.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [[0.0, 10.0, 1.0, 0.0]])
+    x.grad = None
+    values, _ = mg.sort(x, descending=True)
+    (values * mg.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=mg.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [[3.0, 1.0, 2.0, 4.0]])
+
+
+def test_topk_smallest_names_and_errors():
+    x = mg.tensor([[5.0, 1.0, 3.0], [0.0, 2.0, -1.0]])
+    result = mg.topk(x, 2, dim=1, largest=False)
+    assert type(result).__name__ == "topk" and result._fields == ("values", "indices")
+    assert result.values.tolist() == [[1.0, 3.0], [-1.0, 0.0]] and result.indices.tolist() == [[1, 2], [2, 0]]
+    assert mg.topk(x, 1, 0).indices.tolist() == [[0, 1, 0]]
+    assert mg.topk(x, 0).values.shape == (2, 0)
+    with pytest.raises(RuntimeError, match=r"topk: k \(4\) is out of range for dimension -1 of size 3"):
+        mg.topk(x, 4)
+    with pytest.raises(IndexError, match="sort: dimension 2 is out of range"):
+        mg.sort(x, 2)
+
+
+def test_cumprod_gradient_with_zeros_is_the_product_of_the_others():
+    x = mg.tensor([2.0, 0.0, 3.0, 0.0, 0.5], dtype=mg.float64, requires_grad=True)
+    out = mg.cumprod(x, 0)
+    np.testing.assert_array_equal(out.array, [2.0, 0.0, 0.0, 0.0, 0.0])
+    out.sum().backward()
+    # d/dx_k sum_i prod_{j<=i} x_j = sum_{i>=k} prod_{j<=i, j!=k} x_j
+    expected = [sum(np.prod([x.array[j] for j in range(i + 1) if j != k]) for i in range(k, 5)) for k in range(5)]
+    np.testing.assert_array_equal(x.grad.array, expected)
+    assert np.isfinite(x.grad.array).all() and x.grad.array[1] == 2.0 + 6.0
+    assert gradcheck(lambda t: mg.cumprod(t, -1), [mg.tensor([[0.0, 0.0, 2.0]], dtype=mg.float64, requires_grad=True)])
+    assert mg.cumprod(mg.tensor([1, 2, 3]), 0).tolist() == [1, 2, 6]
+    assert mg.tensor([1, 2, 3]).cumprod(0, dtype=mg.float64).dtype == np.float64
+    assert mg.cumprod(mg.tensor(3.0), 0).item() == 3.0

@@ -361,4 +361,124 @@ class Cumsum(Function):
         return flip(cumsum(flip(grad, axis), axis), axis)
 
 
-__all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'count_nonzero', 'cumsum', 'logsumexp', 'max', 'mean', 'min', 'norm', 'prod', 'std', 'sum', 'var']
+def cumprod(input, dim: int, *, dtype=None):
+    """Cumulative product along `dim`: out[..., i, ...] = x[..., 0, ...] * ... * x[..., i, ...].
+
+    The gradient is right where x has zeros (it never divides by x); it costs O(n^2) per row of
+    length n along `dim`.
+    """
+    if dtype is not None:
+        input = input.to(dtype)
+    axis = _check_dim(dim, input.ndim, "cumprod")
+    if input.ndim == 0:  # a 0-d tensor is its own cumulative product
+        return reshape(Cumprod.apply(reshape(input, (1,)), axis=0), ())
+    return Cumprod.apply(input, axis=axis)
+
+
+class Cumprod(Function):
+    """Running product along `axis`. VJP: d out_i / d x_k = prod_{j <= i, j != k} x_j for i >= k,
+    computed with x_k left out of the product (not as out_i / x_k, which is nan where x_k = 0)."""
+    @staticmethod
+    def forward(ctx, x, *, axis):
+        ctx.save_for_backward(x)
+        return np.cumprod(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        axis = ctx.attributes["axis"]
+        n = x.shape[axis]
+        order = tuple(i for i in range(x.ndim) if i != axis) + (axis,)
+        moved_x, moved_grad = permute(x, order), permute(grad, order)             # (..., n)
+        rows = expand(unsqueeze(moved_x, -2), moved_x.shape[:-1] + (n, n))        # [..., k, j] = x_j
+        others = where(np.eye(n, dtype=bool), np.ones((), x.dtype), rows)        # ... x_k replaced by 1
+        partial = Cumprod.apply(others, axis=others.ndim - 1)  # [..., k, i] = prod_{j <= i, j != k} x_j
+        later = np.triu(np.ones((n, n), dtype=bool))           # [k, i]: i >= k, the outputs x_k is in
+        terms = where(later, unsqueeze(moved_grad, -2) * partial, np.zeros((), x.dtype))
+        return permute(sum(terms, -1), tuple(int(i) for i in np.argsort(order)))
+
+
+# ---- ordering: sort, argsort, topk ---------------------------------------------------------
+
+SortResult = namedtuple("sort", ["values", "indices"])
+TopkResult = namedtuple("topk", ["values", "indices"])
+
+
+def _sort_indices(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable argsort along `axis`: equal elements keep their order, descending too; nan sorts
+    as the largest value (last ascending, first descending), as in PyTorch."""
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable")
+    # ascending on the reversed data, read backwards: ties come out in their original order
+    backwards = np.flip(np.argsort(np.flip(data, axis), axis=axis, kind="stable"), axis)
+    return data.shape[axis] - 1 - backwards
+
+
+def _ordered(input, dim: int, descending: bool, op: str):
+    """(values, int64 indices) of input sorted along dim; a 0-d input is its own sort."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    axis = _check_dim(dim, input.ndim, op)
+    if input.ndim == 0:
+        return input * 1 if input.dtype.kind == "f" else _make(input.array.copy()), _make(np.zeros((), np.int64))
+    indices = _sort_indices(input.array, axis, descending)
+    return take_along_dim(input, indices, axis), _make(indices.astype(np.int64))
+
+
+def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):
+    """input sorted along `dim`, with the indices that sort it.
+
+    The sort is always stable (equal elements keep their order), so `stable` changes nothing.
+    The values' gradient goes back to the elements they came from.
+
+    Args:
+        input: tensor of shape (*).
+        dim: the dimension to sort along.
+        descending: largest first.
+
+    Returns:
+        namedtuple (values, indices), both of input's shape; indices are int64.
+    """
+    return SortResult(*_ordered(input, dim, descending, "sort"))
+
+
+def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False):
+    """The int64 indices that sort input along `dim` (`sort(...).indices`)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"argsort: argument 'input' must be a Tensor, got {type(input).__name__}")
+    axis = _check_dim(dim, input.ndim, "argsort")
+    if input.ndim == 0:
+        return _make(np.zeros((), np.int64))
+    return _make(_sort_indices(input.array, axis, descending).astype(np.int64))
+
+
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The k largest (or, with largest=False, smallest) elements along `dim`, and their indices.
+
+    They come out sorted (largest first, or smallest first) whatever `sorted` says; among equal
+    elements the first ones win. The values' gradient goes back to the elements they came from.
+
+    Args:
+        input: tensor of shape (*, n, *) with n at `dim`.
+        k: how many, 0 <= k <= n.
+
+    Returns:
+        namedtuple (values, indices), shaped like input with k at `dim`; indices are int64.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"topk: argument 'input' must be a Tensor, got {type(input).__name__}")
+    axis = _check_dim(dim, input.ndim, "topk")
+    n = input.shape[axis] if input.ndim else 1
+    k = int(k)
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {n} "
+                           f"(tensor shape {tuple(input.shape)}) - expected 0 <= k <= {n}")
+    values, indices = _ordered(input, dim, largest, "topk")
+    if input.ndim and k < n:
+        first = (slice(None),) * axis + (slice(0, k),)
+        values, indices = values[first], _make(indices.array[first])
+    return TopkResult(values, indices)
+
+
+__all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'count_nonzero', 'cumprod', 'cumsum',
+           'logsumexp', 'max', 'mean', 'min', 'norm', 'prod', 'sort', 'std', 'sum', 'topk', 'var']
