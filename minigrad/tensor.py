@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from . import dtypes, grad_mode
-from .random import generator
+from .random import generator as rng
 
 
 class Tensor:
@@ -401,11 +401,27 @@ class Tensor:
             array[...] = value.item() if isinstance(value, Tensor) else value
         return self
 
-    def uniform_(self, low: float = 0.0, high: float = 1.0) -> "Tensor":
-        return self._fill_random("uniform_", generator().uniform(low, high, self.shape))
+    def uniform_(self, low: float = 0.0, high: float = 1.0, *, generator=None) -> "Tensor":
+        return self._fill_random("uniform_", rng(generator).uniform(low, high, self.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
-        return self._fill_random("normal_", generator().normal(mean, std, self.shape))
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> "Tensor":
+        return self._fill_random("normal_", rng(generator).normal(mean, std, self.shape))
+
+    def exponential_(self, lambd: float = 1.0, *, generator=None) -> "Tensor":
+        return self._fill_random("exponential_", rng(generator).exponential(1.0 / lambd, self.shape))
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None) -> "Tensor":
+        p = p.array if isinstance(p, Tensor) else p
+        return self._fill_random("bernoulli_", rng(generator).random(self.shape) < p)
+
+    def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> "Tensor":
+        """Integers from [low, high); `random_(high)` is [0, high); no bound: [0, 2**mantissa bits]."""
+        if high is None and low != 0:
+            low, high = 0, low
+        if high is None:
+            high = 2 ** (np.finfo(self.dtype).nmant + 1) + 1 if self.dtype.kind == "f" else \
+                (2 if self.dtype == np.bool_ else int(np.iinfo(self.dtype).max))
+        return self._fill_random("random_", rng(generator).integers(low, high, self.shape))
 
     def _fill_random(self, name: str, values: np.ndarray) -> "Tensor":
         if grad_mode._state.enabled and self._requires_grad:

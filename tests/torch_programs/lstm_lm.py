@@ -18,12 +18,11 @@ NHID = 64
 NLAYERS = 2
 BPTT = 20
 CLIP = 0.25
-EPOCHS = 4
+EPOCHS = 6
 
 
-def make_corpus(n_words, generator):
+def make_corpus(n_words, successor, generator):
     """A stream of word ids from a sticky chain: word w is followed by successor[w] 85% of the time."""
-    successor = torch.randperm(NTOKENS, generator=generator)
     jumps = (torch.rand(n_words, generator=generator) < 0.15).tolist()
     random_words = torch.randint(NTOKENS, (n_words,), generator=generator).tolist()
     succ = successor.tolist()
@@ -135,8 +134,9 @@ def main():
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     corpus_gen = torch.Generator().manual_seed(5)
-    train_words = make_corpus(12000, corpus_gen)
-    valid_words = make_corpus(2000, corpus_gen)
+    successor = torch.randperm(NTOKENS, generator=corpus_gen)
+    train_words = make_corpus(12000, successor, corpus_gen)
+    valid_words = make_corpus(2000, successor, corpus_gen)
     batch_size, eval_batch_size = 20, 10
     train_data = batchify(train_words, batch_size, device)
     val_data = batchify(valid_words, eval_batch_size, device)
