@@ -3,7 +3,9 @@ from .optimizer import Optimizer
 from .sgd import SGD
 from .rmsprop import RMSprop
 from .adam import Adam, AdamW
+from .adagrad import Adagrad
+from .adadelta import Adadelta
 from .early_stopping import EarlyStopping
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "EarlyStopping", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "EarlyStopping", "lr_scheduler"]

@@ -90,6 +90,28 @@ def ref_adamw(x, g, st, lr, weight_decay=1e-2, **kwargs):
     return ref_adam(x, g, st, lr, weight_decay=weight_decay, decoupled=True, **kwargs)
 
 
+def ref_adagrad(x, g, st, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                maximize=False):
+    st["t"] = t = st.get("t", 0) + 1
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * x
+    st["s"] = st.get("s", initial_accumulator_value) + g * g
+    return x - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(st["s"]) + eps)
+
+
+def ref_adadelta(x, g, st, lr, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * x
+    st["v"] = rho * st.get("v", 0.0) + (1 - rho) * g * g
+    delta = np.sqrt(st.get("u", 0.0) + eps) / np.sqrt(st["v"] + eps) * g
+    st["u"] = rho * st.get("u", 0.0) + (1 - rho) * delta * delta
+    return x - lr * delta
+
+
 CASES = [
     (optim.SGD, ref_sgd, dict(lr=0.05)),
     (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9)),
@@ -115,6 +137,18 @@ CASES = [
     (optim.AdamW, ref_adamw, dict(lr=0.1, weight_decay=0.5)),
     (optim.AdamW, ref_adamw, dict(lr=0.1, betas=(0.9, 0.8), amsgrad=True, weight_decay=0.3)),
     (optim.AdamW, ref_adamw, dict(lr=0.1, weight_decay=0.3, maximize=True)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1, lr_decay=0.3, eps=1e-3)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1, initial_accumulator_value=0.5)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1, weight_decay=0.1)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1, maximize=True)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1, lr_decay=0.1, weight_decay=0.2, initial_accumulator_value=0.1,
+                                      maximize=True)),
+    (optim.Adadelta, ref_adadelta, dict(lr=1.0)),
+    (optim.Adadelta, ref_adadelta, dict(lr=0.5, rho=0.5, eps=1e-3)),
+    (optim.Adadelta, ref_adadelta, dict(lr=1.0, weight_decay=0.1)),
+    (optim.Adadelta, ref_adadelta, dict(lr=1.0, maximize=True)),
+    (optim.Adadelta, ref_adadelta, dict(lr=2.0, rho=0.8, weight_decay=0.3, maximize=True)),
 ]
 CASE_IDS = [f"{cls.__name__}-" + "-".join(f"{k}={v}" for k, v in kw.items()) for cls, _, kw in CASES]
 
@@ -145,6 +179,21 @@ def test_update_matches_reference(cls, ref, kwargs):
         np.testing.assert_allclose(w.array, x_w, rtol=1e-11, atol=1e-13, err_msg=f"w after step {t + 1}")
         np.testing.assert_allclose(m.array, x_m, rtol=1e-11, atol=1e-13, err_msg=f"M after step {t + 1}")
     assert not np.allclose(w.array, W0)  # it moved
+
+
+def test_adagrad_state_exists_from_the_start_with_pytorchs_names():
+    w, m = make_params(mg.float32)
+    opt = optim.Adagrad([w], initial_accumulator_value=0.25)
+    assert opt.state[w]["step"] == 0 and opt.state[w]["sum"].array.tolist() == [0.25] * 4
+    assert opt.state[w]["sum"].dtype == mg.float32
+    assert list(opt.state_dict()["state"][0]) == ["step", "sum"]
+    opt.add_param_group({"params": [m], "initial_accumulator_value": 1.0})
+    set_grads(w, m, 0)
+    opt.step()
+    np.testing.assert_allclose(opt.state[m]["sum"].array, 1.0 + gradients(W0, M0, 0)[1] ** 2, rtol=1e-6)
+    adadelta = optim.Adadelta([w])
+    adadelta.step()
+    assert sorted(adadelta.state[w]) == ["acc_delta", "square_avg", "step"]
 
 
 def test_amsgrad_case_exercises_the_maximum():
@@ -203,6 +252,8 @@ def test_step_does_not_change_the_gradient():
     optim.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True).step()
     optim.Adam([w], lr=0.1, weight_decay=0.1, maximize=True).step()
     optim.RMSprop([w], lr=0.1, weight_decay=0.1, maximize=True, centered=True).step()
+    optim.Adagrad([w], lr=0.1, weight_decay=0.1, maximize=True).step()
+    optim.Adadelta([w], lr=0.1, weight_decay=0.1, maximize=True).step()
     assert w.grad.tolist() == [0.5, 0.25]
 
 
@@ -284,6 +335,13 @@ def _param():
     (lambda: optim.Adam([_param()], eps=-1.0), "Adam: invalid epsilon value -1.0 - expected eps >= 0"),
     (lambda: optim.RMSprop([_param()], alpha=-0.5), "RMSprop: invalid alpha value -0.5 - expected alpha >= 0"),
     (lambda: optim.RMSprop([_param()], momentum=-1), "RMSprop: invalid momentum value -1 - expected momentum >= 0"),
+    (lambda: optim.Adagrad([_param()], lr_decay=-0.1), "Adagrad: invalid lr_decay value -0.1 - expected lr_decay >= 0"),
+    (lambda: optim.Adagrad([_param()], initial_accumulator_value=-1.0),
+     "Adagrad: invalid initial_accumulator_value value -1.0 - expected initial_accumulator_value >= 0"),
+    (lambda: optim.Adagrad([_param()], eps=-1e-3), "Adagrad: invalid epsilon value -0.001 - expected eps >= 0"),
+    (lambda: optim.Adadelta([_param()], rho=1.5), "Adadelta: invalid rho value 1.5 - expected 0 <= rho <= 1"),
+    (lambda: optim.Adadelta([_param()], weight_decay=-1),
+     "Adadelta: invalid weight_decay value -1 - expected weight_decay >= 0"),
 ])
 def test_invalid_hyperparameters(make, message):
     with pytest.raises(ValueError) as info:
@@ -322,6 +380,8 @@ def _as_numpy(state_dict):
     (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
     (optim.Adam, dict(lr=0.1, amsgrad=True, betas=(0.9, 0.8))),
     (optim.AdamW, dict(lr=0.1, weight_decay=0.1)),
+    (optim.Adagrad, dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.1)),
+    (optim.Adadelta, dict(lr=1.0, rho=0.8, weight_decay=0.1)),
 ])
 def test_state_dict_round_trip_continues_identically(cls, kwargs, through_numpy):
     w, m = make_params(mg.float32)
