@@ -107,19 +107,23 @@ def _like(fill, input, dtype, requires_grad):
     return _finish(np.full(input.shape, fill, dtype=dtype), requires_grad)
 
 
-def zeros_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(input, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _on_cpu(device, "zeros_like")
     return _like(0, input, dtype, requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(input, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _on_cpu(device, "ones_like")
     return _like(1, input, dtype, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(input, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _on_cpu(device, "full_like")
     return _like(fill_value, input, dtype, requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty_like(input, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _on_cpu(device, "empty_like")
     return _finish(np.empty(input.shape, dtype=dtypes.to_dtype(dtype) or input.dtype), requires_grad)
 
 

@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from . import dtypes, grad_mode
+from .device import CPU as _CPU, device as _device
 from .random import generator as rng
 
 
@@ -186,12 +187,15 @@ class Tensor:
         return self.array.shape[0]
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device:
+        """Always the CPU: `device(type='cpu')`, which also equals the string 'cpu'."""
+        return _CPU
 
     @property
     def is_cuda(self) -> bool:
         return False
+
+    is_mps = is_xpu = is_meta = is_cuda
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -251,10 +255,12 @@ class Tensor:
     def to(self, *args, **kwargs) -> "Tensor":
         """Cast to a dtype (`x.to(mg.float64)`); devices other than 'cpu' are refused."""
         dtype = kwargs.pop("dtype", None)
+        for flag in ("non_blocking", "copy", "memory_format"):   # nothing to do on one device
+            kwargs.pop(flag, None)
         for arg in args + tuple(kwargs.values()):
             if isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif isinstance(arg, str) or type(arg).__name__ == "device":
+            elif isinstance(arg, (str, _device)):
                 _check_device(arg)
             elif arg is not None and not isinstance(arg, bool):
                 dtype = arg
@@ -289,7 +295,7 @@ class Tensor:
         return self
 
     def cuda(self, *args, **kwargs):
-        _check_device("cuda")
+        _check_device("cuda", "cuda")
 
     def is_floating_point(self) -> bool:
         return self.array.dtype.kind == "f"
@@ -830,19 +836,19 @@ class Tensor:
         return self.to(other.dtype)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return creation.ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
-        return creation.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return creation.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return creation.empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
-        return creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
 def _set_fields(t: Tensor, array: np.ndarray, requires_grad: bool = False, node=None,
@@ -889,10 +895,15 @@ def _check_dim(dim: int, ndim: int, op: str) -> int:
 
 
 def _check_device(device, op: str = "to") -> None:
-    name = str(device)
-    if name.split(":")[0] != "cpu":
-        raise RuntimeError(f"{op}: minigrad runs on the CPU only, got device {name!r} - use 'cpu' "
-                           "(or leave the device out)")
+    """Refuse every device but the CPU, naming it (a device that is ignored would hide a porting
+    mistake); 'cuda' is refused the same way whether spelled as a string or a device object."""
+    if device is _CPU or device == "cpu":
+        return
+    if _device(device).type != "cpu":   # an unknown spelling like 'gpu' raises in _device
+        raise RuntimeError(
+            f"{op}: minigrad runs on the CPU only, got device '{device}' - use 'cpu' or leave the "
+            f"device out (mg.cuda.is_available() is False, so "
+            f"`'cuda' if torch.cuda.is_available() else 'cpu'` picks the CPU)")
 
 
 def is_tensor(obj) -> bool:

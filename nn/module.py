@@ -256,7 +256,7 @@ class Module:
         """Cast floating-point parameters and buffers to a dtype (in place); 'cpu' is accepted."""
         dtype = kwargs.pop("dtype", None)
         for arg in args + tuple(kwargs.values()):
-            if isinstance(arg, str) or type(arg).__name__ == "device":
+            if isinstance(arg, (str, mg.device)):
                 _check_device(arg)
             elif isinstance(arg, Tensor):
                 dtype = arg.dtype
@@ -290,7 +290,7 @@ class Module:
         return self
 
     def cuda(self, device=None) -> "Module":
-        _check_device("cuda")
+        _check_device("cuda" if device is None else device, "cuda")
 
     # ---- state dict -----------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
