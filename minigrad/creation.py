@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes
-from .random import generator
+from .random import generator as rng
 from .tensor import Tensor, _check_device, _make
 
 
@@ -157,76 +157,97 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     return _finish(np.eye(n, m, dtype=dtype), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) of shape `size`, from minigrad's generator."""
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of shape `size`, from `generator` (default: minigrad's)."""
     _on_cpu(device, "rand")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
-    return _finish(generator().random(_shape(size), dtype=np.float64).astype(dtype), requires_grad)
+    return _finish(rng(generator).random(_shape(size), dtype=np.float64).astype(dtype), requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples of shape `size`, from minigrad's generator."""
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of shape `size`, from `generator` (default: minigrad's)."""
     _on_cpu(device, "randn")
     dtype = dtypes.to_dtype(dtype) or dtypes.default_float
-    return _finish(generator().standard_normal(_shape(size)).astype(dtype), requires_grad)
+    return _finish(rng(generator).standard_normal(_shape(size)).astype(dtype), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    """Integers uniformly from [low, high) (or [0, low) when high is None), int64."""
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers drawn uniformly from [low, high), int64 unless `dtype` says otherwise.
+
+    As PyTorch, both `randint(high, size)` and `randint(low, high, size)`; `size` is a tuple.
+    """
     _on_cpu(device, "randint")
-    if high is None:
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    if high is None:  # randint(high, size=...)
         low, high = 0, low
+    if size is None:
+        raise TypeError(f"randint: size is required (a tuple), as in randint({low}, {high}, (3,))")
     if high <= low:
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
-    size = (size,) if isinstance(size, int) else tuple(size)
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
     dtype = dtypes.to_dtype(dtype) or dtypes.int64
-    return _make(generator().integers(low, high, size).astype(dtype))
+    return _finish(rng(generator).integers(low, high, size).astype(dtype), requires_grad)
 
 
-def randperm(n: int, dtype=None, device=None) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     _on_cpu(device, "randperm")
-    return _make(generator().permutation(int(n)).astype(dtypes.to_dtype(dtype) or dtypes.int64))
+    dtype = dtypes.to_dtype(dtype) or dtypes.int64
+    return _finish(rng(generator).permutation(int(n)).astype(dtype), requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
-    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return rand(*input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad: bool = False) -> Tensor:
-    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return randn(*input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                 requires_grad=requires_grad)
 
 
-def normal(mean, std, size=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
     """Reparameterized normal samples mean + std * eps (eps ~ N(0, 1)): differentiable in mean and std.
 
     Args:
         mean, std: tensors or numbers (broadcast together), or numbers with `size`.
+        generator: draw eps from this `minigrad.Generator` (default: minigrad's).
 
     Returns:
         Tensor of the broadcast shape (or `size`).
     """
+    _on_cpu(device, "normal")
     mean_t = mean if isinstance(mean, Tensor) else None
     std_t = std if isinstance(std, Tensor) else None
     shape = size if size is not None else np.broadcast_shapes(np.shape(getattr(mean, "array", mean)),
                                                              np.shape(getattr(std, "array", std)))
     reference = mean_t if mean_t is not None else std_t
-    dtype = reference.dtype if reference is not None else dtypes.default_float
-    eps = _make(generator().standard_normal(tuple(shape)).astype(dtype))
-    return mean + std * eps
+    dtype = dtypes.to_dtype(dtype) or (reference.dtype if reference is not None else dtypes.default_float)
+    eps = _make(rng(generator).standard_normal(tuple(shape)).astype(dtype))
+    out = mean + std * eps
+    if reference is None:  # plain numbers: a leaf of the asked dtype
+        return _finish(out.array.astype(dtype, copy=False), requires_grad)
+    return out
 
 
-def bernoulli(input) -> Tensor:
-    """1 with probability `input` (elementwise), else 0; no gradient."""
-    p = input.array if isinstance(input, Tensor) else np.asarray(input)
-    return _make((generator().random(p.shape) < p).astype(p.dtype))
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """1 with probability `input` (elementwise; or `p` for every element), else 0; no gradient."""
+    probs = input.array if isinstance(input, Tensor) else np.asarray(input)
+    chance = probs if p is None else np.full(probs.shape, float(p))
+    return _make((rng(generator).random(probs.shape) < chance).astype(probs.dtype))
 
 
-def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     """Indices sampled from the rows of `input` (non-negative weights), int64."""
     probs = input.array if isinstance(input, Tensor) else np.asarray(input)
     rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(f"multinomial: cannot sample num_samples={num_samples} > {rows.shape[1]} "
+                           f"categories without replacement")
     rows = rows / rows.sum(axis=1, keepdims=True)
-    rng = generator()
-    picks = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=row) for row in rows])
+    draw = rng(generator)
+    picks = np.stack([draw.choice(rows.shape[1], num_samples, replace=replacement, p=row) for row in rows])
     return _make(picks.reshape(probs.shape[:-1] + (num_samples,)).astype(np.int64))
