@@ -772,7 +772,7 @@ class Tensor:
     def take_along_dim(self, indices, dim: int):
         return ops.take_along_dim(self, indices, dim)
 
-    def gather(self, dim: int, index):
+    def gather(self, dim: int, index, *, sparse_grad: bool = False):
         return ops.gather(self, dim, index)
 
     def split(self, split_size_or_sections, dim: int = 0):
@@ -784,8 +784,8 @@ class Tensor:
     def unbind(self, dim: int = 0):
         return ops.unbind(self, dim)
 
-    def flip(self, dims):
-        return ops.flip(self, dims)
+    def flip(self, *dims):
+        return ops.flip(self, dims[0] if len(dims) == 1 else dims)  # x.flip(0, 1) as x.flip((0, 1))
 
     def clone(self):
         return ops.clone(self)
@@ -804,6 +804,33 @@ class Tensor:
 
     def masked_fill(self, mask, value):
         return ops.masked_fill(self, mask, value)
+
+    def masked_select(self, mask):
+        return ops.masked_select(self, mask)
+
+    def roll(self, shifts, dims=None):
+        return ops.roll(self, shifts, dims)
+
+    def narrow(self, dim: int, start, length: int):
+        return ops.narrow(self, dim, start, length)
+
+    def index_select(self, dim: int, index):
+        return ops.index_select(self, dim, index)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return ops.repeat_interleave(self, repeats, dim)
+
+    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+        return ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: int, index, src):
+        return ops.scatter_add(self, dim, index, src)
+
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> "Tensor":
+        return self._inplace("scatter_", lambda a, s: ops.scatter(a, dim, index, s, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim: int, index, src) -> "Tensor":
+        return self._inplace("scatter_add_", lambda a, s: ops.scatter_add(a, dim, index, s), src)
 
     # products
     def matmul(self, other):

@@ -731,6 +731,99 @@ def _topk_reference(x, dim, k, largest):
     return values[first], indices[first]
 
 
+@st.composite
+def roll_case(draw):
+    shape = draw(SHAPES)
+    x = draw(float_arrays(shape))
+    if not shape or draw(st.booleans()):
+        return Case((x,), {"shifts": draw(st.integers(-6, 6)), "dims": None})
+    dims = draw(hnp.valid_tuple_axes(len(shape), min_size=1))
+    dims = tuple(d % len(shape) - (len(shape) if draw(st.booleans()) else 0) for d in dims)
+    return Case((x,), {"shifts": tuple(draw(st.integers(-6, 6)) for _ in dims), "dims": dims})
+
+
+@st.composite
+def narrow_case(draw):
+    case = draw(with_dim())
+    n = case.arrays[0].shape[case.kwargs["dim"]]
+    start = draw(st.integers(-n, n))
+    length = draw(st.integers(0, n - start % n if start < 0 else n - start))
+    return Case(case.arrays, {**case.kwargs, "start": start, "length": length})
+
+
+def _narrow_reference(x, dim, start, length):
+    start = start + x.shape[dim] if start < 0 else start
+    return np.take(x, np.arange(start, start + length), axis=dim)
+
+
+@st.composite
+def index_select_case(draw):
+    case = draw(with_dim())
+    n = case.arrays[0].shape[case.kwargs["dim"]]
+    index = draw(hnp.arrays(np.int64, st.integers(0, 5), elements=st.integers(0, n - 1)))  # repeats too
+    return Case(case.arrays, {**case.kwargs, "index": index})
+
+
+@st.composite
+def masked_select_case(draw):
+    shape, mask_shape = draw(broadcastable_shapes(2, max_dims=3))  # the mask may broadcast the input
+    return Case((draw(float_arrays(shape)),), {"mask": draw(hnp.arrays(np.bool_, mask_shape))})
+
+
+def _masked_select_reference(x, mask):
+    x, mask = np.broadcast_arrays(x, mask)
+    return x[mask]
+
+
+@st.composite
+def scatter_case(draw, unique: bool):
+    """input, src and an index no larger than src, nor than input outside dim; with `unique`, no
+    position is written twice (which write wins is unspecified, and the losing one's derivative is 0)."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    ndim = len(shape)
+    dim = draw(st.integers(-ndim, ndim - 1))
+    axis = dim % ndim
+    n = shape[axis]
+    index_shape = tuple(draw(st.integers(1, n if unique else 4)) if d == axis else draw(st.integers(1, size))
+                        for d, size in enumerate(shape))
+    if unique:  # distinct rows along dim for every other position: argsort of distinct keys
+        keys_shape = tuple(n if d == axis else size for d, size in enumerate(index_shape))
+        keys = draw(hnp.arrays(np.int64, keys_shape, elements=st.integers(0, 10_000), unique=True))
+        index = np.take(np.argsort(keys, axis=axis), np.arange(index_shape[axis]), axis=axis)
+    else:
+        index = draw(hnp.arrays(np.int64, index_shape, elements=st.integers(0, n - 1)))
+    src_shape = tuple(size + draw(st.integers(0, 1)) for size in index_shape)
+    return Case((draw(float_arrays(shape)), draw(float_arrays(src_shape))), {"dim": dim, "index": index})
+
+
+def _scatter_reference(x, src, dim, index, add):
+    out = x.copy()
+    for position in np.ndindex(*index.shape):
+        target = list(position)
+        target[dim % x.ndim] = index[position]
+        if add:
+            out[tuple(target)] += src[position]
+        else:
+            out[tuple(target)] = src[position]
+    return out
+
+
+@st.composite
+def repeat_interleave_case(draw):
+    shape = draw(SHAPES)
+    x = draw(float_arrays(shape))
+    dim = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1))) if shape else None
+    n = x.size if dim is None else shape[dim]
+    repeats = draw(st.one_of(st.integers(0, 3), hnp.arrays(np.int64, (n,), elements=st.integers(0, 3))))
+    return Case((x,), {"repeats": repeats, "dim": dim})
+
+
+@st.composite
+def meshgrid_case(draw):
+    shapes = draw(st.lists(st.sampled_from([(), (1,), (2,), (3,), (4,)]), min_size=1, max_size=3))
+    return Case(tuple(draw(float_arrays(s)) for s in shapes), {"indexing": draw(st.sampled_from(["ij", "xy"]))})
+
+
 # ---- the table ------------------------------------------------------------------------
 
 SPECS = [
@@ -856,6 +949,22 @@ SPECS = [
     OpSpec("masked_fill", lambda a, mask, value: a.masked_fill(mg.tensor(mask), value),
            lambda a, mask, value: np.where(mask, value, a), masked_fill_case()),
     OpSpec("index_put", _index_put, _index_put_reference, index_put_case()),
+    OpSpec("roll", lambda a, shifts, dims: a.roll(shifts, dims),
+           lambda a, shifts, dims: np.roll(a, shifts, axis=dims), roll_case()),
+    OpSpec("narrow", lambda a, dim, start, length: a.narrow(dim, start, length), _narrow_reference, narrow_case()),
+    OpSpec("index_select", lambda a, dim, index: mg.index_select(a, dim, mg.tensor(index)),
+           lambda a, dim, index: np.take(a, index, axis=dim), index_select_case()),
+    OpSpec("masked_select", lambda a, mask: mg.masked_select(a, mg.tensor(mask)), _masked_select_reference,
+           masked_select_case()),
+    OpSpec("scatter", lambda a, src, dim, index: a.scatter(dim, mg.tensor(index), src),
+           lambda a, src, dim, index: _scatter_reference(a, src, dim, index, add=False), scatter_case(unique=True)),
+    OpSpec("scatter_add", lambda a, src, dim, index: mg.scatter_add(a, dim, mg.tensor(index), src),
+           lambda a, src, dim, index: _scatter_reference(a, src, dim, index, add=True), scatter_case(unique=False)),
+    OpSpec("repeat_interleave", lambda a, repeats, dim: a.repeat_interleave(
+               repeats if isinstance(repeats, int) else mg.tensor(repeats), dim),
+           lambda a, repeats, dim: np.repeat(a, repeats, axis=dim), repeat_interleave_case()),
+    OpSpec("meshgrid", lambda *arrays, indexing: mg.meshgrid(*arrays, indexing=indexing),
+           lambda *arrays, indexing: tuple(np.meshgrid(*arrays, indexing=indexing)), meshgrid_case()),
     OpSpec("setitem_add", _setitem_add, _setitem_add_reference, index_put_case()),
     OpSpec("inplace_arithmetic", _inplace_chain, lambda a, b: ((a * b + 2 * a - b) / b) ** 2 * a, inplace_case()),
     # linear algebra

@@ -149,3 +149,122 @@ def test_cumprod_gradient_with_zeros_is_the_product_of_the_others():
     assert mg.cumprod(mg.tensor([1, 2, 3]), 0).tolist() == [1, 2, 6]
     assert mg.tensor([1, 2, 3]).cumprod(0, dtype=mg.float64).dtype == np.float64
     assert mg.cumprod(mg.tensor(3.0), 0).item() == 3.0
+
+
+# ---- reshaping and indexing: forms and options the table does not vary --------------------
+
+def test_scatter_value_form_and_reduce_add_and_in_place_forms():
+    index = mg.tensor([[0], [2], [1]])
+    one_hot = mg.zeros(3, 4).scatter(1, index, 1.0)  # the number form, positionally
+    np.testing.assert_array_equal(one_hot.array, np.eye(3, 4)[[0, 2, 1]])
+    np.testing.assert_array_equal(mg.zeros(3, 4).scatter(1, index, value=2.0).array, 2 * np.eye(3, 4)[[0, 2, 1]])
+    added = mg.ones(2, 3).scatter(1, mg.tensor([[0, 0], [2, 2]]), mg.ones(2, 2), reduce="add")
+    np.testing.assert_array_equal(added.array, [[3, 1, 1], [1, 1, 3]])
+    with pytest.raises(NotImplementedError, match="scatter: reduce='multiply' is not supported"):
+        mg.ones(2, 3).scatter(1, index[:2], mg.ones(2, 1), reduce="multiply")
+    x = mg.zeros(2, 3)
+    assert x.scatter_(1, mg.tensor([[2], [0]]), 5.0) is x and x._version == 1
+    np.testing.assert_array_equal(x.array, [[0, 0, 5], [5, 0, 0]])
+    assert x.scatter_add_(0, mg.tensor([[1, 1, 1]]), mg.ones(1, 3)) is x
+    np.testing.assert_array_equal(x.array, [[0, 0, 5], [6, 1, 1]])
+    counts = mg.zeros(3, dtype=mg.int64).scatter_add_(0, mg.tensor([0, 2, 2, 2]), mg.ones(4, dtype=mg.int64))
+    assert counts.tolist() == [1, 0, 3]
+
+
+def test_in_place_scatter_records_gradients_for_input_and_src():
+    leaf = mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=mg.float64, requires_grad=True)
+    src = mg.tensor([[10.0, 20.0], [30.0, 40.0]], dtype=mg.float64, requires_grad=True)
+    y = leaf * 1
+    y.scatter_(1, mg.tensor([[2, 0], [1, 1]]), src)  # row 1 writes position 1 twice
+    y.scatter_add_(0, mg.tensor([[1, 0, 0]]), src[:1, :1].expand(1, 3))
+    weights = mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=mg.float64)
+    (y * weights).sum().backward()
+    # overwritten positions give input no gradient; each src element gets its target's gradient
+    np.testing.assert_array_equal(leaf.grad.array, [[0, 2, 0], [4, 0, 6]])
+    np.testing.assert_array_equal(src.grad.array, [[3 + 4 + 2 + 3, 1], [5, 5]])
+    with pytest.raises(RuntimeError, match="scatter_: a leaf tensor that requires grad"):
+        leaf.scatter_(1, mg.tensor([[0]]), 1.0)
+
+
+def test_scatter_and_gather_refuse_bad_indices_with_the_op_named():
+    x = mg.zeros(2, 3)
+    with pytest.raises(IndexError, match="scatter: index 3 is out of bounds for dimension 1 with size 3"):
+        x.scatter(1, mg.tensor([[3]]), 1.0)
+    with pytest.raises(IndexError, match="gather: index -1 is out of bounds"):
+        x.gather(1, mg.tensor([[-1]]))
+    with pytest.raises(RuntimeError, match="gather: index shape \\(3, 1\\) is larger than input shape"):
+        x.gather(1, mg.tensor([[0], [0], [0]]))
+    with pytest.raises(RuntimeError, match="scatter_add: index has 1 dimensions and input 2"):
+        x.scatter_add(1, mg.tensor([0]), mg.ones(1))
+    with pytest.raises(RuntimeError, match="index shape \\(1, 2\\) is larger than src shape \\(1, 1\\)"):
+        x.scatter(1, mg.tensor([[0, 1]]), mg.ones(1, 1))
+    with pytest.raises(RuntimeError, match="scatter: expected src to have input's dtype float32"):
+        x.scatter(1, mg.tensor([[0]]), mg.ones(1, 1, dtype=mg.float64))
+    with pytest.raises(RuntimeError, match="scatter: expected an integer"):
+        x.scatter(1, mg.tensor([[0.0]]), 1.0)
+
+
+def test_index_select_masked_select_and_narrow_options():
+    x = mg.arange(12.0).reshape(3, 4)
+    assert mg.index_select(x, 1, mg.tensor(2)).shape == (3, 1)  # a 0-d index selects one
+    assert x.index_select(0, mg.tensor([], dtype=mg.int64)).shape == (0, 4)
+    with pytest.raises(IndexError, match="index_select: index 3 is out of bounds for dimension 0 with size 3"):
+        x.index_select(0, mg.tensor([0, 3]))
+    with pytest.raises(IndexError, match="index_select: index must be a 1-D"):
+        x.index_select(0, mg.tensor([[0]]))
+    assert x.masked_select(x > 20).shape == (0,)
+    with pytest.raises(RuntimeError, match="masked_select: expected a bool mask"):
+        x.masked_select(mg.tensor([1, 0, 1, 0]))
+    with pytest.raises(RuntimeError, match="masked_select: the mask of shape \\(3,\\) does not broadcast"):
+        x.masked_select(mg.tensor([True, False, True]))
+    view = x.narrow(0, 1, 2)
+    view.mul_(0)  # narrow is a view, as in PyTorch
+    assert x[1:].sum().item() == 0 and x[0].sum().item() == 6
+    assert x.narrow(1, mg.tensor(-1), 1).shape == (3, 1)
+    with pytest.raises(RuntimeError, match="narrow: start \\(3\\) \\+ length \\(2\\) exceeds dimension size \\(4\\)"):
+        x.narrow(1, 3, 2)
+
+
+def test_roll_repeat_interleave_and_flip_spellings():
+    x = mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    same = x.roll(3, 1)  # a full turn: equal values, but a new tensor, as in PyTorch
+    np.testing.assert_array_equal(same.array, x.array)
+    assert same is not x and not np.shares_memory(same.array, x.array)
+    np.testing.assert_array_equal(mg.roll(x, -1).array, [[2, 3, 4], [5, 6, 1]])
+    assert mg.roll(mg.tensor(2.0), 1).item() == 2.0
+    with pytest.raises(RuntimeError, match="roll: shifts \\(1, 2\\) and dims \\(0,\\) must have the same length"):
+        x.roll((1, 2), 0)
+    assert mg.repeat_interleave(mg.tensor([2, 0, 3])).tolist() == [0, 0, 2, 2, 2]
+    assert x.repeat_interleave(2).shape == (12,)
+    assert x.repeat_interleave(mg.tensor([1, 0, 2]), dim=1).tolist() == [[1, 3, 3], [4, 6, 6]]
+    with pytest.raises(RuntimeError, match="repeat_interleave: repeats must be one number or have shape \\(2,\\)"):
+        x.repeat_interleave(mg.tensor([1, 2, 3]), dim=0)
+    with pytest.raises(RuntimeError, match="repeats can not be negative"):
+        x.repeat_interleave(-1)
+    np.testing.assert_array_equal(x.flip(0, 1).array, x.array[::-1, ::-1])
+    np.testing.assert_array_equal(x.flip([1]).array, x.array[:, ::-1])
+    np.testing.assert_array_equal(mg.flip(x, 0).array, x.array[::-1])
+
+
+def test_tril_and_triu_refuse_vectors_and_keep_integer_dtypes():
+    with pytest.raises(RuntimeError, match="tril: input tensor must have at least 2 dimensions"):
+        mg.tril(mg.ones(3))
+    with pytest.raises(RuntimeError, match="triu: input tensor must have at least 2 dimensions"):
+        mg.ones(3).triu()
+    upper = mg.ones(3, 3, dtype=mg.int64).triu(1)
+    assert upper.dtype == np.int64 and upper.tolist() == [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+
+
+def test_meshgrid_warns_without_indexing_and_takes_a_list():
+    a, b = mg.tensor([1.0, 2.0, 3.0]), mg.tensor([4.0, 5.0])
+    with pytest.warns(UserWarning, match="meshgrid: in an upcoming release"):
+        x, y = mg.meshgrid(a, b)
+    assert x.shape == y.shape == (3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, y = mg.meshgrid([a, b], indexing="xy")
+    assert x.shape == (2, 3) and x.tolist()[1] == [1.0, 2.0, 3.0] and y.tolist()[1] == [5.0, 5.0, 5.0]
+    with pytest.raises(ValueError, match="meshgrid: indexing must be 'ij' or 'xy'"):
+        mg.meshgrid(a, b, indexing="ji")
+    with pytest.raises(RuntimeError, match="meshgrid: expects 0-d or 1-d tensors"):
+        mg.meshgrid(mg.ones(2, 2), indexing="ij")

@@ -5,6 +5,8 @@ their outputs share the input's version counter (`ViewFunction`).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import grad_mode
@@ -351,9 +353,13 @@ def take_along_dim(input, indices, dim: int):
     return GetItem.apply(input, index=index)
 
 
-def gather(input, dim: int, index):
-    """out[i][j] = input[index[i][j]][j] for dim=0 (PyTorch's gather)."""
-    return take_along_dim(input, index, dim)
+def gather(input, dim: int, index, *, sparse_grad: bool = False):
+    """out[i][j] = input[index[i][j]][j] for dim=0 (PyTorch's gather).
+
+    index has input's number of dims, is no larger than input outside `dim`, and its entries are
+    in [0, input.shape[dim]); the output has index's shape. `sparse_grad` changes nothing here.
+    """
+    return GetItem.apply(input, index=_scatter_position("gather", input, dim, index))
 
 
 def cat(tensors, dim: int = 0):
@@ -460,14 +466,21 @@ def repeat(input, *sizes):
     return reshape(expand(reshape(x, interleaved), expanded), tuple(s * n for s, n in zip(sizes, x.shape)))
 
 
+def _check_matrices(op: str, input) -> None:
+    if input.ndim < 2:  # np.tril would turn a vector into a matrix
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {tuple(input.shape)}")
+
+
 def tril(input, diagonal: int = 0):
     """Lower triangle of the last two dims (the rest zeroed)."""
+    _check_matrices("tril", input)
     mask = np.tril(np.ones(input.shape[-2:], dtype=bool), diagonal)
     return where(mask, input, np.zeros((), input.dtype))
 
 
 def triu(input, diagonal: int = 0):
     """Upper triangle of the last two dims (the rest zeroed)."""
+    _check_matrices("triu", input)
     mask = np.triu(np.ones(input.shape[-2:], dtype=bool), diagonal)
     return where(mask, input, np.zeros((), input.dtype))
 
@@ -481,4 +494,259 @@ def masked_fill(input, mask, value):
     return where(mask, fill, input)
 
 
-__all__ = ['broadcast_to', 'cat', 'chunk', 'clone', 'concat', 'concatenate', 'contiguous', 'expand', 'expand_as', 'flatten', 'flip', 'gather', 'getitem', 'index_add', 'index_put', 'masked_fill', 'pad', 'permute', 'repeat', 'reshape', 'split', 'squeeze', 'stack', 'swapaxes', 't', 'take_along_dim', 'transpose', 'tril', 'triu', 'unbind', 'unsqueeze', 'view']
+# ---- rolling, narrowing, selecting, scattering, grids (compositions of the primitives above) ----
+
+def roll(input, shifts, dims=None):
+    """input shifted along `dims`: elements leaving one end come back at the other.
+
+    Args:
+        input: tensor of shape (*).
+        shifts: int or tuple of ints, one per dim (negative shifts go the other way).
+        dims: int or tuple of ints; None rolls the flattened tensor and restores the shape.
+
+    Returns:
+        Tensor of input's shape.
+    """
+    if dims is None:
+        if not isinstance(shifts, (int, np.integer)):
+            if len(shifts) != 1:
+                raise RuntimeError(f"roll: with dims=None, shifts must be one int, got {tuple(shifts)}")
+            shifts = shifts[0]
+        return reshape(roll(flatten(input), shifts, 0), input.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    out = input
+    for shift, dim in zip(shifts, dims):
+        axis = _check_dim(int(dim), input.ndim, "roll")
+        n = input.shape[axis] if input.ndim else 1
+        s = int(shift) % n if n else 0
+        if s:  # the last s elements, then the first n - s
+            lead = (slice(None),) * axis
+            out = cat([getitem(out, lead + (slice(n - s, None),)), getitem(out, lead + (slice(0, n - s),))], axis)
+    return clone(input) if out is input else out
+
+
+def narrow(input, dim: int, start, length: int):
+    """input[..., start:start + length, ...] along `dim`: a view sharing input's memory.
+
+    `start` may be negative (counted from the end) or a 0-d integer tensor.
+    """
+    if input.ndim == 0:
+        raise RuntimeError("narrow: cannot be applied to a 0-dim tensor")
+    axis = _check_dim(dim, input.ndim, "narrow")
+    n = input.shape[axis]
+    start, length = int(start), int(length)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dimension {dim} of size {n} "
+                         f"(expected to be in [{-n}, {n}])")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+                           f"of a tensor of shape {tuple(input.shape)}")
+    return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def _integer_index(op: str, index, what: str = "index") -> np.ndarray:
+    array = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if array.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected an integer (int64) {what} tensor, got {array.dtype}")
+    return array
+
+
+def _check_index_range(op: str, index: np.ndarray, size: int, axis: int) -> None:
+    """PyTorch's index-taking functions refuse negative indices (unlike getitem)."""
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {axis} with size {size} "
+                         f"(expected 0 <= index < {size})")
+
+
+def index_select(input, dim: int, index):
+    """The slices of input along `dim` at the positions in `index` (repeats allowed).
+
+    Args:
+        input: tensor of shape (*, n, *) with n at `dim`.
+        index: 1-D (or 0-d) integer tensor of k positions in [0, n).
+
+    Returns:
+        Tensor of input's shape with k at `dim`; the gradient adds up at repeated positions.
+    """
+    positions = _integer_index("index_select", index)
+    if positions.ndim > 1:
+        raise IndexError(f"index_select: index must be a 1-D (or 0-d) tensor, got shape {positions.shape}")
+    if input.ndim == 0:
+        raise IndexError("index_select: cannot select from a 0-dim tensor - reshape it to (1,) first")
+    axis = _check_dim(dim, input.ndim, "index_select")
+    _check_index_range("index_select", positions, input.shape[axis], axis)
+    return _take_rows(input, axis, positions.reshape(-1).astype(np.int64))
+
+
+def _take_rows(input, axis: int, rows: np.ndarray):
+    """The slices of input at `rows` along axis (no rows: an empty slice, whose VJP is plain)."""
+    lead = (slice(None),) * axis
+    return GetItem.apply(input, index=lead + ((rows,) if rows.size else (slice(0, 0),)))
+
+
+def masked_select(input, mask):
+    """The elements of input where `mask` (a bool tensor broadcasting with input) is true, as a
+    1-D tensor in row-major order."""
+    mask = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise RuntimeError(f"masked_select: expected a bool mask, got {mask.dtype}")
+    try:
+        shape = np.broadcast_shapes(input.shape, mask.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_select: the mask of shape {mask.shape} does not broadcast with the "
+                           f"input of shape {tuple(input.shape)}") from None
+    source = expand(input, shape) if input.shape != shape else input
+    return GetItem.apply(source, index=np.broadcast_to(mask, shape))
+
+
+def _scatter_position(op: str, input, dim: int, index, src=None) -> tuple:
+    """The numpy index that addresses, in input, the element each entry of `index` sends to
+    (index[i][j] names the row for dim 0), after PyTorch's checks."""
+    index = _integer_index(op, index)
+    if input.ndim == 0:
+        raise RuntimeError(f"{op}: input must have at least one dimension, got a 0-dim tensor")
+    axis = _check_dim(dim, input.ndim, op)
+    if index.ndim != input.ndim:
+        raise RuntimeError(f"{op}: index has {index.ndim} dimensions and input {input.ndim} - they must "
+                           "have the same number of dimensions")
+    for d, size in enumerate(index.shape):
+        if d != axis and size > input.shape[d]:
+            raise RuntimeError(f"{op}: index shape {index.shape} is larger than input shape "
+                               f"{tuple(input.shape)} in dimension {d} (only dimension {axis} may be larger)")
+        if isinstance(src, Tensor) and (src.ndim != index.ndim or size > src.shape[d]):
+            raise RuntimeError(f"{op}: index shape {index.shape} is larger than src shape {tuple(src.shape)} "
+                               f"(index must be no larger than src in every dimension)")
+    _check_index_range(op, index, input.shape[axis], axis)
+    grid = np.ogrid[tuple(slice(0, n) for n in index.shape)]
+    return tuple(index.astype(np.int64) if d == axis else grid[d] for d in range(input.ndim))
+
+
+def _src_part(op: str, input, src, index_shape: tuple):
+    """The elements of src that are sent (its leading block of index's shape), in input's dtype."""
+    if src.dtype != input.dtype:
+        raise RuntimeError(f"{op}: expected src to have input's dtype {input.dtype}, got {src.dtype}")
+    return src if src.shape == index_shape else getitem(src, tuple(slice(0, n) for n in index_shape))
+
+
+def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
+    """A copy of input with src's elements written where index sends them (PyTorch's scatter):
+    out[index[i][j]][j] = src[i][j] for dim 0.
+
+    Args:
+        input: tensor of shape (*).
+        dim: the dimension index addresses.
+        index: integer tensor with input's number of dims, no larger than src in any dim, nor
+            than input outside `dim`; entries in [0, input.shape[dim]).
+        src: tensor of input's dtype, or a number (as `value=`) written at every position.
+        reduce: only 'add' (the same as scatter_add); 'multiply' is not supported.
+
+    Returns:
+        Tensor of input's shape. Gradients: input's is zero where it was overwritten; src's
+        element gets the gradient of the position it was sent to. Where index names a position
+        twice, which write wins is unspecified (as in PyTorch).
+    """
+    if src is not None and not isinstance(src, Tensor):
+        if value is not None:
+            raise TypeError("scatter: pass either src or value, not both")
+        src, value = None, src  # scatter(x, dim, index, 1.0): the number form
+    if (src is None) == (value is None):
+        raise TypeError("scatter: expected src (a tensor) or value (a number)")
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported - only 'add' "
+                                      "(use scatter_add), or compute the update out of place")
+        if src is None:  # the number added at every position index names
+            src = _make(np.full(np.shape(_integer_index("scatter", index)), value, input.dtype))
+        return scatter_add(input, dim, index, src)
+    position = _scatter_position("scatter", input, dim, index, src)
+    if src is None:
+        return index_put(input, np.asarray(value, dtype=input.dtype), position)
+    shape = np.broadcast_shapes(*(p.shape for p in position))  # index's shape
+    return index_put(input, _src_part("scatter", input, src, shape), position)
+
+
+def scatter_add(input, dim: int, index, src):
+    """input with src's elements added where index sends them: out[index[i][j]][j] += src[i][j]
+    for dim 0 (repeated positions add up). Arguments as `scatter`; the gradient of input passes
+    unchanged, src's element gets the gradient of the position it was added to."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    position = _scatter_position("scatter_add", input, dim, index, src)
+    shape = np.broadcast_shapes(*(p.shape for p in position))
+    return input + index_add(_src_part("scatter_add", input, src, shape), input.shape, position)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each slice of input along `dim` repeated `repeats` times, in place (not tiled like `repeat`):
+    [a, b] with repeats 2 is [a, a, b, b].
+
+    Args:
+        input: tensor of shape (*); flattened first when dim is None.
+        repeats: int, or integer tensor with one count per slice (or a single count).
+        dim: the dimension to repeat along.
+
+    Returns:
+        Tensor of input's shape with the sum of the counts at `dim`. `repeat_interleave(counts)`
+        alone gives arange(len(counts)) with each index repeated counts[i] times.
+    """
+    if repeats is None:  # torch.repeat_interleave(repeats)
+        counts = _integer_index("repeat_interleave", input, "repeats")
+        if counts.ndim > 1:
+            raise RuntimeError(f"repeat_interleave: repeats must be 0-d or 1-D, got shape {counts.shape}")
+        return _make(np.repeat(np.arange(counts.size, dtype=np.int64), counts.reshape(-1)))
+    if dim is None:
+        input, axis = flatten(input), 0
+    else:
+        axis = _check_dim(dim, input.ndim, "repeat_interleave")
+        if input.ndim == 0:
+            input = reshape(input, (1,))
+    counts = _integer_index("repeat_interleave", repeats, "repeats")
+    n = input.shape[axis]
+    if counts.ndim > 1 or counts.size not in (1, n):
+        raise RuntimeError(f"repeat_interleave: repeats must be one number or have shape ({n},) to match "
+                           f"dimension {axis} of size {n}, got shape {counts.shape}")
+    if counts.size and counts.min() < 0:
+        raise RuntimeError(f"repeat_interleave: repeats can not be negative, got {counts.min()}")
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.broadcast_to(counts.reshape(-1), (n,)))
+    return _take_rows(input, axis, rows)
+
+
+def meshgrid(*tensors, indexing: str | None = None):
+    """Coordinate grids from 1-D tensors: with 'ij' indexing, output i has shape (n1, n2, ...) and
+    varies along its dim i; 'xy' swaps the first two dims (numpy's and matplotlib's convention).
+
+    Each output is an expanded (read-only) view of its input; gradients sum back into it.
+    Leaving out `indexing` warns, as PyTorch does, and uses 'ij'.
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("meshgrid: in an upcoming release, it will be required to pass the indexing argument "
+                      "(using indexing='ij', as PyTorch does)", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for i, t in enumerate(tensors):
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid: expects 0-d or 1-d tensors, tensor {i} has shape {tuple(t.shape)}")
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0  # the first tensor varies along dim 1, the second along dim 0
+    shape = tuple(sizes[order.index(d)] for d in range(len(tensors)))
+    grids = []
+    for i, t in enumerate(tensors):
+        view_shape = [1] * len(tensors)
+        view_shape[order[i]] = sizes[i]
+        grids.append(expand(reshape(t, view_shape), shape))
+    return tuple(grids)
+
+
+__all__ = ['broadcast_to', 'cat', 'chunk', 'clone', 'concat', 'concatenate', 'contiguous', 'expand', 'expand_as', 'flatten', 'flip', 'gather', 'getitem', 'index_add', 'index_put', 'masked_fill', 'pad', 'permute', 'repeat', 'reshape', 'split', 'squeeze', 'stack', 'swapaxes', 't', 'take_along_dim', 'transpose', 'tril', 'triu', 'unbind', 'unsqueeze', 'view',
+           'roll', 'narrow', 'index_select', 'masked_select', 'scatter', 'scatter_add', 'repeat_interleave',
+           'meshgrid']
