@@ -20,7 +20,7 @@ EXPECTED = {
     "03_optimizers.py": ("03_optimizers", ["ewma.png", "valley_paths.png", "digits_loss_curves.png"]),
     "04_regularization.py": ("04_regularization", ["learning_curves.png", "train_vs_validation.png",
                                                    "summary.png"]),
-    "05_rnn.py": ("05_rnn", ["training.png", "gradient_norms.png", "unrolled_elman.svg"]),
+    "05_rnn.py": ("05_rnn", ["lstm_step.svg", "training.png", "gradient_norms.png", "unrolled_elman.svg"]),
     "06_transformers.py": ("06_transformers", ["multihead_parameters.png", "positional_encoding.png",
                                                "causal_mask.png", "training.png", "attention_maps.png",
                                                "self_attention.svg"]),

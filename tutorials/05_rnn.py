@@ -6,13 +6,13 @@
 # steps, so the number of parameters does not grow with the sequence length,
 # and the same network handles sequences of any length.
 #
-# We train the course's three cells, written out by hand in `nn.course`
-# (`ElmanRNN`, `GRUFromScratch`, `LSTMFromScratch`), on a synthetic task:
-# read 10 digits, then write them out reversed. The last answer digit
-# depends on the first input, 19 steps earlier: a long way for a gradient to
-# travel. We then move the trained weights into PyTorch-style `nn.RNN`,
-# `nn.GRU` and `nn.LSTM`, and use their cells to measure how the gradient
-# fades as it flows back through time.
+# We write the course's three cells here, from minigrad ops and in the course's
+# parameter layout, and train them on a synthetic task: read 10 digits, then
+# write them out reversed. The last answer digit depends on the first input, 19
+# steps earlier: a long way for a gradient to travel. We then load the trained
+# weights into the library's `nn.RNN`, `nn.GRU` and `nn.LSTM`, check that they
+# compute exactly what our cells compute, and use the library's cells to
+# measure how the gradient fades as it flows back through time.
 #
 # Pictures go to `tutorials/outputs/05_rnn/`.
 
@@ -48,12 +48,136 @@ print("input :", x.numpy())
 print("target:", y.numpy())
 
 # %% [markdown]
-# ## The cells
+# ## The parameters, in the course's layout
 #
-# The course's parameter layout concatenates the gates: `weight_xh` is
-# (input, k * hidden) with k = 1 (Elman), 3 (GRU: reset, update, candidate)
-# or 4 (LSTM: input, forget, candidate, output). The tokens go in one-hot
-# encoded; a linear layer reads the next token off every hidden state.
+# A token $x_t$ is a row vector (the batch stacks N of them), so every product
+# is "row times matrix": $x_t W_{xh}$. The course concatenates the weight
+# matrices of all gates side by side, because every gate is computed from the
+# same $x_t$ and $h_{t-1}$: one product gives all of them at once.
+#
+# | cell | `weight_xh` | `weight_hh` | `bias_xh`, `bias_hh` | column blocks |
+# |---|---|---|---|---|
+# | Elman | (input, H) | (H, H) | (H,) | $h$ |
+# | GRU | (input, 3H) | (H, 3H) | (3H,) | $r, z, n$ |
+# | LSTM | (input, 4H) | (H, 4H) | (4H,) | $i, f, g, o$ |
+#
+# Every parameter starts uniform in $[-1/\sqrt{H}, 1/\sqrt{H}]$ (PyTorch's
+# choice). `Recurrent` holds the parameters and runs the loop over time;
+# each cell only writes its `step`: $(x_t, \text{state}_{t-1}) \to \text{state}_t$.
+# `torch.addmm(b, x, W)` is $b + xW$ in one call.
+
+# %%
+class Recurrent(nn.Module):
+    """The course's recurrent layer: x (N, T, input) -> every hidden state (N, T, H).
+
+    Subclasses set `gates` (k: the parameters are (input, k H), (H, k H), (k H,), (k H,))
+    and write `step(x_t, state) -> state`.
+    """
+
+    gates = 1
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        k = self.gates
+        self.weight_xh = nn.Parameter(torch.empty(input_size, k * hidden_size))
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, k * hidden_size))
+        self.bias_xh = nn.Parameter(torch.empty(k * hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(k * hidden_size))
+        bound = 1 / hidden_size ** 0.5
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def initial_state(self, batch):
+        return torch.zeros(batch, self.hidden_size)
+
+    def forward(self, x):
+        state = self.initial_state(x.shape[0])
+        outputs = []
+        for x_t in x.unbind(1):  # time steps, each (N, input)
+            state = self.step(x_t, state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)  # an LSTM's state is (h, c)
+        return torch.stack(outputs, 1)
+
+
+# %% [markdown]
+# ### Elman RNN
+#
+# $$h_t = \tanh(x_t W_{xh} + b_{xh} + h_{t-1} W_{hh} + b_{hh})$$
+
+# %%
+class ElmanRNN(Recurrent):
+    gates = 1
+
+    def step(self, x_t, h):
+        return torch.tanh(torch.addmm(self.bias_xh, x_t, self.weight_xh) + torch.addmm(self.bias_hh, h, self.weight_hh))
+
+
+# %% [markdown]
+# ### GRU
+#
+# The reset gate $R_t$ decides how much of $h_{t-1}$ the candidate state
+# $\hat H_t$ may see; the update gate $Z_t$ weighs the old state against the
+# candidate ($\sigma$ is the sigmoid, $\odot$ the elementwise product):
+#
+# $$\begin{aligned}
+# R_t &= \sigma(x_t W_{xr} + b_{xr} + h_{t-1} W_{hr} + b_{hr}) \\
+# Z_t &= \sigma(x_t W_{xz} + b_{xz} + h_{t-1} W_{hz} + b_{hz}) \\
+# \hat H_t &= \tanh\big(x_t W_{xn} + b_{xn} + R_t \odot (h_{t-1} W_{hn} + b_{hn})\big) \\
+# h_t &= (1 - Z_t) \odot \hat H_t + Z_t \odot h_{t-1}
+# \end{aligned}$$
+#
+# The three column blocks of `weight_xh` are $W_{xr}, W_{xz}, W_{xn}$, in that
+# order (PyTorch's order, so that the weights move to `nn.GRU` as they are).
+
+# %%
+class GRU(Recurrent):
+    gates = 3
+
+    def step(self, x_t, h):
+        H = self.hidden_size
+        xh = torch.addmm(self.bias_xh, x_t, self.weight_xh)  # (N, 3H): r, z, n blocks
+        hh = torch.addmm(self.bias_hh, h, self.weight_hh)
+        r = torch.sigmoid(xh[:, :H] + hh[:, :H])
+        z = torch.sigmoid(xh[:, H:2 * H] + hh[:, H:2 * H])
+        candidate = torch.tanh(xh[:, 2 * H:] + r * hh[:, 2 * H:])
+        return (1 - z) * candidate + z * h
+
+
+# %% [markdown]
+# ### LSTM
+#
+# The cell state $c_t$ is the "conveyor belt": the forget gate $F_t$ scales
+# what it carries, the input gate $I_t$ lets new content $G_t$ on, and the
+# output gate $O_t$ decides how much of it shows in $h_t$. With
+# $a_t = x_t W_{xh} + b_{xh} + h_{t-1} W_{hh} + b_{hh}$ cut into four blocks:
+#
+# $$\begin{aligned}
+# I_t &= \sigma(a_t^{(i)}), \quad F_t = \sigma(a_t^{(f)}), \quad G_t = \tanh(a_t^{(g)}), \quad O_t = \sigma(a_t^{(o)}) \\
+# c_t &= F_t \odot c_{t-1} + I_t \odot G_t \\
+# h_t &= O_t \odot \tanh(c_t)
+# \end{aligned}$$
+
+# %%
+class LSTM(Recurrent):
+    gates = 4
+
+    def initial_state(self, batch):
+        return torch.zeros(batch, self.hidden_size), torch.zeros(batch, self.hidden_size)
+
+    def step(self, x_t, state):
+        h, c = state
+        H = self.hidden_size
+        a = torch.addmm(self.bias_xh, x_t, self.weight_xh) + torch.addmm(self.bias_hh, h, self.weight_hh)
+        i, f = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H])
+        g, o = torch.tanh(a[:, 2 * H:3 * H]), torch.sigmoid(a[:, 3 * H:])
+        c = f * c + i * g
+        return o * torch.tanh(c), c
+
+
+# %% [markdown]
+# The tokens go in one-hot encoded; a linear layer reads the next token off
+# every hidden state.
 
 # %%
 class Tagger(nn.Module):
@@ -73,11 +197,30 @@ class Tagger(nn.Module):
 
 
 hidden = 64
-cells = {"Elman RNN": nn.course.ElmanRNN, "GRU": nn.course.GRUFromScratch, "LSTM": nn.course.LSTMFromScratch}
+cells = {"Elman RNN": ElmanRNN, "GRU": GRU, "LSTM": LSTM}
 models = {name: Tagger(cell(vocab, hidden), hidden, vocab) for name, cell in cells.items()}
 for name, model in models.items():
     print(f"{name:9s}: {sum(p.numel() for p in model.rnn.parameters()):6,} recurrent parameters, "
           f"weight_xh {tuple(model.rnn.weight_xh.shape)}")
+
+# %% [markdown]
+# ## One unrolled LSTM step, drawn
+#
+# An LSTM with 3 hidden units reads one token; the loss is the cross-entropy
+# of its prediction. The drawing shows the two `addmm` products, the four
+# gate slices with their sigmoids and tanh, and the update of $c$ and $h$;
+# after `backward()`, every box is coloured by the norm of the gradient that
+# reached it (`capture_gradients` records the ops' gradients too). At the
+# first step $h_0 = c_0 = 0$: `weight_hh` and the forget gate (the slice
+# `[:, 3:6]`) get no gradient at all, drawn dashed.
+
+# %%
+tiny = Tagger(LSTM(vocab, 3), 3, vocab)
+loss = F.cross_entropy(tiny(x[None, :1])[0], x[1:2])  # read the first token, predict the second
+with torch.viz.capture_gradients(loss) as grads:
+    loss.backward(retain_graph=True)
+torch.viz.save(torch.viz.draw(loss, params=tiny, show_grads=True, grads=grads), OUT / "lstm_step.svg")
+
 
 # %% [markdown]
 # ## Training
@@ -131,11 +274,12 @@ left.legend(fontsize=8)
 savefig(figure, OUT / "training.png")
 
 # %% [markdown]
-# ## The same models with `nn.RNN`, `nn.GRU` and `nn.LSTM`
+# ## Our cells against `nn.RNN`, `nn.GRU` and `nn.LSTM`
 #
 # PyTorch stores `weight_ih_l0` as (k * hidden, input), the transpose of the
-# course's `weight_xh`, with the same gate order. Moving the trained weights
-# over gives exactly the same outputs.
+# course's `weight_xh` (it computes $W x_t$ for a column vector), with the
+# same gate order. Moving the trained weights over must give the same outputs
+# and, backpropagating the same loss, the same gradients.
 
 # %%
 library = {"Elman RNN": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}
@@ -146,10 +290,18 @@ for name, model in models.items():
                            "bias_ih_l0": model.rnn.bias_xh, "bias_hh_l0": model.rnn.bias_hh})
     twin = Tagger(layer, hidden, vocab)
     twin.head.load_state_dict(model.head.state_dict())
-    with torch.no_grad():
-        np.testing.assert_allclose(twin(test_x[:50]).numpy(), model(test_x[:50]).numpy(), atol=1e-4)
+    outputs = []
+    for tagger in (model, twin):
+        tagger.zero_grad()
+        logits = tagger(test_x[:50])
+        F.cross_entropy(logits.reshape(-1, vocab), test_y[:50].reshape(-1)).backward()
+        outputs.append(logits.detach().numpy())
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-4)
+    np.testing.assert_allclose(layer.weight_hh_l0.grad.numpy(), model.rnn.weight_hh.grad.numpy().T, atol=1e-5)
+    np.testing.assert_allclose(layer.bias_ih_l0.grad.numpy(), model.rnn.bias_xh.grad.numpy(), atol=1e-5)
     library_models[name] = twin
-    print(f"{name:9s}: nn.{type(layer).__name__} with the course cell's weights gives the same outputs")
+    print(f"{name:9s}: nn.{type(layer).__name__} with our weights gives the same outputs (max |diff| "
+          f"{np.abs(outputs[1] - outputs[0]).max():.1e}) and the same gradients")
 
 # %% [markdown]
 # ## Vanishing and exploding gradients
@@ -233,7 +385,7 @@ for name, twin in library_models.items():
     ratios[f"trained {name}"] = norms[0] / norms[-1]
     axes[2].plot(norms, "o-", ms=3, label=name)
     print(f"trained {name:9s}: ||dL/dh_0|| / ||dL/dh_T|| = {ratios[f'trained {name}']:.1e}")
-initial_norm = np.linalg.norm(nn.course.ElmanRNN(vocab, hidden).weight_hh.detach().numpy(), 2)
+initial_norm = np.linalg.norm(ElmanRNN(vocab, hidden).weight_hh.detach().numpy(), 2)
 trained_norm = np.linalg.norm(models["Elman RNN"].rnn.weight_hh.detach().numpy(), 2)
 print(f"Elman ||W_hh||_2: {initial_norm:.2f} at init, {trained_norm:.2f} after training")
 axes[2].set(xlabel="time step t", title="after training on the reversal task")
@@ -251,7 +403,7 @@ savefig(figure, OUT / "gradient_norms.png")
 # gradient from its own prediction and, through `weight_hh`, from all later steps.
 
 # %%
-small = Tagger(nn.course.ElmanRNN(vocab, 3), 3, vocab)
+small = Tagger(ElmanRNN(vocab, 3), 3, vocab)
 loss = F.cross_entropy(small(tokens[:2, :4]).reshape(-1, vocab), tokens[:2, 1:5].reshape(-1))
 with torch.viz.capture_gradients(loss) as grads:
     loss.backward(retain_graph=True)
