@@ -9,8 +9,11 @@ from . import init, functional
 from .linear import Identity, Linear, Bilinear, Flatten, Unflatten
 from .normalization import LayerNorm, BatchNorm1d, BatchNorm2d, GroupNorm
 from .dropout import Dropout, Dropout1d, Dropout2d, GaussianNoise
-from .activation import ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax
-from .conv import Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d
+from .activation import (ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax,
+                         LogSigmoid, Hardtanh, ReLU6, PReLU)
+from .conv import (Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
+                   AdaptiveAvgPool2d, Unfold, Fold)
+from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .sparse import Embedding
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss,
                    BCEWithLogitsLoss, KLDivLoss, PoissonNLLLoss)

@@ -205,3 +205,166 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _ConvTransposeNd(Module):
+    _dims = 0
+    _layout = ""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'{name}: only "zeros" padding mode is supported, got padding_mode={padding_mode!r}')
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        n = self._dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
+        self.stride = _tuple(stride, n, "stride", name)
+        self.padding = _tuple(padding, n, "padding", name)
+        self.output_padding = _tuple(output_padding, n, "output_padding", name)
+        self.dilation = _tuple(dilation, n, "dilation", name)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        # PyTorch's layout: the weight of the conv this one transposes, (C_in, C_out / groups, *kernel)
+        self.weight = Parameter(mg.empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype))
+        if bias:
+            self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # as PyTorch: fan_in from the weight's dim 1, i.e. (C_out / groups) * prod(kernel_size)
+        reset_weight_and_bias(self.weight, self.bias)
+
+    def _output_padding(self, input: Tensor, output_size) -> tuple:
+        """output_padding that gives `output_size` (PyTorch's forward(input, output_size))."""
+        if output_size is None:
+            return self.output_padding
+        name, n = type(self).__name__, self._dims
+        output_size = tuple(int(v) for v in output_size)
+        if len(output_size) == n + 2 or (len(output_size) == n + 1 and input.ndim == n + 1):
+            output_size = output_size[-n:]
+        if len(output_size) != n:
+            raise ValueError(f"{name}: output_size must have {n} or {n + 2} elements, got {output_size}")
+        padding = []
+        for i in range(n):
+            smallest = ((input.shape[-n + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                        + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            largest = smallest + self.stride[i] - 1
+            if not smallest <= output_size[i] <= largest:
+                raise ValueError(f"{name}: requested an output size of {output_size}, but valid sizes range from "
+                                 f"{smallest} to {largest} in dim {i} (for an input of shape "
+                                 f"{tuple(input.shape)})")
+            padding.append(output_size[i] - smallest)
+        return tuple(padding)
+
+    def _check(self, input: Tensor) -> None:
+        name = type(self).__name__
+        if input.ndim not in (self._dims + 1, self._dims + 2):
+            raise RuntimeError(f"{name}: expected a {self._dims + 1}-D or {self._dims + 2}-D input {self._layout}, "
+                               f"got shape {tuple(input.shape)}")
+        channels = input.shape[-self._dims - 1]
+        if channels != self.in_channels:
+            raise RuntimeError(f"{name}: expected {self.in_channels} input channels, got input of shape "
+                               f"{tuple(input.shape)} ({channels} channels)")
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._dims:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._dims:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution: the adjoint of Conv2d in its input (upsampling by `stride`).
+
+    Args:
+        in_channels, out_channels: C_in and C_out.
+        kernel_size, stride, padding, output_padding, dilation: int or (h, w).
+        groups: C_in and C_out split into this many independent groups.
+        bias: learn a (C_out,) bias.
+
+    Shapes:
+        input (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out),
+        H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1.
+        weight (C_in, C_out / groups, kh, kw), bias (C_out,). Kernel 4, stride 2, padding 1
+        (DCGAN's generator) doubles H and W.
+    """
+
+    _dims = 2
+    _layout = "(C, H, W) or (N, C, H, W)"
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        self._check(input)
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution; arguments as ConvTranspose2d with ints.
+
+    Shapes:
+        input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out),
+        L_out = (L - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1;
+        weight (C_in, C_out / groups, k), bias (C_out,).
+    """
+
+    _dims = 1
+    _layout = "(C, L) or (N, C, L)"
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        self._check(input)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class Unfold(Module):
+    """Sliding local blocks: (N, C, H, W) -> (N, C * kh * kw, L) (F.unfold)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """Blocks back into an image, overlaps added: (N, C * kh * kw, L) -> (N, C, *output_size) (F.fold)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")

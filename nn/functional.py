@@ -16,6 +16,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import ops
+from minigrad.ops import conv as conv_ops
 from minigrad.ops import neural
 from minigrad.random import generator
 from minigrad.tensor import Tensor, _make
@@ -95,6 +96,46 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     return ops.log_softmax(input, dim, dtype=dtype)
 
 
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x): no overflow and no log(0) for any x."""
+    return ops.softplus(ops.neg(input)) * -1
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x limited to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere (as PyTorch)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    inside = (input.array > min_val) & (input.array < max_val)
+    # PyTorch's hardtanh_backward passes no gradient at the bounds themselves (clamp's would)
+    return ops.where(inside, input, np.clip(input.array, min_val, max_val))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): hardtanh(x, 0, 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x, with one learned slope per channel (dim 1) or one shared slope.
+
+    Args:
+        input: (N, C, *) or (C,) ... ; weight: (1,) or (C,), C the size of dim 1 (dim 0 for a 1-D input).
+    """
+    count = weight.array.size
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: expected a 0-D or 1-D weight, got shape {tuple(weight.shape)}")
+    if count != 1:
+        channel_dim = 1 if input.ndim >= 2 else 0
+        if input.ndim == 0 or input.shape[channel_dim] != count:
+            raise RuntimeError(f"prelu: mismatch of parameter numbers and input channel size - weight has "
+                               f"{count} slopes, input of shape {tuple(input.shape)} has "
+                               f"{input.shape[channel_dim] if input.ndim else 0} channels")
+        weight = ops.reshape(weight, (count,) + (1,) * (input.ndim - channel_dim - 1))
+    else:
+        weight = ops.reshape(weight, ())
+    return ops.where(input.array > 0, input, input * weight)
+
+
 # ---- linear, dropout, normalisation, embedding ---------------------------------------
 
 
@@ -159,8 +200,34 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability p."""
-    return _channel_dropout(input, p, training, 2, "dropout2d")
+    """Zero whole channels (dim 1) of (N, C, H, W) with probability p, scaling the rest by 1 / (1 - p).
+
+    As PyTorch: the mask is (N, C, 1, ...) for any input of 2 or more dims. A 2-D
+    (N, C) input therefore loses single elements and a 3-D one is read as (N, C, L);
+    both warn (UserWarning), as PyTorch does.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim < 2:
+        raise RuntimeError(f"dropout2d: expected an input of at least 2 dims (N, C, ...), got shape "
+                           f"{tuple(input.shape)}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and silence this warning, "
+                      "please use dropout instead. Note that dropout2d exists to provide channel-wise dropout on "
+                      "inputs with 2 spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 3D or 4D inputs).", UserWarning, stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. This behavior will change in a future release to interpret the input as one "
+                      "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+                      "dropout behavior, please switch to using dropout1d instead.", UserWarning, stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    keep = generator().random(input.shape[:2] + (1,) * (input.ndim - 2)) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * (keep * scale).astype(input.dtype)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -245,7 +312,12 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if indices.size and indices.min() < 0:
         raise RuntimeError(f"one_hot: class values must be non-negative, got {indices.min()}")
     if num_classes == -1:
-        num_classes = int(indices.max()) + 1 if indices.size else 0
+        if not indices.size:
+            raise RuntimeError("one_hot: can not infer the total number of classes from an empty tensor - "
+                               "pass num_classes")
+        num_classes = int(indices.max()) + 1
+    elif num_classes < -1:
+        raise RuntimeError(f"one_hot: num_classes should be positive or -1 (infer), got {num_classes}")
     if indices.size and indices.max() >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {indices.max()}")
@@ -254,9 +326,61 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return _make(out)
 
 
+def _pad_source(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each position of a padded dim, the input position it copies (mode reflect/replicate/circular)."""
+    j = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(j, 0, size - 1)
+    if mode == "circular":
+        return j % size
+    j = np.abs(j)                                       # reflect about 0 ...
+    return np.where(j > size - 1, 2 * (size - 1) - j, j)  # ... and about size - 1
+
+
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad with a constant; `pad` lists (before, after) pairs from the last dim backwards."""
-    return ops.pad(input, pad, mode, 0.0 if value is None else value)
+    """Pad the last len(pad) // 2 dims; `pad` lists (before, after) pairs from the LAST dim backwards.
+
+    Args:
+        mode: 'constant' (fill with value, default 0), 'reflect' (mirror without repeating the
+            edge: pad < size), 'replicate' (repeat the edge) or 'circular' (wrap around: pad <= size).
+            The last three pad 1 to 3 trailing dims of an input with one or two more dims
+            than that (e.g. (N, C, H, W) or (C, H, W) for a 4-tuple), as PyTorch.
+
+    Returns:
+        A new tensor; every mode is differentiable (the copies' gradients add up).
+    """
+    if mode == "constant":
+        return ops.pad(input, pad, mode, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad: mode {mode!r} is not one of 'constant', 'reflect', 'replicate', "
+                                  "'circular'")
+    if value is not None and value != 0:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    pad = tuple(int(p) for p in pad)
+    dims = len(pad) // 2
+    if len(pad) % 2 or dims not in (1, 2, 3) or input.ndim not in (dims + 1, dims + 2):
+        raise NotImplementedError(f"pad: {mode} padding of {len(pad)} values needs an even length of 2, 4 or 6 "
+                                  f"and an input of {len(pad) // 2 + 1} or {len(pad) // 2 + 2} dims, got shape "
+                                  f"{tuple(input.shape)}")
+    if min(pad) < 0:
+        raise NotImplementedError(f"pad: negative padding {pad} is not supported for mode {mode!r}")
+    out = input
+    for i in range(dims):
+        axis, (before, after) = input.ndim - 1 - i, pad[2 * i:2 * i + 2]
+        if not (before or after):
+            continue
+        size = input.shape[axis]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise ValueError(f"pad: padding ({before}, {after}) should be less than the dimension {axis} of the "
+                             f"input (size {size}) in reflect mode, input shape {tuple(input.shape)}")
+        if mode == "circular" and (before > size or after > size):
+            raise ValueError(f"pad: padding ({before}, {after}) should be at most the dimension {axis} of the "
+                             f"input (size {size}) in circular mode, input shape {tuple(input.shape)}")
+        if size == 0:
+            raise RuntimeError(f"pad: {mode} padding of an empty dimension {axis} (input shape "
+                               f"{tuple(input.shape)})")
+        out = ops.getitem(out, (slice(None),) * axis + (_pad_source(size, before, after, mode),))
+    return out if out is not input else ops.clone(input)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
@@ -315,6 +439,140 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                      (1, _single(stride, "stride", "conv1d")), padding,
                      (1, _single(dilation, "dilation", "conv1d")), groups)
     return ops.squeeze(out, 2)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution, the adjoint of conv2d in its input (a "deconvolution").
+
+    Args:
+        input: (N, C_in, H, W) or (C_in, H, W).
+        weight: (C_in, C_out / groups, kh, kw), PyTorch's layout (the conv2d weight it transposes).
+        bias: (C_out,) or None.
+        stride, padding, output_padding, dilation: int or (h, w); output_padding < stride
+            adds rows/columns at the bottom/right (it picks one of the sizes that stride
+            makes ambiguous).
+
+    Returns:
+        (N, C_out, H_out, W_out), H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1.
+    """
+    if input.ndim == 3:
+        return ops.squeeze(conv_transpose2d(ops.unsqueeze(input, 0), weight, bias, stride, padding, output_padding,
+                                            groups, dilation), 0)
+    if input.ndim != 4:
+        raise RuntimeError(f"conv_transpose2d: expected a 3-D or 4-D input (N, C_in, H, W), got shape "
+                           f"{tuple(input.shape)}")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv_transpose2d: expected a 4-D weight (C_in, C_out / groups, kh, kw), got shape "
+                           f"{tuple(weight.shape)}")
+    if groups < 1 or input.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise RuntimeError(f"conv_transpose2d: input of shape {tuple(input.shape)} ({input.shape[1]} channels) "
+                           f"does not fit the weight of shape {tuple(weight.shape)} with groups={groups} - "
+                           f"expected {weight.shape[0]} input channels, divisible by groups")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"conv_transpose2d: input dtype {input.dtype} and weight dtype {weight.dtype} differ")
+    out_channels = weight.shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise RuntimeError(f"conv_transpose2d: bias of shape {tuple(bias.shape)} does not fit {out_channels} "
+                           f"output channels")
+    op = "conv_transpose2d"
+    stride, padding = _conv_pair(stride, "stride", op), _conv_pair(padding, "padding", op)
+    output_padding, dilation = _conv_pair(output_padding, "output_padding", op), _conv_pair(dilation, "dilation", op)
+    kernel = weight.shape[2:]
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {padding} "
+                         f"and output_padding {output_padding} non-negative")
+    for s, d, o in zip(stride, dilation, output_padding):
+        if o >= max(s, d):
+            raise ValueError(f"{op}: output padding must be smaller than either stride or dilation, got "
+                             f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+        if o >= s:
+            raise NotImplementedError(f"{op}: output_padding {output_padding} of at least the stride {stride} "
+                                      "is not supported")
+    size = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1
+                 for n, s, p, d, k, o in zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+    if min(size) < 1:
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} with kernel {tuple(kernel)}, stride {stride} "
+                           f"and padding {padding} gives an output of size {size}, which is too small")
+    n = input.shape[0]
+    parts = []
+    per_in, per_out = weight.shape[0] // groups, weight.shape[1]
+    for g in range(groups):
+        x = input if groups == 1 else input[:, g * per_in:(g + 1) * per_in]
+        w = weight if groups == 1 else weight[g * per_in:(g + 1) * per_in]
+        # conv2d's input VJP: its geometry is that of the conv2d mapping our output back onto our input
+        geometry = conv_ops.Geometry((n, per_out) + size, kernel, stride, padding, dilation, op)
+        parts.append(conv_ops.ConvTranspose2d.apply(x, w, geometry=geometry.key()))
+    out = parts[0] if groups == 1 else ops.cat(parts, 1)
+    return out + ops.reshape(bias, (1, out_channels, 1, 1)) if bias is not None else out
+
+
+def _conv_pair(value, name: str, op: str) -> tuple:
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution (N, C_in, L) -> (N, C_out, L_out), weight (C_in, C_out / groups, k).
+
+    L_out = (L - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1; via conv_transpose2d
+    on (N, C, 1, L).
+    """
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"conv_transpose1d: expected a 2-D or 3-D input (N, C_in, L), got shape "
+                           f"{tuple(input.shape)}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"conv_transpose1d: expected a 3-D weight (C_in, C_out / groups, k), got shape "
+                           f"{tuple(weight.shape)}")
+    op = "conv_transpose1d"
+    out = conv_transpose2d(ops.unsqueeze(input, -2), ops.unsqueeze(weight, 2), bias,
+                           (1, _single(stride, "stride", op)), (0, _single(padding, "padding", op)),
+                           (0, _single(output_padding, "output_padding", op)), groups,
+                           (1, _single(dilation, "dilation", op)))
+    return ops.squeeze(out, -2)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks (im2col): (N, C, H, W) -> (N, C * kh * kw, L), L the number of blocks.
+
+    Row c * kh * kw + i * kw + j holds kernel entry (i, j) of channel c; column l is block l
+    in row-major order of the (out_h, out_w) grid. A (C, H, W) input gives (C * kh * kw, L).
+    """
+    if input.ndim == 3:
+        return ops.squeeze(unfold(ops.unsqueeze(input, 0), kernel_size, dilation, padding, stride), 0)
+    if input.ndim != 4:
+        raise RuntimeError(f"unfold: expected a 3-D or 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    return ops.unfold(input, kernel_size, dilation, padding, stride)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Blocks back into an image (col2im), overlaps added: (N, C * kh * kw, L) -> (N, C, *output_size).
+
+    The adjoint of unfold (not its inverse: an element in k blocks comes back k times).
+    A 2-D (C * kh * kw, L) input gives (C, H, W).
+    """
+    if input.ndim == 2:
+        return ops.squeeze(fold(ops.unsqueeze(input, 0), output_size, kernel_size, dilation, padding, stride), 0)
+    if input.ndim != 3:
+        raise RuntimeError(f"fold: expected a 2-D or 3-D input (N, C * kh * kw, L), got shape {tuple(input.shape)}")
+    size = _conv_pair(output_size, "output_size", "fold")
+    kernel = _conv_pair(kernel_size, "kernel_size", "fold")
+    blocks = kernel[0] * kernel[1]
+    if input.shape[1] % blocks:
+        raise RuntimeError(f"fold: expected size of input's dimension 1 ({input.shape[1]}) to be divisible by the "
+                           f"product of kernel_size {kernel} ({blocks}), input shape {tuple(input.shape)}")
+    geometry = conv_ops.Geometry((input.shape[0], input.shape[1] // blocks) + size, kernel, stride, padding,
+                                 dilation, "fold")
+    if input.shape[2] != geometry.out_h * geometry.out_w:
+        raise RuntimeError(f"fold: given output_size={size}, kernel_size={kernel}, dilation={geometry.dilation}, "
+                           f"padding={geometry.padding}, stride={geometry.stride}, expected size of input's "
+                           f"dimension 2 to match the calculated number of sliding blocks "
+                           f"{geometry.out_h} * {geometry.out_w} = {geometry.out_h * geometry.out_w}, but got "
+                           f"{input.shape[2]} (input shape {tuple(input.shape)})")
+    return conv_ops.Fold.apply(input, geometry=geometry.key())
 
 
 def _pool_input(input: Tensor, spatial: int, op: str) -> Tensor:
@@ -385,6 +643,130 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     lead = input.shape[:-2]
     blocks = ops.reshape(input, lead + (oh, h // oh, ow, w // ow))
     return ops.mean(blocks, (-3, -1))
+
+
+# ---- resampling ----------------------------------------------------------------------
+
+_INTERPOLATE_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,)}
+
+
+def _nearest_source(in_size: int, out_size: int, scale, exact: bool) -> np.ndarray:
+    """PyTorch's nearest index: floor(dst * s) (or floor((dst + 0.5) * s) for nearest-exact), s in float32.
+
+    s = 1 / scale_factor when a scale factor was given, else in_size / out_size.
+    """
+    if not exact and out_size == in_size:
+        return np.arange(out_size)
+    if not exact and out_size == 2 * in_size:  # PyTorch's shortcuts, taken before any scale_factor
+        return np.arange(out_size) // 2
+    ratio = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size) / np.float32(out_size)
+    dst = np.arange(out_size, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
+    return np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
+
+
+def _linear_weights(in_size: int, out_size: int, scale, align_corners: bool, dtype):
+    """The two source indices and their weights of each output position (PyTorch's linear formulas).
+
+    align_corners=True: src = dst * (in - 1) / (out - 1); False: src = max((dst + 0.5) s - 0.5, 0)
+    with s = 1 / scale_factor if given, else in / out. Then i0 = floor(src), i1 = min(i0 + 1, in - 1),
+    weights 1 - (src - i0) and src - i0.
+    """
+    dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float32)
+    if align_corners:
+        ratio = dtype.type(in_size - 1) / dtype.type(out_size - 1) if out_size > 1 else dtype.type(0)
+        src = np.arange(out_size, dtype=dtype) * ratio
+    else:
+        ratio = dtype.type(1.0 / scale) if scale is not None and scale > 0 else dtype.type(in_size) / dtype.type(out_size)
+        src = np.maximum((np.arange(out_size, dtype=dtype) + dtype.type(0.5)) * ratio - dtype.type(0.5),
+                         dtype.type(0))
+    i0 = np.minimum(src.astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    lam1 = (src - i0).astype(dtype)
+    return i0, i1, (1 - lam1).astype(dtype), lam1
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
+    """Resize the spatial dims of (N, C, L) or (N, C, H, W).
+
+    Args:
+        size: output spatial size (int or tuple), or
+        scale_factor: multiplier (float or tuple); the output size is floor(size * scale_factor).
+        mode: 'nearest' (PyTorch's: floor(dst * in / out)), 'nearest-exact',
+            'linear' (3-D input) or 'bilinear' (4-D input).
+        align_corners: linear modes only (default False). True maps the corner pixels' centres
+            onto each other; False treats pixels as areas (half-pixel offsets).
+        recompute_scale_factor: True computes the coordinates from the output size instead of
+            the given scale_factor.
+
+    Returns:
+        (N, C, *out_size), differentiable (built from gathers: each output's gradient goes back
+        to the one or two inputs it was taken from along each dim).
+    """
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode not in _INTERPOLATE_MODES and mode not in ("bicubic", "trilinear", "area"):
+        raise ValueError(f"interpolate: mode {mode!r} is not one of 'nearest', 'nearest-exact', 'linear', "
+                         "'bilinear'")
+    if mode in ("bicubic", "trilinear", "area"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported")
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"interpolate: input must be 3-D (N, C, L) or 4-D (N, C, H, W), got shape "
+                                  f"{tuple(input.shape)}")
+    spatial = input.ndim - 2
+    if spatial not in _INTERPOLATE_MODES[mode]:
+        raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
+                                  f"{_INTERPOLATE_MODES[mode][0] + 2}D input")
+    if mode.startswith("nearest"):
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    else:
+        align_corners = bool(align_corners)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: only one of size or scale_factor should be defined" if size is not None
+                         else "interpolate: either size or scale_factor should be defined")
+    in_sizes = input.shape[2:]
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * spatial
+        if len(sizes) != spatial:
+            raise ValueError(f"interpolate: input of shape {tuple(input.shape)} has {spatial} spatial dims, "
+                             f"but size {size!r} has {len(sizes)}")
+        sizes = tuple(int(n) for n in sizes)
+        scales = (None,) * spatial
+    else:
+        scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * spatial
+        if len(scales) != spatial:
+            raise ValueError(f"interpolate: input of shape {tuple(input.shape)} has {spatial} spatial dims, "
+                             f"but scale_factor {scale_factor!r} has {len(scales)}")
+        scales = tuple(float(f) for f in scales)
+        sizes = tuple(math.floor(float(n) * f) for n, f in zip(in_sizes, scales))
+        if recompute_scale_factor:
+            scales = (None,) * spatial
+    if min(sizes) < 1:
+        raise ValueError(f"interpolate: input of shape {tuple(input.shape)} would give an output of spatial "
+                         f"size {sizes}; every output size must be positive")
+    if min(in_sizes) < 1:
+        raise ValueError(f"interpolate: input of shape {tuple(input.shape)} has an empty spatial dim")
+    out = input
+    for i, (n_in, n_out, scale) in enumerate(zip(in_sizes, sizes, scales)):
+        axis = 2 + i
+        lead = (slice(None),) * axis
+        if mode.startswith("nearest"):
+            source = _nearest_source(n_in, n_out, scale, mode == "nearest-exact")
+            if not np.array_equal(source, np.arange(n_in)):
+                out = ops.getitem(out, lead + (source,))
+            continue
+        i0, i1, lam0, lam1 = _linear_weights(n_in, n_out, scale, align_corners, input.dtype)
+        shape = (n_out,) + (1,) * (input.ndim - axis - 1)
+        out = (ops.getitem(out, lead + (i0,)) * lam0.reshape(shape)
+               + ops.getitem(out, lead + (i1,)) * lam1.reshape(shape))
+    return out if out is not input else ops.clone(input)
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+    """interpolate (PyTorch's deprecated name)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 # ---- losses --------------------------------------------------------------------------
@@ -654,7 +1036,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_averag
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, size_average=None,
                                      reduce=None, reduction: str = "mean", pos_weight=None) -> Tensor:
-    """BCE of sigmoid(input), computed stably: max(x, 0) - x y + log(1 + exp(-|x|)).
+    """BCE of sigmoid(input), computed stably as softplus(x) - x y.
+
+    softplus is one smooth primitive (its VJP is sigmoid), so the gradient is
+    sigmoid(x) - y everywhere; the textbook max(x, 0) - x y + log(1 + exp(-|x|))
+    has two kinks at x = 0 whose subgradients do not cancel (it gave -y there).
 
     Args:
         input: logits, any shape.
@@ -668,12 +1054,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None,
     if tuple(np.shape(target)) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(np.shape(target))} must be the "
                          f"same as input size {tuple(input.shape)}")
-    log_term = ops.log(ops.exp(ops.abs(input) * -1) + 1)       # log(1 + exp(-|x|)), never overflows
     if pos_weight is None:
-        loss = ops.relu(input) - input * target + log_term
+        loss = ops.softplus(input) - input * target
     else:
         log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + log_weight * (log_term + ops.relu(input * -1))
+        loss = (1 - target) * input + log_weight * ops.softplus(ops.neg(input))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
