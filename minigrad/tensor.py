@@ -388,10 +388,14 @@ class Tensor:
             b = b if isinstance(b, Tensor) else _make(dtypes.as_array(b))
             b = ops.cast(b, a.dtype) if b.dtype != a.dtype else b
             try:
-                return ops.expand(b, a.shape) if b.shape != a.shape else b * 1
+                copied = ops.expand(b, a.shape) if b.shape != a.shape else b * 1
             except (ValueError, RuntimeError):  # expand says RuntimeError; name copy_ instead
                 raise RuntimeError(f"copy_: source of shape {b.shape} cannot be broadcast to "
                                    f"this tensor's shape {a.shape}") from None
+            if a.requires_grad and not copied.requires_grad:
+                # self keeps requiring grad (as in PyTorch); its old value gets a zero gradient
+                copied = ops.mul(a, 0) + copied
+            return copied
         return self._inplace("copy_", compute, source)
 
     def zero_(self) -> "Tensor":

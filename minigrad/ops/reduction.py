@@ -193,8 +193,28 @@ def var(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
 
 
 def std(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
-    """Standard deviation: sqrt(var(...)); same arguments as `var`."""
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """Standard deviation: sqrt(var(...)); same arguments as `var`.
+
+    A constant row has std 0 and gradient 0 (PyTorch's convention), not sqrt's 1 / 0.
+    """
+    return RootOfVariance.apply(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+class RootOfVariance(Function):
+    """sqrt(v) for a variance v >= 0, whose gradient is 0 where v is 0: there every deviation
+    is 0 too, so the chain rule's 0 * inf is taken as 0, as PyTorch's std_backward does."""
+    @staticmethod
+    def forward(ctx, v):
+        out = np.sqrt(v)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        zero = out.array == 0
+        # the divisor is never 0, so the double backward has no inf to multiply by 0 either
+        return where(zero, 0.0, grad / (where(zero, 1.0, out) * 2))
 
 
 
