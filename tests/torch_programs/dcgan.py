@@ -16,7 +16,7 @@ IMAGE = 16
 NZ = 16   # size of the latent vector
 NGF = 16  # generator feature maps
 NDF = 16  # discriminator feature maps
-EPOCHS = 6
+EPOCHS = 8
 
 
 def make_spots(n, generator):
