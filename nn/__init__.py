@@ -23,3 +23,4 @@ from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
                           TransformerDecoder, Transformer, PositionalEncoding)
 from . import course
+from . import modules  # noqa: E402  (PyTorch's class paths, nn.modules.linear.Linear ...: needs the classes above)

@@ -1,0 +1,18 @@
+"""The one message for a name minigrad does not have (module-level `__getattr__` of minigrad,
+minigrad.nn, minigrad.nn.functional, minigrad.optim, minigrad.cuda, minigrad.distributed).
+
+PyTorch names that minigrad lacks raise AttributeError saying so plainly, rather than Python's
+near-miss suggestion ("did you mean ...?"), which points at an unrelated function.
+"""
+from __future__ import annotations
+
+README_SECTION = "Where minigrad differs from PyTorch"
+
+
+def missing(prefix: str, name: str) -> AttributeError:
+    """The AttributeError for `prefix + name` (prefix like 'nn.functional.' or '')."""
+    if name.startswith("__") and name.endswith("__"):
+        # probes by Python's own machinery (copy, pickle, inspect): the plain error, cheaply
+        return AttributeError(name)
+    return AttributeError(f"minigrad has no `{prefix}{name}` - see \"{README_SECTION}\" in "
+                          f"minigrad's README.md for what minigrad leaves out and what to use instead")

@@ -1,0 +1,74 @@
+"""Process-wide settings PyTorch programs call: threads, matmul precision, and `compile`."""
+from __future__ import annotations
+
+import os
+
+__all__ = ["compile", "set_num_threads", "get_num_threads", "set_num_interop_threads",
+           "get_num_interop_threads", "set_float32_matmul_precision",
+           "get_float32_matmul_precision"]
+
+_threads = {"intra": None, "interop": None}
+_limiter = None   # the threadpoolctl limiter in force, kept alive so its limit stays set
+_precision = ["highest"]
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,
+            options=None, disable: bool = False, **kwargs):
+    """As torch.compile, but returns `model` itself: minigrad runs it eagerly, as written.
+
+    PyTorch's keywords are accepted and ignored. `@mg.compile` and `@mg.compile(...)` work as
+    decorators too (they return the function unchanged).
+    """
+    if model is None:
+        return lambda m: m
+    return model
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads numpy's BLAS uses (through threadpoolctl when it is installed;
+    otherwise the number is only remembered, for `get_num_threads`)."""
+    global _limiter
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _threads["intra"] = n
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _limiter = threadpool_limits(limits=n, user_api="blas")
+
+
+def get_num_threads() -> int:
+    """The number set by `set_num_threads`, else numpy's BLAS thread count, else the CPU count."""
+    if _threads["intra"] is not None:
+        return _threads["intra"]
+    try:
+        from threadpoolctl import threadpool_info
+        counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+        if counts:
+            return int(max(counts))
+    except ImportError:
+        pass
+    return os.cpu_count() or 1
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Remembered only: minigrad runs no parallel ops of its own."""
+    _threads["interop"] = int(n)
+
+
+def get_num_interop_threads() -> int:
+    return _threads["interop"] or 1
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """'highest', 'high' or 'medium': remembered; numpy always multiplies float32 in full float32."""
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', "
+                         f"got {precision!r}")
+    _precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _precision[0]
