@@ -86,5 +86,5 @@ def test_program_trains(name):
         a, b, c = map(float, params.groups())
         assert abs(a - 2.0) < 0.02 and abs(b - 1.5) < 0.01 and abs(c - 0.5) < 0.01, (a, b, c)
     if name == "bigram.py":
-        # gradient descent reaches the counting model's loss
-        assert abs(numbers["final_loss"] - numbers["count_nll"]) < 0.1, numbers
+        # gradient descent gets at least as low as the (add-one smoothed) counting model
+        assert numbers["final_loss"] < numbers["count_nll"] + 0.05, numbers

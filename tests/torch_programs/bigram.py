@@ -2,7 +2,7 @@
 
 The "names" are sampled from a hidden random bigram table, so the script needs no data file.
 First the model is a table of counts; then the same model is a 27x27 weight matrix trained by
-gradient descent on one-hot inputs, which should reach the counting model's loss.
+gradient descent on one-hot inputs, which should get at least as low as the counting model.
 """
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ itos = {i: s for s, i in stoi.items()}
 def make_names(n, g):
     """n names drawn from a hidden bigram table; '.' (index 0) starts and ends every name."""
     logits = torch.randn((27, 27), generator=g) * 2.0
-    logits[:, 0] += 1.5   # names end reasonably soon
+    logits[:, 0] += 3.0   # names end reasonably soon
     logits[0, 0] = -1e9   # and are never empty
     table = logits.softmax(dim=1)
     names = []
@@ -33,8 +33,7 @@ def make_names(n, g):
 
 
 def main():
-    g = torch.Generator().manual_seed(2147483647)
-    words = make_names(400, g)
+    words = make_names(1000, torch.Generator().manual_seed(1234))
     print(len(words), "names, e.g.", words[:5])
 
     # --- counting ---------------------------------------------------------------------------
@@ -110,7 +109,8 @@ def main():
     final = loss.item()
     print(f"RESULT initial_loss={initial:.4f} final_loss={final:.4f} count_nll={count_nll:.4f}")
     assert final < initial - 0.5, (initial, final)
-    assert abs(final - count_nll) < 0.1, (final, count_nll)
+    # the net is the counting model without its add-one smoothing: it gets at least as low
+    assert final < count_nll + 0.05, (final, count_nll)
 
 
 if __name__ == "__main__":
