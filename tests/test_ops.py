@@ -8,6 +8,7 @@ that the op is differentiable at every sampled point.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -824,6 +825,55 @@ def meshgrid_case(draw):
     return Case(tuple(draw(float_arrays(s)) for s in shapes), {"indexing": draw(st.sampled_from(["ij", "xy"]))})
 
 
+# (equation, the same written out without '...' or an implicit output, operand shapes from sizes n, k, m, b)
+EINSUM_TEMPLATES = [
+    ("ij,jk->ik", "ij,jk->ik", lambda n, k, m, b: [(n, k), (k, m)]),
+    ("ij,jk", "ij,jk->ik", lambda n, k, m, b: [(n, k), (k, m)]),  # implicit: letters used once, sorted
+    ("bij,bjk->bik", "bij,bjk->bik", lambda n, k, m, b: [(b, n, k), (b, k, m)]),
+    ("...ij,...jk->...ik", "xyij,yjk->xyik", lambda n, k, m, b: [(2, 1, n, k), (b, k, m)]),  # broadcast batch
+    ("bhqd,bhkd->bhqk", "bhqd,bhkd->bhqk", lambda n, k, m, b: [(1, 2, n, k), (b, 2, m, k)]),  # attention scores
+    ("ij,ij->i", "ij,ij->i", lambda n, k, m, b: [(n, k), (1, k)]),  # a size-1 dim broadcasts
+    ("ii->i", "ii->i", lambda n, k, m, b: [(n, n)]),  # diagonal
+    ("ii", "ii->", lambda n, k, m, b: [(n, n)]),  # trace
+    ("iji->j", "iji->j", lambda n, k, m, b: [(n, k, n)]),
+    ("ij->", "ij->", lambda n, k, m, b: [(n, k)]),
+    ("ij->ji", "ij->ji", lambda n, k, m, b: [(n, k)]),
+    ("...i->...", "xi->x", lambda n, k, m, b: [(n, k)]),
+    ("i,j->ij", "i,j->ij", lambda n, k, m, b: [(n,), (m,)]),
+    (" i , i ", "i,i->", lambda n, k, m, b: [(k,), (k,)]),
+    ("ij,k->ij", "ij,k->ij", lambda n, k, m, b: [(n, k), (m,)]),  # k summed within one operand
+    ("bn,anm,bm->ba", "bn,anm,bm->ba", lambda n, k, m, b: [(b, n), (k, n, m), (b, m)]),  # bilinear
+]
+
+
+@st.composite
+def einsum_case(draw):
+    equation, explicit, shapes = draw(st.sampled_from(EINSUM_TEMPLATES))
+    sizes = [draw(st.integers(1, 3)) for _ in range(4)]
+    arrays = tuple(draw(float_arrays(shape)) for shape in shapes(*sizes))
+    return Case(arrays, {"equation": equation, "explicit": explicit})
+
+
+def _einsum_loops(explicit, *arrays):
+    """The sum over every assignment of the letters of the product of the operands' elements
+    (a size-1 dim broadcasts)."""
+    terms, output = explicit.split("->")
+    terms = terms.split(",")
+    sizes = {}
+    for term, a in zip(terms, arrays):
+        for letter, size in zip(term, a.shape):
+            sizes[letter] = max(sizes.get(letter, 1), size)
+    letters = sorted(sizes)
+    out = np.zeros(tuple(sizes[c] for c in output))
+    for values in itertools.product(*(range(sizes[c]) for c in letters)):
+        at = dict(zip(letters, values))
+        product = 1.0
+        for term, a in zip(terms, arrays):
+            product *= a[tuple(at[c] if a.shape[i] > 1 else 0 for i, c in enumerate(term))]
+        out[tuple(at[c] for c in output)] += product
+    return out
+
+
 # ---- the table ------------------------------------------------------------------------
 
 SPECS = [
@@ -976,6 +1026,8 @@ SPECS = [
     OpSpec("outer", mg.outer, np.outer, fixed_shapes_case(lambda n, k, m, b: ((n,), (m,)))),
     OpSpec("addmm", lambda c, a, b, beta, alpha: mg.addmm(c, a, b, beta=beta, alpha=alpha),
            lambda c, a, b, beta, alpha: beta * c + alpha * (a @ b), addmm_case()),
+    OpSpec("einsum", lambda *arrays, equation, explicit: mg.einsum(equation, *arrays),
+           lambda *arrays, equation, explicit: _einsum_loops(explicit, *arrays), einsum_case(), examples=0.6),
     # convolution and pooling
     OpSpec("conv2d", _conv2d, _conv2d_reference, conv2d_case(), examples=0.4),
     OpSpec("max_pool2d", mg.max_pool2d, _max_pool_reference, pool_case(tie_free=True).filter(_has_real_element_per_window),
@@ -1337,3 +1389,14 @@ def test_conv2d_same_padding_keeps_the_size():
     out = mg.conv2d(x, w, padding="same")
     assert out.shape == (1, 3, 5, 4)
     np.testing.assert_allclose(out.array, _conv2d_reference(x.array, w.array, stride=1, padding=1, dilation=1))
+
+
+@pytest.mark.parametrize("equation, explicit, shapes", EINSUM_TEMPLATES, ids=[t[1] for t in EINSUM_TEMPLATES])
+def test_einsum_every_template_forward_gradcheck_and_gradgradcheck(equation, explicit, shapes):
+    """The table samples the templates; this runs each one (sizes 2 and 3, so no dim is 1 by chance)."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape) for shape in shapes(2, 3, 2, 3)]
+    inputs = [mg.tensor(a, dtype=mg.float64, requires_grad=True) for a in arrays]
+    np.testing.assert_allclose(mg.einsum(equation, *inputs).array, _einsum_loops(explicit, *arrays), rtol=1e-12)
+    assert gradcheck(lambda *xs: mg.einsum(equation, *xs), inputs)
+    assert gradgradcheck(lambda *xs: mg.einsum(equation, *xs), inputs)

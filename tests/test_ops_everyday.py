@@ -268,3 +268,38 @@ def test_meshgrid_warns_without_indexing_and_takes_a_list():
         mg.meshgrid(a, b, indexing="ji")
     with pytest.raises(RuntimeError, match="meshgrid: expects 0-d or 1-d tensors"):
         mg.meshgrid(mg.ones(2, 2), indexing="ij")
+
+
+# ---- einsum: forms and errors (values and gradients are in the table) ----------------------
+
+def test_einsum_forms_dtype_and_own_memory():
+    a, b = mg.randn(2, 3), mg.randn(3, 4)
+    out = mg.einsum("ij,jk->ik", [a, b])  # operands as one list
+    assert out.dtype == np.float32 and out.shape == (2, 4)
+    np.testing.assert_allclose(out.array, a.array @ b.array, rtol=1e-5)
+    transposed = mg.einsum("ij->ji", a)
+    transposed.mul_(0)  # numpy gives a view here; ours is the op's own memory
+    assert a.abs().sum().item() > 0
+    np.testing.assert_allclose(mg.einsum("ii", mg.eye(3) * 2).item(), 6.0)
+
+
+def test_einsum_errors_name_the_problem():
+    a, b = mg.randn(2, 3), mg.randn(3, 4)
+    with pytest.raises(ValueError, match="einsum: the equation 'ij,jk->ik' has subscripts for 2 operand"):
+        mg.einsum("ij,jk->ik", a)
+    with pytest.raises(RuntimeError, match="einsum: operand 1 has 2 dimensions, but the equation gives it 3"):
+        mg.einsum("ij,jkl->ik", a, b)
+    with pytest.raises(RuntimeError, match="einsum: operand 1 has size 4 for subscript 'j', which does not broadcast with size 3"):
+        mg.einsum("ij,jk->ik", a, mg.randn(3, 4).T)
+    with pytest.raises(ValueError, match="output subscript 'i' appears more than once"):
+        mg.einsum("ij->ii", a)
+    with pytest.raises(ValueError, match="output subscript 'z' does not appear"):
+        mg.einsum("ij->iz", a)
+    with pytest.raises(ValueError, match="invalid subscript '1'"):
+        mg.einsum("i1->i", a)
+    with pytest.raises(RuntimeError, match="subscript 'i' is repeated in operand 0 for dimensions of sizes 2 and 3"):
+        mg.einsum("ii->i", a)
+    with pytest.raises(RuntimeError, match="einsum: expected all operands to have the same dtype"):
+        mg.einsum("ij,jk->ik", a, b.double())
+    with pytest.raises(TypeError, match="sublist form"):
+        mg.einsum(a, [0, 1], b, [1, 2])

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
-from .shape import reshape, unsqueeze, squeeze, transpose
+from .shape import expand, reshape, unsqueeze, squeeze, transpose
 
 
 class MatMul(Function):
@@ -172,4 +172,154 @@ def outer(input, vec2):
 
 
 
-__all__ = ['addmm', 'bmm', 'dot', 'matmul', 'mm', 'mv', 'outer']
+# ---- einsum --------------------------------------------------------------------------------
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class Einsum(Function):
+    """np.einsum over explicit subscripts: no '...', one size per letter, no letter twice in the
+    output (`einsum` below brings any equation to this form). The VJP of each operand is itself an
+    einsum of the gradient with the other operands."""
+    @staticmethod
+    def forward(ctx, *operands, equation):
+        ctx.save_for_backward(*operands)
+        out = np.einsum(equation, *operands, optimize=len(operands) > 1)  # optimize: BLAS contractions
+        if any(np.may_share_memory(out, a) for a in operands):  # 'ij->ji', 'ii->i' give views
+            out = out.copy()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        operands = ctx.saved_tensors
+        terms, output = ctx.attributes["equation"].split("->")
+        terms = terms.split(",")
+        return tuple(_einsum_operand_grad(grad, output, terms, operands, k) if parent is not None else None
+                     for k, parent in enumerate(ctx.parents))
+
+
+def _einsum_operand_grad(grad, output: str, terms: list, operands, k: int):
+    """d(sum grad * einsum(terms -> output)) / d operand k: the einsum of the gradient and the other
+    operands back to operand k's subscripts.
+
+    A letter repeated in operand k (a diagonal, 'ii') gets a fresh letter for each repeat, tied to
+    the first by an identity matrix: the gradient lives on the diagonal only. A letter only operand
+    k has (summed within it, 'ij->i') comes from a vector of ones: the gradient is broadcast along it.
+    """
+    target = terms[k]
+    sizes = dict(zip(target, operands[k].shape))
+    fresh = iter(c for c in _LETTERS if c not in set(output).union(*terms))
+    others = [(term, operand) for i, (term, operand) in enumerate(zip(terms, operands)) if i != k]
+    subscripts, extra = [], []
+    for letter in target:
+        if letter in subscripts:
+            new = next(fresh)
+            extra.append((letter + new, np.eye(sizes[letter], dtype=grad.dtype)))
+            subscripts.append(new)
+        else:
+            subscripts.append(letter)
+    available = set(output).union(*(term for term, _ in others))
+    for letter in dict.fromkeys(target):
+        if letter not in available:
+            extra.append((letter, np.ones(sizes[letter], dtype=grad.dtype)))
+    pairs = [(output, grad)] + others + extra
+    equation = ",".join(term for term, _ in pairs) + "->" + "".join(subscripts)
+    return Einsum.apply(*(operand for _, operand in pairs), equation=equation)
+
+
+def _parse_einsum(equation: str, shapes: list) -> tuple:
+    """(explicit terms, explicit output, size of each letter) for `equation` over operands of `shapes`:
+    '...' replaced by fresh letters (right-aligned, as broadcasting), the implicit output (the
+    '...' letters, then the letters used once, in alphabetical order) made explicit."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} has subscripts for {len(terms)} operand(s), "
+                         f"but {len(shapes)} were given")
+    for part in terms + [rhs]:
+        rest = part.replace("...", "", 1)
+        bad = [c for c in rest if c not in _LETTERS]
+        if bad:
+            raise ValueError(f"einsum: invalid subscript {bad[0]!r} in {equation!r} - subscripts are letters "
+                             "[a-zA-Z], with at most one '...' per operand")
+    counts = {}
+    for term in terms:
+        for c in term.replace("...", ""):
+            counts[c] = counts.get(c, 0) + 1
+    free = [c for c in _LETTERS if c not in counts and c not in rhs]
+    ellipsis_dims = []
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        if "..." in term and len(shape) >= named:
+            ellipsis_dims.append(len(shape) - named)
+        elif len(shape) != named:
+            raise RuntimeError(f"einsum: operand {i} has {len(shape)} dimensions, but the equation gives it "
+                               f"{named} subscript(s) ({term!r})")
+        else:
+            ellipsis_dims.append(0)
+    width = max(ellipsis_dims, default=0)
+    if width > len(free):
+        raise ValueError(f"einsum: too many dimensions for the 52 subscript letters in {equation!r}")
+    broadcast = "".join(free[:width])
+    terms = [term.replace("...", broadcast[width - e:]) for term, e in zip(terms, ellipsis_dims)]
+    if not arrow:
+        rhs = broadcast + "".join(sorted(c for c, n in counts.items() if n == 1))
+    else:
+        rhs = rhs.replace("...", broadcast)
+    for c in rhs:
+        if rhs.count(c) > 1:
+            raise ValueError(f"einsum: output subscript {c!r} appears more than once in {equation!r}")
+        if not any(c in term for term in terms):
+            raise ValueError(f"einsum: output subscript {c!r} does not appear in the operands of {equation!r}")
+    sizes = {}
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        own = {}
+        for c, n in zip(term, shape):
+            if own.setdefault(c, n) != n:
+                raise RuntimeError(f"einsum: subscript {c!r} is repeated in operand {i} for dimensions of sizes "
+                                   f"{own[c]} and {n} - a repeated subscript takes a diagonal, which needs equal sizes")
+            seen = sizes.get(c, n)
+            if seen != n and 1 not in (seen, n):
+                raise RuntimeError(f"einsum: operand {i} has size {n} for subscript {c!r}, which does not broadcast "
+                                   f"with size {seen} elsewhere (shapes {[tuple(s) for s in shapes]})")
+            sizes[c] = n if seen == 1 else seen
+    return terms, rhs, sizes
+
+
+def einsum(equation: str, *operands):
+    """Sums of products of the operands' elements over the subscripts left out of the output,
+    written in Einstein notation: einsum('ij,jk->ik', a, b) is a @ b.
+
+    Args:
+        equation: comma-separated subscripts (letters) per operand, '->' and the output's; without
+            '->', the output is the letters used once, in alphabetical order. A letter repeated in
+            one operand takes its diagonal; '...' stands for leading (broadcast) dims; dims that
+            share a letter must have equal sizes or size 1 (broadcast).
+        operands: tensors of one dtype (or one list of them).
+
+    Returns:
+        Tensor with one dim per output subscript. Each operand's gradient is itself an einsum, so
+        higher derivatives work too.
+    """
+    if not isinstance(equation, str):
+        raise TypeError("einsum: the sublist form einsum(a, [0, 1], b, [1, 2]) is not supported - pass an "
+                        "equation string first, as einsum('ij,jk->ik', a, b)")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    operands = [op if isinstance(op, Tensor) else Tensor(np.asarray(op)) for op in operands]
+    dtypes = {op.dtype for op in operands}
+    if len(dtypes) > 1:
+        raise RuntimeError(f"einsum: expected all operands to have the same dtype, got "
+                           f"{', '.join(str(op.dtype) for op in operands)} - convert them with .to(dtype)")
+    terms, output, sizes = _parse_einsum(equation, [op.shape for op in operands])
+    expanded = []
+    for term, op in zip(terms, operands):
+        shape = tuple(sizes[c] for c in term)
+        expanded.append(expand(op, shape) if op.shape != shape else op)  # size-1 dims broadcast
+    return Einsum.apply(*expanded, equation=",".join(terms) + "->" + output)
+
+
+__all__ = ['addmm', 'bmm', 'dot', 'einsum', 'matmul', 'mm', 'mv', 'outer']
