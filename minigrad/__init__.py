@@ -14,7 +14,8 @@ from .dtypes import (float16, half, float32, float64, double, int8, uint8, int16
 from .dtypes import float, int  # noqa: F401  (PyTorch spells mg.float, mg.int)
 from .tensor import Tensor, is_tensor
 from .device import device  # noqa: E402  (the class, as torch.device; the module stays in sys.modules)
-from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+                        is_inference_mode_enabled)
 from .random import (manual_seed, seed, initial_seed, get_rng_state, set_rng_state, Generator,
                      default_generator)
 from .ops import *  # noqa: F401,F403

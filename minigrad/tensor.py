@@ -227,6 +227,15 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
+    def __format__(self, spec: str) -> str:
+        """`f"{loss:.4f}"` formats the value of a one-element tensor; no spec gives the repr."""
+        if not spec:
+            return self.__repr__()
+        if self.array.size != 1:
+            raise TypeError(f"format: the format spec {spec!r} needs a one-element tensor, this one "
+                            f"has shape {self.shape} - format .item() of one element, or .tolist()")
+        return format(self.array.item(), spec)
+
     def __bool__(self) -> bool:
         if self.array.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with {self.array.size} elements is "
