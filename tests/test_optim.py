@@ -673,3 +673,284 @@ def test_trains_least_squares_with_schedule_in_float32():
         scheduler.step()
     assert w.dtype == mg.float32
     np.testing.assert_allclose(w.array, true_w.array, atol=1e-3)
+
+
+# ---- L-BFGS ------------------------------------------------------------------------------------
+def quartic(x):
+    """f = x'Ax/2 - b'x + 0.1 sum x^4 (convex, not quadratic: the curvature pairs matter) and its gradient."""
+    return 0.5 * x @ A @ x - B @ x + 0.1 * np.sum(x ** 4), A @ x - B + 0.4 * x ** 3
+
+
+def quartic_closure(opt, w, calls=None):
+    A_, B_ = mg.tensor(A, dtype=w.dtype), mg.tensor(B, dtype=w.dtype)
+
+    def closure():
+        if calls is not None:
+            calls.append(w.array.copy())
+        opt.zero_grad()
+        loss = 0.5 * (w * (A_ @ w)).sum() - (B_ * w).sum() + 0.1 * (w ** 4).sum()
+        loss.backward()
+        return loss
+    return closure
+
+
+def ref_lbfgs_steps(x, fgrad, n_steps, lr, max_iter, history_size, max_eval=None, tolerance_grad=1e-7,
+                    tolerance_change=1e-9):
+    """Textbook L-BFGS (two-loop recursion, Nocedal & Wright alg. 7.4) with PyTorch's fixed-step rules:
+    the positions after each of n_steps calls of step(), in float64, and the number of iterations run."""
+    max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
+    S, Y, gamma, k = [], [], 1.0, 0
+    g_prev = d = t = None
+    positions = []
+    for _ in range(n_steps):
+        f, g = fgrad(x)
+        evals = 1
+        for it in range(max_iter):
+            if np.abs(g).max() <= tolerance_grad:
+                break
+            k += 1
+            if k > 1:
+                s, y = t * d, g - g_prev
+                if y @ s > 1e-10:
+                    S, Y = (S + [s])[-history_size:], (Y + [y])[-history_size:]
+                    gamma = (y @ s) / (y @ y)
+            q, alphas = g.copy(), []
+            for s_i, y_i in zip(reversed(S), reversed(Y)):
+                alphas.append((s_i @ q) / (y_i @ s_i))
+                q = q - alphas[-1] * y_i
+            r = gamma * q
+            for s_i, y_i, a_i in zip(S, Y, reversed(alphas)):
+                r = r + s_i * (a_i - (y_i @ r) / (y_i @ s_i))
+            d = -r
+            g_prev, f_prev = g, f
+            t = lr * min(1.0, 1.0 / np.abs(g).sum()) if k == 1 else lr
+            if g @ d > -tolerance_change:
+                break
+            x = x + t * d
+            if it == max_iter - 1:
+                break
+            f, g = fgrad(x)
+            evals += 1
+            if evals >= max_eval or np.abs(t * d).max() <= tolerance_change or abs(f - f_prev) < tolerance_change:
+                break
+        positions.append(x)
+    return positions, k
+
+
+@pytest.mark.parametrize("max_iter, max_eval", [(3, 10), (4, None), (7, None)])
+def test_lbfgs_matches_textbook_reference_over_several_steps(max_iter, max_eval):
+    # history_size=2 < the iterations run, so old pairs are dropped as well; the default max_eval
+    # (max_iter * 5 // 4) ends a step after 4 closure calls when max_iter is 4
+    w = mg.tensor(W0, dtype=mg.float64, requires_grad=True)
+    history_size = 2
+    opt = optim.LBFGS([w], lr=0.8, max_iter=max_iter, max_eval=max_eval, history_size=history_size)
+    calls = []
+    closure = quartic_closure(opt, w, calls)
+    expected, n_iter = ref_lbfgs_steps(W0.copy(), quartic, 3, lr=0.8, max_iter=max_iter, max_eval=max_eval,
+                                       history_size=history_size)
+    for i, x in enumerate(expected):
+        loss = opt.step(closure)
+        np.testing.assert_allclose(w.array, x, rtol=1e-10, atol=1e-12, err_msg=f"after step {i + 1}")
+    assert isinstance(loss, mg.Tensor)
+    state = opt.state[w]
+    assert len(calls) == state["func_evals"]
+    assert n_iter > 2 * history_size
+    assert state["n_iter"] == n_iter and len(state["old_dirs"]) == len(state["old_stps"]) == len(state["ro"]) == 2
+    # the first step's first update alone: x - lr * min(1, 1 / |g|_1) * g
+    w1 = mg.tensor(W0, dtype=mg.float64, requires_grad=True)
+    first = optim.LBFGS([w1], lr=0.8, max_iter=1)
+    first.step(quartic_closure(first, w1))
+    g0 = quartic(W0)[1]
+    np.testing.assert_allclose(w1.array, W0 - 0.8 * min(1.0, 1.0 / np.abs(g0).sum()) * g0, rtol=1e-13)
+
+
+@pytest.mark.parametrize("lr", [1.0, 10.0, 1e-3])
+def test_lbfgs_strong_wolfe_first_iteration_on_a_quadratic(lr):
+    # along d = -g a quadratic is a parabola, which cubic interpolation fits exactly: once the first
+    # trial step overshoots (large lr), the zoom ends at the line minimum t* = g.g / g'Ag. A short first
+    # trial (small lr) is extrapolated instead, by 10x at a time, until the Wolfe conditions hold
+    x0 = W0 * 0.1
+    w = mg.tensor(x0, requires_grad=True, dtype=mg.float64)
+    opt = optim.LBFGS([w], lr=lr, max_iter=1, line_search_fn="strong_wolfe")
+    A_, B_ = mg.tensor(A), mg.tensor(B)
+    calls = []
+
+    def closure():
+        calls.append(w.array.copy())
+        opt.zero_grad()
+        loss = 0.5 * (w * (A_ @ w)).sum() - (B_ * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    g = A @ x0 - B
+    t_star, t0 = (g @ g) / (g @ A @ g), lr * min(1.0, 1.0 / np.abs(g).sum())
+    assert len(calls) >= 3  # the search evaluated more than its first trial step
+    if t0 > t_star:
+        np.testing.assert_allclose(w.array, x0 - t_star * g, rtol=1e-9)
+    else:
+        t = opt.state[w]["t"]
+        assert t == pytest.approx(100 * t0, rel=1e-12) and t < t_star
+        np.testing.assert_allclose(w.array, x0 - t * g, rtol=1e-12)
+        g_new = A @ w.array - B
+        assert abs(g_new @ g) <= 0.9 * (g @ g)  # curvature condition, met after two extrapolations
+
+
+def test_lbfgs_strong_wolfe_steps_satisfy_the_wolfe_conditions():
+    # one iteration per step() (the history carries over): each move is t d with t meeting both conditions
+    xy = mg.tensor([-1.5, 2.0], dtype=mg.float64, requires_grad=True)
+    opt = optim.LBFGS([xy], lr=1, max_iter=1, line_search_fn="strong_wolfe")
+    closure = _rosenbrock_closure(opt, xy)
+    for i in range(8):
+        x0 = xy.array.copy()
+        f0, g0 = rosenbrock_np(x0)
+        opt.step(closure)
+        d, t = opt.state[xy]["d"].array, opt.state[xy]["t"]
+        f1, g1 = rosenbrock_np(xy.array)
+        assert g0 @ d < 0, f"step {i}: not a descent direction"
+        np.testing.assert_allclose(xy.array, x0 + t * d, rtol=1e-12)
+        assert f1 <= f0 + 1e-4 * t * (g0 @ d), f"step {i}: no sufficient decrease"
+        assert abs(g1 @ d) <= 0.9 * abs(g0 @ d), f"step {i}: curvature condition fails"
+    assert rosenbrock(xy).item() < rosenbrock_np([-1.5, 2.0])[0] / 2
+
+
+def rosenbrock_np(v):
+    x, y = v
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2, np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+
+
+def _rosenbrock_closure(opt, xy, counter=None):
+    def closure():
+        if counter is not None:
+            counter.append(1)
+        opt.zero_grad()
+        loss = rosenbrock(xy)
+        loss.backward()
+        return loss
+    return closure
+
+
+def test_lbfgs_minimizes_rosenbrock_and_strong_wolfe_needs_fewer_calls():
+    calls = {}
+    for line_search_fn in (None, "strong_wolfe"):
+        xy = mg.tensor([-1.5, 2.0], dtype=mg.float64, requires_grad=True)
+        opt = optim.LBFGS([xy], lr=1, max_iter=200, max_eval=400, tolerance_grad=1e-10, tolerance_change=1e-14,
+                          line_search_fn=line_search_fn)
+        counter = []
+        opt.step(_rosenbrock_closure(opt, xy, counter))
+        np.testing.assert_allclose(xy.array, [1.0, 1.0], atol=1e-6, err_msg=str(line_search_fn))
+        assert rosenbrock(xy).item() < 1e-12
+        calls[line_search_fn] = len(counter)
+        assert opt.state[xy]["func_evals"] == len(counter)
+    assert calls["strong_wolfe"] < calls[None], calls
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_least_squares_curve_fit_reaches_the_optimum(line_search_fn):
+    # a cubic polynomial fitted to noisy samples: the optimum is numpy's least-squares solution
+    rng = np.random.default_rng(1)
+    t = np.linspace(-1, 1, 40)
+    y = np.sin(2 * t) + 0.05 * rng.normal(size=t.shape)
+    V = np.vander(t, 4)
+    optimum = np.linalg.lstsq(V, y, rcond=None)[0]
+    coef = mg.zeros(4, dtype=mg.float64, requires_grad=True)
+    V_, y_ = mg.tensor(V), mg.tensor(y)
+    opt = optim.LBFGS([coef], lr=1, max_iter=50, tolerance_grad=1e-12, tolerance_change=1e-15,
+                      line_search_fn=line_search_fn)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((V_ @ coef - y_) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    np.testing.assert_allclose(coef.array, optimum, rtol=1e-6, atol=1e-8)
+
+
+def test_lbfgs_nonlinear_curve_fit_float32():
+    # y = a exp(-b x) + c from exact samples, in float32: the parameters come back
+    x = np.linspace(0, 3, 30)
+    y = 2.0 * np.exp(-1.3 * x) + 0.5
+    x_, y_ = mg.tensor(x, dtype=mg.float32), mg.tensor(y, dtype=mg.float32)
+    a, b, c = (mg.tensor([v], requires_grad=True) for v in (1.0, 1.0, 0.0))
+    opt = optim.LBFGS([a, b, c], lr=1, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a * mg.exp(-b * x_) + c - y_) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    assert a.dtype == b.dtype == mg.float32 and opt.state[a]["d"].dtype == mg.float32
+    np.testing.assert_allclose([a.item(), b.item(), c.item()], [2.0, 1.3, 0.5], atol=2e-3)
+
+
+@pytest.mark.parametrize("through_numpy", [False, True])
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_state_dict_round_trip_continues_identically(line_search_fn, through_numpy):
+    w, m = make_params(mg.float64)
+    opt = optim.LBFGS([w, m], lr=0.5, max_iter=3, history_size=4, line_search_fn=line_search_fn)
+
+    def closure_for(opt, w, m):
+        def closure():
+            opt.zero_grad()
+            loss = quartic_loss(w) + ((m - mg.tensor(C)) ** 4).sum()
+            loss.backward()
+            return loss
+        return closure
+
+    for _ in range(2):
+        opt.step(closure_for(opt, w, m))
+    saved = opt.state_dict()
+    assert sorted(saved["state"]) == [0]  # everything lives with the first parameter, as in PyTorch
+    assert {"func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad",
+            "prev_loss"} <= set(saved["state"][0])
+    old_dirs = [v.array.copy() for v in saved["state"][0]["old_dirs"]]
+    w2, m2 = mg.tensor(w.array, requires_grad=True), mg.tensor(m.array, requires_grad=True)
+    opt2 = optim.LBFGS([w2, m2], lr=0.01)
+    if through_numpy:
+        state = {str(i): {k: (np.array([x.array if isinstance(x, mg.Tensor) else x for x in v], dtype=object
+                                        if any(x is None for x in v) else None) if isinstance(v, list)
+                              else np.array(v.array) if isinstance(v, mg.Tensor) else np.array(v))
+                          for k, v in s.items()} for i, s in saved["state"].items()}
+        opt2.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+    else:
+        opt2.load_state_dict(saved)
+    assert opt2.param_groups[0]["lr"] == 0.5 and type(opt2.state[w2]["n_iter"]) is int
+    for _ in range(2):
+        opt.step(closure_for(opt, w, m))
+        opt2.step(closure_for(opt2, w2, m2))
+        assert np.array_equal(w.array, w2.array) and np.array_equal(m.array, m2.array)
+    # the saved history did not move with the optimizer
+    assert all(np.array_equal(v.array, o) for v, o in zip(saved["state"][0]["old_dirs"], old_dirs))
+
+
+def quartic_loss(w):
+    return 0.5 * (w * (mg.tensor(A) @ w)).sum() - (mg.tensor(B) * w).sum() + 0.1 * (w ** 4).sum()
+
+
+def test_lbfgs_errors_and_early_exit():
+    a, b = _param(), _param()
+    with pytest.raises(ValueError, match=r"LBFGS: doesn't support per-parameter options \(parameter groups\)"):
+        optim.LBFGS([{"params": [a]}, {"params": [b]}])
+    with pytest.raises(ValueError, match="LBFGS: unknown line_search_fn 'armijo' - expected None or 'strong_wolfe'"):
+        optim.LBFGS([a], line_search_fn="armijo")
+    opt = optim.LBFGS([a])
+    with pytest.raises(RuntimeError, match="LBFGS: step\\(\\) needs a closure"):
+        opt.step()
+    assert opt.param_groups[0]["max_eval"] == 25 and optim.LBFGS([b], max_iter=10).defaults["max_eval"] == 12
+    calls = []
+
+    def flat():  # zero gradient: one call, no update
+        calls.append(1)
+        opt.zero_grad()
+        loss = (a * 0).sum()
+        loss.backward()
+        return loss
+
+    opt.step(flat)
+    assert calls == [1] and a.array.tolist() == [0.0, 0.0, 0.0]
