@@ -1,5 +1,7 @@
 """DataLoader: iterate over a dataset in (shuffled) batches, as `torch.utils.data.DataLoader`.
 
+Its sampler gives the order of the indices (SequentialSampler, RandomSampler when
+shuffling, or the one passed in), its batch sampler cuts them into batches.
 Two ways to make a batch:
 
 - fast path: when no `collate_fn` is given and the dataset answers
@@ -12,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from numbers import Number
+from itertools import islice
 from typing import Callable, Iterator
 
 import numpy as np
 
-from ..dtypes import as_array
-from ..tensor import Tensor, _make
-from .dataset import resolve_generator
+from ... import random as _random
+from ...dtypes import as_array
+from ...tensor import Tensor, _make
+from .dataset import IterableDataset, resolve_generator
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 def _stack(values: list) -> Tensor:
@@ -81,20 +86,59 @@ def _wrap(batch):
     return batch
 
 
+def default_convert(data):
+    """What a loader without batching (batch_size=None) yields: numpy arrays and scalars become
+    tensors, inside tuples, lists and dicts too; everything else is kept as it is."""
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "OSUV":
+        return _make(data)
+    if isinstance(data, np.generic) and not isinstance(data, (np.str_, np.bytes_)):
+        return _make(np.asarray(data))
+    if isinstance(data, Mapping):
+        return {key: default_convert(value) for key, value in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(d) for d in data)
+    return data
+
+
+def get_worker_info():
+    """None: minigrad's DataLoader makes every batch in the main process (there are no workers)."""
+    return None
+
+
 class DataLoader:
     """Iterate over a dataset in batches, optionally reshuffled every epoch.
 
+    Takes every argument `torch.utils.data.DataLoader` takes, with its defaults and its errors
+    for arguments that exclude each other (`sampler` with `shuffle`; `batch_sampler` with
+    `batch_size`, `shuffle`, `sampler` or `drop_last`; an IterableDataset with any of them).
+
     Args:
-        dataset: a dataset (`len(ds)` and `ds[i]`; `ds.get_batch(indices)` enables the fast path).
-        batch_size: samples per batch (the last batch may be smaller unless `drop_last`).
-        shuffle: draw a new random order at the start of every epoch.
-        drop_last: drop the last batch if it has fewer than `batch_size` samples.
-        generator: a numpy Generator (or int seed) to shuffle with. Default: minigrad's
-            generator, so `mg.manual_seed(s)` makes the order repeatable.
-        seed: alternatively, an int: the loader makes its own Generator from it once,
-            so every epoch differs but the sequence of epochs is repeatable.
+        dataset: a map-style dataset (`len(ds)` and `ds[i]`; `ds.get_batch(indices)` enables the
+            fast path) or an IterableDataset (batches of consecutive samples).
+        batch_size: samples per batch (the last batch may be smaller unless `drop_last`); None
+            yields the samples one by one, unbatched (numpy arrays turned into tensors).
+        shuffle: draw a new random order at the start of every epoch (a RandomSampler).
+        sampler: the order of the indices (a Sampler or any iterable of indices).
+        batch_sampler: yields whole lists of indices, one list per batch.
+        num_workers: accepted for PyTorch code; minigrad has no worker processes. Every batch is
+            made in the main process, in order, whatever the value; `get_worker_info()` is None.
         collate_fn: merges a list of samples into a batch (default: `default_collate`).
             Giving one turns the fast path off.
+        pin_memory, pin_memory_device, timeout, multiprocessing_context, prefetch_factor,
+        in_order: accepted and checked as PyTorch checks them, and otherwise without effect
+            (there is no device memory to pin and no worker to wait for).
+        drop_last: drop the last batch if it has fewer than `batch_size` samples.
+        worker_init_fn: with num_workers > 0, called as `worker_init_fn(0)` in the main process
+            when each epoch's iteration starts (only at the first one with persistent_workers),
+            as PyTorch calls it in each new worker; never called with num_workers=0 (as PyTorch).
+        generator: a `minigrad.Generator` for the shuffling order (PyTorch's generator=); a numpy
+            Generator or an int seed are accepted too. Default: minigrad's default generator, so
+            `mg.manual_seed(s)` makes the order repeatable.
+        persistent_workers: see worker_init_fn; needs num_workers > 0, as in PyTorch.
+        seed: (minigrad's own) an int: the loader makes its own generator from it once, so
+            every epoch differs but the sequence of epochs is repeatable.
 
     Yields:
         Batches: for `(x, y)` samples, tuples `(x (B, ...), y (B, ...))` of tensors.
@@ -105,52 +149,127 @@ class DataLoader:
         ...     loss = F.cross_entropy(model(xb), yb)
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator=None, seed: int | None = None, collate_fn: Callable | None = None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn: Callable | None = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable | None = None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True, seed: int | None = None):
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             "multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing. Let "
+                             "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
+        if batch_size is not None and (isinstance(batch_size, bool) or
+                                       not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive int (or None for no batching), "
+                             f"got {batch_size!r}")
+        if isinstance(dataset, IterableDataset):
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={value}")
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive "
+                             "with drop_last")
+        if seed is not None or isinstance(generator, (int, np.integer)):
+            # A seed makes one generator now (not one per epoch): epochs differ, runs repeat.
+            generator = resolve_generator(generator, seed, where="DataLoader")
+        elif generator is not None and not isinstance(generator, (_random.Generator, np.random.Generator)):
+            raise TypeError(f"DataLoader: generator must be a minigrad.Generator, got {type(generator).__name__}")
+
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = bool(pin_memory)
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers = bool(persistent_workers)
+        self.in_order = in_order
+        self.generator = generator
+        self.shuffle = shuffle
+        if sampler is None and not isinstance(dataset, IterableDataset):
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None and sampler is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.drop_last = bool(drop_last)
+        # the fast path stands in for default_collate only, so only when no collate_fn was given
+        self._fast = collate_fn is None
+        if collate_fn is None:
+            collate_fn = default_collate if batch_sampler is not None or \
+                (isinstance(dataset, IterableDataset) and batch_size is not None) else default_convert
         self.collate_fn = collate_fn
-        # A seed makes one generator now (not one per epoch): epochs differ, runs repeat.
-        self.generator = None if generator is None and seed is None else \
-            resolve_generator(generator, seed, where="DataLoader")
+        self._workers_started = False
 
     def __len__(self) -> int:
-        """The number of batches per epoch."""
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def _order(self) -> np.ndarray:
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n, dtype=np.int64)
-        generator = self.generator if self.generator is not None else resolve_generator()
-        return generator.permutation(n).astype(np.int64, copy=False)
+        """The number of batches per epoch (samples, when batch_size is None)."""
+        if isinstance(self.dataset, IterableDataset):
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def __iter__(self) -> Iterator:
+        if self.num_workers > 0 and self.worker_init_fn is not None and \
+                not (self.persistent_workers and self._workers_started):
+            self.worker_init_fn(0)
+        self._workers_started = True
+        if isinstance(self.dataset, IterableDataset):
+            return self._stream()
+        if self.batch_sampler is None:
+            return (self.collate_fn(self.dataset[index]) for index in self.sampler)
         # The order is drawn here, when iteration starts, not lazily at the first batch.
-        return self._batches(self._order())
+        batches = None
+        if type(self.batch_sampler).__iter__ is BatchSampler.__iter__:
+            batches = self.batch_sampler._epoch_batches()
+        return self._batches(iter(self.batch_sampler) if batches is None else batches)
 
-    def _batches(self, order: np.ndarray) -> Iterator:
-        get_batch = getattr(self.dataset, "get_batch", None) if self.collate_fn is None else None
-        collate = self.collate_fn or default_collate
-        for start in range(0, len(order), self.batch_size):
-            indices = order[start:start + self.batch_size]
-            if self.drop_last and len(indices) < self.batch_size:
-                return
+    def _batches(self, index_batches) -> Iterator:
+        get_batch = getattr(self.dataset, "get_batch", None) if self._fast else None
+        for indices in index_batches:
             if get_batch is not None:
-                batch = get_batch(indices)
+                array = indices if isinstance(indices, np.ndarray) else np.asarray(indices)
+                batch = get_batch(array) if array.dtype.kind in "iu" and array.ndim == 1 else None
                 if batch is not None:
                     yield _wrap(batch)
                     continue
                 get_batch = None  # this dataset has no fast path: stop asking
-            yield collate([self.dataset[int(i)] for i in indices])
+            if isinstance(indices, np.ndarray):
+                indices = indices.tolist()
+            yield self.collate_fn([self.dataset[i] for i in indices])
+
+    def _stream(self) -> Iterator:
+        samples = iter(self.dataset)
+        if self.batch_size is None:
+            yield from (self.collate_fn(sample) for sample in samples)
+            return
+        while True:
+            batch = list(islice(samples, self.batch_size))
+            if not batch or (self.drop_last and len(batch) < self.batch_size):
+                return
+            yield self.collate_fn(batch)
 
     def __repr__(self) -> str:
         return (f"DataLoader({type(self.dataset).__name__}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, {len(self)} batches)")
+                f"shuffle={self.shuffle}, drop_last={self.drop_last})")
