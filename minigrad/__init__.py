@@ -32,6 +32,7 @@ from . import distributions  # noqa: E402
 from . import data  # noqa: E402
 from . import utils  # noqa: E402  (torch.utils.data)
 from . import viz  # noqa: E402
+from .summary import summary  # noqa: E402
 from .serialization import save, load  # noqa: E402
 # the frame around the model: what PyTorch programs ask about devices, precision and threads
 from . import cuda, accelerator, amp, backends  # noqa: E402
