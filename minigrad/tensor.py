@@ -391,6 +391,9 @@ class Tensor:
 
     clip_ = clamp_
 
+    def nan_to_num_(self, nan: float = 0.0, posinf=None, neginf=None) -> "Tensor":
+        return self._inplace("nan_to_num_", lambda a: ops.nan_to_num(a, nan, posinf, neginf))
+
     def copy_(self, source, non_blocking: bool = False) -> "Tensor":
         """Copy `source` (broadcast to self's shape) into self."""
         def compute(a, b):
@@ -671,6 +674,9 @@ class Tensor:
 
     def where(self, condition, other):
         return ops.where(condition, self, other)
+
+    def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None):
+        return ops.nan_to_num(self, nan, posinf, neginf)
 
     # reductions
     def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):

@@ -927,6 +927,10 @@ SPECS = [
     OpSpec("clamp", lambda a, min, max: mg.clamp(a, min, max), lambda a, min, max: np.clip(a, min, max),
            clamp_case()),
     OpSpec("lerp", lambda a, b: mg.lerp(a, b, 0.25), lambda a, b: a + 0.25 * (b - a), binary()),
+    OpSpec("nan_to_num", lambda a, **kw: a.nan_to_num(**kw), lambda a, **kw: np.nan_to_num(a, **kw),
+           unary(st.one_of(st.sampled_from([np.nan, np.inf, -np.inf]), bounded_floats()),
+                 nan=st.sampled_from([0.0, 2.5]), posinf=st.sampled_from([1e3, 5.0]),
+                 neginf=st.sampled_from([-1e3, -5.0]))),  # defaults (the dtype's extremes): tests/test_ops_everyday.py
     # reductions
     OpSpec("sum", lambda a, dim, keepdim: a.sum(dim, keepdim=keepdim),
            lambda a, dim, keepdim: np.sum(a, axis=dim, keepdims=keepdim), reduction()),
@@ -1139,7 +1143,9 @@ def test_table_covers_the_public_ops():
                      "pad", "flip", "clone", "repeat", "tril", "triu", "masked_fill", "index_put", "matmul", "mm",
                      "bmm", "addmm", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "softmax", "log_softmax",
                      "layer_norm", "embedding", "dropout_eval", "addcmul", "tanh_backward", "sigmoid_backward",
-                     "relu_backward", "binary_cross_entropy", "binary_cross_entropy_backward"]:
+                     "relu_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
+                     "cumprod", "sort", "topk", "roll", "narrow", "index_select", "masked_select", "scatter",
+                     "scatter_add", "repeat_interleave", "meshgrid", "einsum", "nan_to_num"]:
         assert required in names, required
 
 

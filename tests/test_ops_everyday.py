@@ -303,3 +303,40 @@ def test_einsum_errors_name_the_problem():
         mg.einsum("ij,jk->ik", a, b.double())
     with pytest.raises(TypeError, match="sublist form"):
         mg.einsum(a, [0, 1], b, [1, 2])
+
+
+# ---- nan_to_num and clamp_ -------------------------------------------------------------------
+
+def test_nan_to_num_defaults_are_the_dtypes_extremes_and_the_gradient_skips_replaced_elements():
+    for dtype in (np.float32, np.float64):
+        x = mg.tensor([float("nan"), float("inf"), -float("inf"), 1.5], dtype=dtype)
+        out = mg.nan_to_num(x)
+        info = np.finfo(dtype)
+        np.testing.assert_array_equal(out.array, np.array([0.0, info.max, info.min, 1.5], dtype=dtype))
+        assert out.dtype == dtype
+    x = mg.tensor([float("nan"), float("inf"), -float("inf"), 1.5], dtype=mg.float64, requires_grad=True)
+    out = x.nan_to_num(nan=-1.0, posinf=9.0)
+    assert out.tolist() == [-1.0, 9.0, np.finfo(np.float64).min, 1.5]
+    (out * 3).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 3.0]
+    ints = mg.tensor([1, 2])
+    copy = ints.nan_to_num()
+    assert copy.tolist() == [1, 2] and not np.shares_memory(copy.array, ints.array)
+
+
+def test_nan_to_num_and_clamp_in_place():
+    x = mg.tensor([float("nan"), 2.0, float("inf")])
+    assert x.nan_to_num_(posinf=7.0) is x and x.tolist() == [0.0, 2.0, 7.0] and x._version == 1
+    leaf = mg.tensor([-2.0, 0.5, 3.0], dtype=mg.float64, requires_grad=True)
+    y = leaf * 2
+    assert y.clamp_(-1.0, 2.0) is y
+    assert y.tolist() == [-1.0, 1.0, 2.0]
+    y.sum().backward()
+    assert leaf.grad.tolist() == [0.0, 2.0, 0.0]  # only the element inside the bounds passes
+    z = mg.tensor([-2.0, 0.5, 3.0])
+    z.clamp_(min=mg.tensor([-1.0, 1.0, 0.0]))
+    assert z.tolist() == [-1.0, 1.0, 3.0]
+    z.clip_(max=0.0)
+    assert z.tolist() == [-1.0, 0.0, 0.0]
+    with pytest.raises(RuntimeError, match="clamp_: a leaf tensor that requires grad"):
+        leaf.clamp_(0.0, 1.0)

@@ -721,6 +721,20 @@ def lerp(input, end, weight):
     return input + weight * (end - input)
 
 
+def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None):
+    """input with nan, +inf and -inf replaced by `nan`, `posinf` and `neginf` (None: the dtype's
+    largest and smallest finite values).
+
+    The gradient passes where input is finite and is 0 at the replaced elements (as PyTorch's).
+    Integer tensors come back as a copy.
+    """
+    data = _data(input)
+    if data.dtype.kind != "f":
+        return _make(np.array(data, copy=True))
+    replaced = np.nan_to_num(data, nan=nan, posinf=posinf, neginf=neginf)  # keeps the dtype
+    return where(np.isfinite(data), input, replaced)
+
+
 # ---- comparisons: tensors (or bools) that never require grad -------------------------------
 
 def _comparison_operands(op: str, input, other):
@@ -794,4 +808,4 @@ def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: 
 
 __all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where',
            'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal',
-           'not_equal', 'equal', 'isclose', 'allclose']
+           'not_equal', 'equal', 'isclose', 'allclose', 'nan_to_num']
