@@ -12,6 +12,7 @@ import gc as _gc
 from .dtypes import (float16, half, float32, float64, double, int8, uint8, int16, short,
                      int32, int64, long, bool)
 from .dtypes import float, int  # noqa: F401  (PyTorch spells mg.float, mg.int)
+from .dtypes import bfloat16, finfo, iinfo, get_default_dtype, set_default_dtype, is_floating_point
 from .tensor import Tensor, is_tensor
 from .device import device  # noqa: E402  (the class, as torch.device; the module stays in sys.modules)
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
