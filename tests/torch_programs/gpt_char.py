@@ -201,6 +201,10 @@ def main():
     out = model.generate(context, max_new_tokens=12, top_k=3, generator=sample_gen)[0].tolist()
     follows = sum(out[i] == (out[i - 1] + out[i - 2]) % VOCAB for i in range(2, len(out)))
     print("sample:", out, f"({follows}/{len(out) - 2} follow the rule)")
+    # the same seed gives the same sample
+    again = model.generate(context, max_new_tokens=12, top_k=3,
+                           generator=torch.Generator().manual_seed(2024))[0].tolist()
+    assert again == out, (out, again)
 
     print(f"RESULT initial_loss={initial.item():.4f} final_loss={final.item():.4f}")
     assert final.item() < 0.5 * initial.item(), (initial.item(), final.item())
