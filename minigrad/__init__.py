@@ -36,7 +36,7 @@ from . import viz  # noqa: E402
 from .summary import summary  # noqa: E402
 from .serialization import save, load  # noqa: E402
 # the frame around the model: what PyTorch programs ask about devices, precision and threads
-from . import cuda, accelerator, amp, backends  # noqa: E402
+from . import cuda, accelerator, amp, backends, distributed  # noqa: E402
 from .amp import autocast, GradScaler  # noqa: E402
 from .runtime import (compile, set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
                       get_num_interop_threads, set_float32_matmul_precision,

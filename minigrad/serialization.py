@@ -38,7 +38,8 @@ import numpy as np
 from .atomic import atomic_write
 from .tensor import Tensor, _check_device, _make
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "add_safe_globals", "safe_globals",
+           "get_safe_globals", "clear_safe_globals"]
 
 FORMAT = "minigrad-checkpoint"
 VERSION = 1
@@ -82,12 +83,23 @@ def save(obj: Any, f) -> None:
         TypeError: `obj` holds something else (a set, a custom object, an object
             array, a dict key that is not str or int); the message names its key path.
     """
+    if callable(getattr(obj, "state_dict", None)):
+        raise TypeError(_whole_object(obj, "save"))
     root, entries, arrays = _encode_all(obj)   # all type errors come before touching the disk
     if hasattr(f, "write"):
         _write_zip(f, root, entries, arrays)
         return
     with atomic_write(f, "save") as out:
         _write_zip(out, root, entries, arrays)
+
+
+def _whole_object(obj, where: str) -> str:
+    """The refusal for a whole Module or Optimizer: checkpoints hold their state dicts."""
+    kind = type(obj).__name__
+    name = "model" if hasattr(obj, "parameters") and hasattr(obj, "forward") else "optimizer"
+    return (f"{where}: cannot store a whole {kind} object - minigrad saves data, not objects "
+            f"(nothing is pickled); save its state dict: `mg.save({name}.state_dict(), f)`, and "
+            f"later build the {name} again and call `{name}.load_state_dict(mg.load(f))`")
 
 
 def _encode_all(obj):
@@ -153,6 +165,8 @@ def _encode_all(obj):
                 return {"type": kind, "items": [encode(v, path + (i,)) for i, v in enumerate(value)]}
             finally:
                 open_containers.discard(id(value))
+        if callable(getattr(value, "state_dict", None)):
+            raise TypeError(_whole_object(value, f"save ({_where(path)})"))
         raise TypeError(
             f"save: cannot store the {type(value).__name__} at {_where(path)} - expected dict, "
             f"list, tuple, Tensor, np.ndarray, int, float, bool, str or None")
@@ -396,3 +410,42 @@ def _decode(node: dict, arrays: list, label: str) -> Any:
     if type(value) is not expected:
         raise CheckpointError(label, f"is corrupt: a {kind} holds {value!r}")
     return float(value) if kind == "float" else value
+
+
+# ---- PyTorch's allow-list for unpickling ---------------------------------------------
+
+_safe_globals: list = []
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Accepted for PyTorch compatibility (torch.serialization.add_safe_globals).
+
+    PyTorch's `load(weights_only=True)` unpickles only the classes on this list. minigrad never
+    unpickles anything, so the list changes nothing: it is only kept, for `get_safe_globals`.
+    """
+    _safe_globals.extend(safe_globals)
+
+
+def get_safe_globals() -> list:
+    return list(_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    _safe_globals.clear()
+
+
+class safe_globals:
+    """Context manager accepted for PyTorch compatibility: within it, `safe_globals` are on the
+    allow-list, which changes nothing in minigrad (it never unpickles; see add_safe_globals)."""
+
+    def __init__(self, safe_globals: list):
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self):
+        self._saved = list(_safe_globals)
+        _safe_globals.extend(self.safe_globals)
+        return self
+
+    def __exit__(self, *exc):
+        _safe_globals[:] = self._saved
+        return False

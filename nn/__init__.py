@@ -24,3 +24,5 @@ from .transformer import (TransformerEncoderLayer, TransformerEncoder, Transform
                           TransformerDecoder, Transformer, PositionalEncoding)
 from . import course
 from . import modules  # noqa: E402  (PyTorch's class paths, nn.modules.linear.Linear ...: needs the classes above)
+from . import parallel  # noqa: E402
+from .parallel import DataParallel, DistributedDataParallel  # noqa: E402

@@ -6,6 +6,7 @@ and `repr()` find them without any bookkeeping in the subclass.
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, namedtuple
 from typing import Callable, Iterator
 
@@ -47,7 +48,7 @@ class Module:
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
         previous = scope._state.current
-        scope._state.current = id(self)
+        scope._state.current = scope.ModuleCall(id(self), previous)
         try:
             out = self.forward(*args, **kwargs)
         finally:
@@ -318,6 +319,9 @@ class Module:
         Returns:
             (missing_keys, unexpected_keys).
         """
+        if isinstance(state_dict, (str, bytes, os.PathLike)):
+            raise TypeError(f"load_state_dict: got the path {state_dict!r}, expected a state dict - "
+                            f"load the file first: `model.load_state_dict(mg.load({state_dict!r}))`")
         own = self.state_dict(keep_vars=True)
         given = OrderedDict(state_dict)
         missing = [key for key in own if key not in given]
