@@ -535,3 +535,267 @@ def test_sequence_task_dataset_formats():
     assert xb.shape == (8, 8) and yb.dtype == mg.int64
     with pytest.raises(ValueError, match="unknown task 'add'"):
         data.SequenceTask("add", 3)
+
+
+# ---- torch.utils.data: the package, samplers, DataLoader's PyTorch arguments -------------------
+
+from minigrad.utils.data import (BatchSampler, ChainDataset, ConcatDataset, IterableDataset,  # noqa: E402
+                                 RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                                 WeightedRandomSampler, default_convert, get_worker_info)
+
+
+def test_minigrad_data_reexports_the_very_objects_of_utils_data():
+    import minigrad.utils.data as utils_data
+    from minigrad.utils.data.dataloader import DataLoader as loader_from_submodule
+    from minigrad.utils.data.dataset import Dataset as dataset_from_submodule
+    from minigrad.utils.data.sampler import SubsetRandomSampler as sampler_from_submodule
+    assert mg.utils.data is utils_data
+    assert data.DataLoader is utils_data.DataLoader is loader_from_submodule
+    assert data.Dataset is utils_data.Dataset is dataset_from_submodule
+    assert sampler_from_submodule is utils_data.SubsetRandomSampler is data.SubsetRandomSampler
+    for name in utils_data.__all__:
+        assert getattr(data, name) is getattr(utils_data, name), name
+    from minigrad.data.dataset import TensorDataset as old_dataset_path
+    from minigrad.data.loader import default_collate as old_loader_path
+    assert old_dataset_path is TensorDataset and old_loader_path is default_collate
+
+
+def test_a_dataset_needs_no_len_and_adds_into_a_concat():
+    class Items(Dataset):
+        def __init__(self, items):
+            self.items = items
+
+        def __getitem__(self, i):
+            return self.items[i]
+
+        def __len__(self):
+            return len(self.items)
+
+    class NoLen(Dataset):
+        def __getitem__(self, i):
+            return i
+
+    assert NoLen()[3] == 3  # PyTorch's Dataset has no abstract __len__
+    both = Items([10, 11, 12]) + Items([20, 21])
+    assert isinstance(both, ConcatDataset) and len(both) == 5 and both.cumulative_sizes == [3, 5]
+    assert [both[i] for i in range(5)] == [10, 11, 12, 20, 21] and both[-1] == 21 and both[-5] == 10
+    with pytest.raises(IndexError, match="out of range"):
+        both[5]
+    with pytest.raises(IndexError, match="out of range"):
+        both[-6]
+    with pytest.raises(ValueError, match="should not be an empty iterable"):
+        ConcatDataset([])
+    batch = next(iter(DataLoader(both, batch_size=4)))
+    np.testing.assert_array_equal(batch.array, [10, 11, 12, 20])
+    assert Dataset[int] is not None  # subscriptable, as PyTorch's generic Dataset
+
+
+class Countdown(IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter(range(self.n - 1, -1, -1))
+
+    def __len__(self):
+        return self.n
+
+
+def test_iterable_dataset_batches_consecutive_items():
+    loader = DataLoader(Countdown(7), batch_size=3)
+    assert [b.tolist() for b in loader] == [[6, 5, 4], [3, 2, 1], [0]] and len(loader) == 3
+    dropped = DataLoader(Countdown(7), batch_size=3, drop_last=True)
+    assert [b.tolist() for b in dropped] == [[6, 5, 4], [3, 2, 1]] and len(dropped) == 2
+    assert list(DataLoader(Countdown(3), batch_size=None)) == [2, 1, 0]
+    chained = Countdown(2) + Countdown(3)
+    assert isinstance(chained, ChainDataset) and list(chained) == [1, 0, 2, 1, 0] and len(chained) == 5
+    with pytest.raises(TypeError):
+        IterableDataset()
+    with pytest.raises(TypeError, match="IterableDataset"):
+        Countdown(3)[0]
+    with pytest.raises(TypeError, match="does not support IterableDataset"):
+        ConcatDataset([Countdown(3)])
+    for kwargs, name in [({"shuffle": True}, "shuffle"), ({"sampler": [0, 1]}, "sampler"),
+                         ({"batch_sampler": [[0]]}, "batch_sampler")]:
+        with pytest.raises(ValueError, match=f"IterableDataset: expected unspecified {name} option"):
+            DataLoader(Countdown(3), **kwargs)
+
+
+def test_sequential_and_random_sampler():
+    assert list(SequentialSampler(range(4))) == [0, 1, 2, 3] and len(SequentialSampler(range(4))) == 4
+    g = mg.Generator().manual_seed(0)
+    perm = list(RandomSampler(range(10), generator=g))
+    assert sorted(perm) == list(range(10)) and perm != list(range(10))
+    assert all(type(i) is int for i in perm)
+    with_rep = RandomSampler(range(5), replacement=True, num_samples=200, generator=g)
+    drawn = list(with_rep)
+    assert len(with_rep) == 200 and len(drawn) == 200 and set(drawn) == set(range(5))
+    # without replacement, more samples than items: whole permutations one after another
+    long = list(RandomSampler(range(4), num_samples=10, generator=g))
+    assert sorted(long[:4]) == sorted(long[4:8]) == [0, 1, 2, 3] and len(set(long[8:])) == 2
+    short = list(RandomSampler(range(10), num_samples=3, generator=g))
+    assert len(short) == 3 and len(set(short)) == 3
+    with pytest.raises(ValueError,
+                       match="num_samples should be a positive integer value, but got num_samples=0"):
+        RandomSampler(range(3), num_samples=0)
+    with pytest.raises(TypeError, match="replacement should be a boolean value, but got replacement=1"):
+        RandomSampler(range(3), replacement=1)
+
+
+def test_a_generator_makes_samplers_repeat_regardless_of_the_global_seed():
+    def orders(seed):
+        g = mg.Generator().manual_seed(seed)
+        mg.manual_seed(seed + 1000)  # the global stream changes with the seed ...
+        return [list(RandomSampler(range(20), generator=g)),
+                list(SubsetRandomSampler([3, 5, 7, 9, 11], generator=g)),
+                list(WeightedRandomSampler([1, 2, 3], 8, generator=g))]
+    a, b = orders(1), orders(1)
+    mg.manual_seed(12345)
+    mg.rand(50)
+    assert orders(1) == a == b  # ... and does not matter
+    assert orders(2) != a
+
+
+def test_subset_random_sampler():
+    s = SubsetRandomSampler([10, 20, 30, 40], generator=mg.Generator().manual_seed(3))
+    first, second = list(s), list(s)
+    assert sorted(first) == sorted(second) == [10, 20, 30, 40] and len(s) == 4
+    assert first != second  # a new order each epoch, drawn from the generator
+    assert s.indices == [10, 20, 30, 40]
+
+
+def test_weighted_random_sampler_frequencies_follow_the_weights():
+    g = mg.Generator().manual_seed(0)
+    s = WeightedRandomSampler([0.1, 0.0, 0.6, 0.3], num_samples=20000, generator=g)
+    counts = np.bincount(list(s), minlength=4) / 20000
+    np.testing.assert_allclose(counts, [0.1, 0.0, 0.6, 0.3], atol=0.015)
+    assert counts[1] == 0 and len(s) == 20000
+    once = list(WeightedRandomSampler(mg.tensor([1.0, 1.0, 5.0]), 3, replacement=False))
+    assert sorted(once) == [0, 1, 2]
+    with pytest.raises(ValueError,
+                       match=r"weights should be a 1d sequence but given weights have shape \(2, 2\)"):
+        WeightedRandomSampler([[1, 2], [3, 4]], 2)
+    with pytest.raises(ValueError, match="cannot draw num_samples=3 without replacement from 2 non-zero"):
+        WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+        WeightedRandomSampler([1, 2], 0)
+
+
+def test_batch_sampler_and_drop_last():
+    assert list(BatchSampler(SequentialSampler(range(10)), 3, drop_last=False)) == \
+        [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert list(BatchSampler(range(10), 3, drop_last=True)) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert len(BatchSampler(range(10), 3, False)) == 4 and len(BatchSampler(range(10), 3, True)) == 3
+    with pytest.raises(ValueError,
+                       match="batch_size should be a positive integer value, but got batch_size=0"):
+        BatchSampler(range(3), 0, False)
+    with pytest.raises(TypeError, match="drop_last should be a boolean value"):
+        BatchSampler(range(3), 2, "no")
+
+
+def test_loader_with_a_sampler_or_a_batch_sampler():
+    ds = TensorDataset(np.arange(10) * 10)
+    picked = DataLoader(ds, batch_size=2, sampler=[9, 0, 3])
+    assert [b[0].tolist() for b in picked] == [[90, 0], [30]] and len(picked) == 2
+    by_batches = DataLoader(ds, batch_sampler=[[1, 2, 3], [7]])
+    assert [b[0].tolist() for b in by_batches] == [[10, 20, 30], [70]] and len(by_batches) == 2
+    assert by_batches.batch_size is None and by_batches.drop_last is False
+
+    class Backwards(Sampler):
+        def __init__(self, data_source):
+            self.data_source = data_source
+
+        def __iter__(self):
+            return iter(range(len(self.data_source) - 1, -1, -1))
+
+        def __len__(self):
+            return len(self.data_source)
+
+    loader = DataLoader(ds, batch_size=4, sampler=Backwards(ds))
+    assert [b[0].tolist() for b in loader] == [[90, 80, 70, 60], [50, 40, 30, 20], [10, 0]]
+    assert isinstance(loader.batch_sampler, BatchSampler) and loader.sampler.data_source is ds
+
+
+def test_loader_mutual_exclusion_errors_are_pytorchs():
+    ds = TensorDataset(np.arange(10))
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        DataLoader(ds, shuffle=True, sampler=SequentialSampler(ds))
+    batches = BatchSampler(range(10), 2, False)
+    for kwargs in [{"batch_size": 2}, {"shuffle": True}, {"sampler": range(10)}, {"drop_last": True}]:
+        with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive with batch_size, "
+                                             "shuffle, sampler, and drop_last"):
+            DataLoader(ds, batch_sampler=batches, **kwargs)
+    with pytest.raises(ValueError, match="batch_size=None option disables auto-batching and is mutually "
+                                         "exclusive with drop_last"):
+        DataLoader(ds, batch_size=None, drop_last=True)
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(ds, num_workers=-1)
+    with pytest.raises(ValueError, match="timeout option should be non-negative"):
+        DataLoader(ds, timeout=-1)
+    with pytest.raises(ValueError, match="prefetch_factor option could only be specified in multiprocessing"):
+        DataLoader(ds, prefetch_factor=2)
+    with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
+        DataLoader(ds, persistent_workers=True)
+    with pytest.raises(TypeError, match="generator must be a minigrad.Generator"):
+        DataLoader(ds, shuffle=True, generator="seven")
+
+
+def test_loader_accepts_every_pytorch_argument_and_workers_run_in_process():
+    ds = TensorDataset(np.arange(12))
+    calls = []
+    loader = DataLoader(ds, 4, False, None, None, 2, None, True, False, 5.0, calls.append, None, None,
+                        prefetch_factor=2, persistent_workers=False, pin_memory_device="", in_order=True)
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    list(loader)
+    assert calls == [0, 0]  # worker id 0, once per epoch, in this process
+    assert get_worker_info() is None
+    persistent = DataLoader(ds, batch_size=4, num_workers=3, worker_init_fn=calls.append,
+                            persistent_workers=True)
+    list(persistent), list(persistent)
+    assert calls == [0, 0, 0]  # persistent "workers" start once
+    no_workers = DataLoader(ds, batch_size=4, worker_init_fn=calls.append)
+    list(no_workers)
+    assert calls == [0, 0, 0]  # as PyTorch: never called without workers
+
+
+def test_loader_generator_repeats_shuffling_independently_of_the_global_seed():
+    ds = TensorDataset(np.arange(50))
+
+    def two_epochs(seed):
+        loader = DataLoader(ds, batch_size=7, shuffle=True, generator=mg.Generator().manual_seed(seed))
+        mg.manual_seed(seed * 31 + 5)
+        return epoch_order(loader), epoch_order(loader)
+
+    first, second = two_epochs(4)
+    assert sorted(first) == list(range(50)) and not np.array_equal(first, second)  # epochs differ
+    again = two_epochs(4)
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.array_equal(first, two_epochs(5)[0])
+    g = mg.Generator().manual_seed(4)
+    assert isinstance(DataLoader(ds, shuffle=True, generator=g).sampler, RandomSampler)
+    assert DataLoader(ds, shuffle=True, generator=g).generator is g
+
+
+def test_loader_without_batching_converts_samples():
+    ds = TensorDataset(np.arange(3) * 2.0)
+    samples = list(DataLoader(ds, batch_size=None))
+    assert [s[0].item() for s in samples] == [0.0, 2.0, 4.0] and len(DataLoader(ds, batch_size=None)) == 3
+    converted = default_convert({"a": np.ones(2), "b": [np.int64(3), "s"], "c": 1.5})
+    assert isinstance(converted["a"], mg.Tensor) and converted["b"][0].dtype == mg.int64
+    assert converted["b"][1] == "s" and converted["c"] == 1.5
+
+
+def test_loader_fast_path_through_a_batch_sampler_with_replacement():
+    calls = []
+
+    class Spy(TensorDataset):
+        def __getitem__(self, i):
+            calls.append(i)
+            return super().__getitem__(i)
+
+    ds = Spy(np.arange(8) * 3)
+    sampler = RandomSampler(ds, replacement=True, num_samples=20, generator=mg.Generator().manual_seed(0))
+    batches = [b[0].array for b in DataLoader(ds, batch_size=6, sampler=sampler)]
+    assert calls == [] and [len(b) for b in batches] == [6, 6, 6, 2]
+    assert set(np.concatenate(batches).tolist()) <= set(range(0, 24, 3))

@@ -162,7 +162,8 @@ class DataLoader:
             raise ValueError("timeout option should be non-negative")
         if num_workers == 0 and prefetch_factor is not None:
             raise ValueError("prefetch_factor option could only be specified in multiprocessing. Let "
-                             "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+                             "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor "
+                             "to None.")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
         if collate_fn is not None and not callable(collate_fn):
@@ -191,7 +192,8 @@ class DataLoader:
             # A seed makes one generator now (not one per epoch): epochs differ, runs repeat.
             generator = resolve_generator(generator, seed, where="DataLoader")
         elif generator is not None and not isinstance(generator, (_random.Generator, np.random.Generator)):
-            raise TypeError(f"DataLoader: generator must be a minigrad.Generator, got {type(generator).__name__}")
+            raise TypeError(f"DataLoader: generator must be a minigrad.Generator, got "
+                            f"{type(generator).__name__}")
 
         self.dataset = dataset
         self.num_workers = int(num_workers)
