@@ -799,3 +799,17 @@ def test_loader_fast_path_through_a_batch_sampler_with_replacement():
     batches = [b[0].array for b in DataLoader(ds, batch_size=6, sampler=sampler)]
     assert calls == [] and [len(b) for b in batches] == [6, 6, 6, 2]
     assert set(np.concatenate(batches).tolist()) <= set(range(0, 24, 3))
+
+
+def test_random_split_with_a_minigrad_generator_and_empty_splits():
+    ds = TensorDataset(np.arange(30))
+    a = random_split(ds, [0.5, 0.5], generator=mg.Generator().manual_seed(8))
+    mg.manual_seed(77)
+    b = random_split(ds, [15, 15], generator=mg.Generator().manual_seed(8))
+    np.testing.assert_array_equal(a[0].indices, b[0].indices)  # the global seed plays no part
+    assert not np.array_equal(a[0].indices, random_split(ds, [15, 15], generator=mg.Generator())[0].indices)
+    with pytest.warns(UserWarning, match="length of split at index 2 is 0"):
+        parts = random_split(TensorDataset(np.arange(2)), [0.5, 0.5, 0.0])
+    assert [len(p) for p in parts] == [1, 1, 0]
+    with pytest.raises(TypeError, match="random_split: generator must be a minigrad.Generator"):
+        random_split(ds, [15, 15], generator="0")
