@@ -59,3 +59,10 @@ _keep_freed_memory()
 
 
 from . import nn, optim  # noqa: E402  (built on everything above)
+
+from ._missing import missing as _missing  # noqa: E402
+
+
+def __getattr__(name: str):
+    # only names not found above: say plainly that minigrad lacks them (README: where it differs)
+    raise _missing("", name)

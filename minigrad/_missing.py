@@ -9,10 +9,24 @@ from __future__ import annotations
 README_SECTION = "Where minigrad differs from PyTorch"
 
 
+class _NothingNear:
+    """The error's `obj`: Python offers "did you mean ...?" from dir(obj), and this has nothing.
+
+    The owning module is not given as `obj`, because its near-miss (`divid` -> `divide`) would
+    send a user to an unrelated function."""
+
+    def __dir__(self):
+        return []
+
+
+_NOTHING_NEAR = _NothingNear()
+
+
 def missing(prefix: str, name: str) -> AttributeError:
     """The AttributeError for `prefix + name` (prefix like 'nn.functional.' or '')."""
     if name.startswith("__") and name.endswith("__"):
         # probes by Python's own machinery (copy, pickle, inspect): the plain error, cheaply
         return AttributeError(name)
     return AttributeError(f"minigrad has no `{prefix}{name}` - see \"{README_SECTION}\" in "
-                          f"minigrad's README.md for what minigrad leaves out and what to use instead")
+                          f"minigrad's README.md for what minigrad leaves out and what to use instead",
+                          name=name, obj=_NOTHING_NEAR)

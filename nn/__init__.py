@@ -26,3 +26,10 @@ from . import course
 from . import modules  # noqa: E402  (PyTorch's class paths, nn.modules.linear.Linear ...: needs the classes above)
 from . import parallel  # noqa: E402
 from .parallel import DataParallel, DistributedDataParallel  # noqa: E402
+
+from minigrad._missing import missing as _missing  # noqa: E402
+
+
+def __getattr__(name: str):
+    # only names not found above: say plainly that minigrad lacks them (README: where it differs)
+    raise _missing("nn.", name)

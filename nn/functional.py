@@ -1119,3 +1119,10 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
 
 # attention is written in nn/attention.py (which uses this module); imported last so both load in either order
 from .attention import scaled_dot_product_attention  # noqa: E402
+
+from minigrad._missing import missing as _missing  # noqa: E402
+
+
+def __getattr__(name: str):
+    # only names not found above: say plainly that minigrad lacks them (README: where it differs)
+    raise _missing("nn.functional.", name)
