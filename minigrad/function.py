@@ -64,7 +64,7 @@ class Function:
     #   hooks        functions called on the gradient of the output
     #   retained     weak reference to the output tensor, if it called retain_grad()
     # and, when recorded inside an nn.Module's forward (else the class default None):
-    #   module_id    id of that module (for drawing)
+    #   module_call  that module call (a scope.ModuleCall, for drawing)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -81,7 +81,7 @@ class Function:
     retained = None
     output_version = None
     view_watch = None  # (version counter, version) once the output shares memory with a view
-    module_id = None
+    module_call = None
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
 
     # how many positional inputs forward takes (None: any number); settings are keyword-only
@@ -207,7 +207,7 @@ class Function:
         if kwargs:
             ctx.attributes = kwargs
         if _scope_state.current is not None:
-            ctx.module_id = _scope_state.current
+            ctx.module_call = _scope_state.current
         out = _make(data, True, ctx)
         if ctx.saved:
             ctx.saved = ctx._resolve_saved(args, data, out)

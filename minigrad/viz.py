@@ -39,6 +39,7 @@ from typing import Mapping
 import numpy as np
 
 from .atomic import atomic_write
+from . import scope
 from .function import Function
 from .tensor import Tensor
 
@@ -538,8 +539,13 @@ class _Scene:
             norm = grads.norm(node)
             lines.append("no grad" if norm is None else f"grad norm {_norm_text(norm)}")
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": _OP_FILL}
-        cluster = self.module_names.get(getattr(node, "module_id", None))
-        self.nodes.append((cluster, box_id, lines, attrs, norm))
+        self.nodes.append((self._named_call(node.module_call), box_id, lines, attrs, norm))
+
+    def _named_call(self, call):
+        """The innermost call of a module that has a name in the drawing (the model itself has none)."""
+        while call is not None and call.module_id not in self.module_names:
+            call = call.parent
+        return call
 
     def hidden_box(self, box_id, hidden, drawn_leaves, max_nodes, depth):
         leaves = set()
@@ -609,38 +615,76 @@ class _Scene:
 
     # -- writing --
     def emit(self, graph) -> None:
-        graphviz = self.graphviz
-        # clusters: every module that recorded a drawn op, and its ancestors
-        used = {cluster for cluster, *_ in self.nodes if isinstance(cluster, str)}
-        clusters = set()
-        for name in used:
-            parts = name.split(".")
-            clusters.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        bodies = {name: graphviz.Digraph(name="cluster_" + name) for name in clusters}
-        for name, body in bodies.items():
-            module_class = self.module_classes.get(name)
-            body.attr(label=f"{name} ({module_class})" if module_class else name, style="rounded",
-                      color="#7f7f7f", fontname="Helvetica", fontsize="10", labeljust="l")
+        boxes = self._module_boxes()  # key -> (parent key or None, Digraph)
+        first_call = {}  # qualified name -> the box of the module's first drawn call (its parameters go there)
+        for key, (_, body, name) in reversed(list(boxes.items())):
+            first_call[name] = key
 
         for cluster, box_id, lines, attrs, _ in self.nodes:
-            if isinstance(cluster, tuple):  # a parameter: the box of its module, or the nearest above
+            if isinstance(cluster, tuple):  # a parameter: its module's first call, or the nearest above
                 name = cluster[1]
-                while name and name not in clusters:
+                while name and name not in first_call:
                     name = name.rpartition(".")[0]
-                cluster = name or None
+                key = first_call.get(name) if name else None
+            else:
+                key = id(cluster) if cluster is not None else None
             label = lines if isinstance(lines, str) else \
                 self.graphviz.nohtml("\\n".join(self.graphviz.escape(_cut(line)) for line in lines))
-            (bodies[cluster] if cluster else graph).node(box_id, label=label, **attrs)
+            (boxes[key][1] if key is not None else graph).node(box_id, label=label, **attrs)
         for tail, head, label in self.edges:
             if label is None:
                 graph.edge(tail, head)
             else:
                 graph.edge(tail, head, label=" " + label)
 
-        # nest the clusters, innermost first: a subgraph's text is copied into its parent when added
-        for name in sorted(clusters, key=lambda n: n.count("."), reverse=True):
-            parent = name.rpartition(".")[0]
-            (bodies[parent] if parent else graph).subgraph(bodies[name])
+        # nest the boxes, innermost first: a subgraph's text is copied into its parent when added
+        def depth(key):
+            return 0 if boxes[key][0] is None else 1 + depth(boxes[key][0])
+        for key in sorted(boxes, key=depth, reverse=True):
+            parent = boxes[key][0]
+            (boxes[parent][1] if parent is not None else graph).subgraph(boxes[key][1])
+
+    def _module_boxes(self) -> dict:
+        """One box per module call that recorded a drawn op, and per call it was made in; between a
+        call and its caller, one box per container it was reached through (a ModuleList is never
+        called). Returns key -> (parent key or None, graphviz Digraph, qualified name), in call order."""
+        calls = {}
+        for cluster, *_ in self.nodes:
+            call = cluster if isinstance(cluster, scope.ModuleCall) else None
+            while call is not None:
+                calls[id(call)] = call
+                call = self._named_call(call.parent)
+        ordered = sorted(calls.values(), key=lambda call: call.sequence)
+        count, number = {}, {}  # a module called more than once: "· call 2", in call order
+        for call in ordered:
+            count[call.module_id] = count.get(call.module_id, 0) + 1
+            number[id(call)] = count[call.module_id]
+        boxes = {}
+        for call in ordered:
+            name = self.module_names[call.module_id]
+            caller = self._named_call(call.parent)
+            parent = None if caller is None else id(caller)
+            prefix = "" if caller is None else self.module_names[caller.module_id]
+            parts = name.split(".")
+            for i in range(1, len(parts)):  # containers between the caller and this call
+                container = ".".join(parts[:i])
+                if container in self.module_classes and len(container) > len(prefix) and \
+                        (not prefix or container.startswith(prefix + ".")):
+                    key = (parent, container)
+                    if key not in boxes:
+                        title = f"{container} ({self.module_classes[container]})"
+                        boxes[key] = (parent, self._box(container, title, ""), container)
+                    parent = key
+            several = count[call.module_id] > 1
+            title = f"{name} ({self.module_classes[name]})" + (f" · call {number[id(call)]}" if several else "")
+            boxes[id(call)] = (parent, self._box(name, title, f"_call{number[id(call)]}" if several else ""), name)
+        return boxes
+
+    def _box(self, name: str, title: str, suffix: str):
+        body = self.graphviz.Digraph(name=f"cluster_{name}{suffix}")
+        body.attr(label=title, style="rounded", color="#7f7f7f", fontname="Helvetica", fontsize="10",
+                  labeljust="l")
+        return body
 
 
 # ---- helpers: graphviz --------------------------------------------------------------------

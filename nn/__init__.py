@@ -22,7 +22,6 @@ from .rnn import RNNCellBase, RNNCell, GRUCell, LSTMCell, RNNBase, RNN, GRU, LST
 from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
                           TransformerDecoder, Transformer, PositionalEncoding)
-from . import course
 from . import modules  # noqa: E402  (PyTorch's class paths, nn.modules.linear.Linear ...: needs the classes above)
 from . import parallel  # noqa: E402
 from .parallel import DataParallel, DistributedDataParallel  # noqa: E402

@@ -48,7 +48,7 @@ class Module:
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
         previous = scope._state.current
-        scope._state.current = id(self)
+        scope._state.current = scope.ModuleCall(id(self), previous)
         try:
             out = self.forward(*args, **kwargs)
         finally:

@@ -451,3 +451,43 @@ def test_importing_minigrad_does_not_import_graphviz():
     code = "import sys, minigrad, minigrad.viz; print('graphviz' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class SharedPool(nn.Module):
+    """One pooling module called twice, the usual style."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 2, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        return self.pool(self.conv2(self.pool(self.conv1(x)))).sum()
+
+
+def test_a_module_called_twice_gets_one_box_per_call():
+    model = SharedPool()
+    loss = model(mg.randn(1, 1, 8, 8))
+    source = viz.draw(loss, params=model).source
+    nodes, edges, clusters = parse(source)
+    assert sorted(clusters) == ["conv1", "conv2", "pool_call1", "pool_call2"]
+    assert 'label="pool (MaxPool2d) · call 1"' in source and 'label="pool (MaxPool2d) · call 2"' in source
+    pools = {cluster for label, _, cluster in nodes.values() if first_line(label).startswith("maxpool2d")}
+    assert pools == {"pool_call1", "pool_call2"}
+    # the data flows conv1 -> pool call 1 -> conv2 -> pool call 2
+    where = {box: cluster for box, (label, _, cluster) in nodes.items()}
+    flow = [(where[tail], where[head]) for tail, head, _ in edges if where[tail] != where[head]]
+    assert ("conv1", "pool_call1") in flow and ("pool_call1", "conv2") in flow and ("conv2", "pool_call2") in flow
+    assert ("pool_call2", "conv1") not in flow
+
+
+def test_each_call_nests_in_the_call_it_was_made_in():
+    mg.manual_seed(0)
+    inner = nn.Linear(3, 3)
+    model = nn.Sequential(inner, nn.Tanh(), inner)  # the same layer twice inside a container
+    loss = model(mg.randn(2, 3)).sum()
+    source = viz.draw(loss, params=model).source
+    _, _, clusters = parse(source)
+    assert sorted(clusters) == ["0_call1", "0_call2", "1"]
+    assert 'label="0 (Linear) · call 2"' in source
