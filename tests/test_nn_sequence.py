@@ -1,4 +1,4 @@
-"""Sequence layers (RNN/GRU/LSTM, attention, transformers, the course's models) against numpy references.
+"""Sequence layers (RNN/GRU/LSTM, attention, transformers) against numpy references.
 
 The references below are written from PyTorch's documented equations with
 plain numpy, independently of the layers' code; the layers run in float64 so
@@ -17,7 +17,6 @@ import minigrad as mg
 from minigrad import nn
 import minigrad.nn.functional as F
 from minigrad.testing import gradcheck
-from minigrad.nn import course
 
 RNG = np.random.default_rng(0)
 
@@ -764,96 +763,6 @@ def test_positional_encoding_values():
     y = mg.randn(4, 2, d, requires_grad=True)
     pe(y).sum().backward()
     np.testing.assert_array_equal(y.grad.detach().numpy(), np.ones((4, 2, d)))
-
-
-# ---- the course's models ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
-def test_course_cells_equal_nn_layers_with_transposed_weights(mode):
-    mg.manual_seed(21)
-    ours = {"RNN_TANH": course.ElmanRNN, "GRU": course.GRUFromScratch, "LSTM": course.LSTMFromScratch}[mode](3, 4)
-    layer = make_rnn(mode, 3, 4, batch_first=True)
-    assert list(ours.state_dict()) == ["weight_xh", "weight_hh", "bias_xh", "bias_hh"]
-    assert ours.weight_xh.shape == (3, layer.weight_ih_l0.shape[0])
-    sd = layer.state_dict()
-    ours.load_state_dict({"weight_xh": sd["weight_ih_l0"].numpy().T, "weight_hh": sd["weight_hh_l0"].numpy().T,
-                          "bias_xh": sd["bias_ih_l0"], "bias_hh": sd["bias_hh_l0"]})
-    x = mg.randn(2, 5, 3)
-    np.testing.assert_allclose(ours(x).detach().numpy(), layer(x)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
-
-
-def test_course_cell_gradcheck():
-    mg.manual_seed(22)
-    cell = course.LSTMFromScratch(2, 2).double()
-    x = tensor(randn(2, 3, 2), requires_grad=True)
-    assert gradcheck(lambda x, *p: cell(x), [x, *cell.parameters()])
-
-
-def test_course_attention_models():
-    mg.manual_seed(23)
-    x = mg.randn(2, 5, 8)
-    wide = course.MultiHeadAttention(8, heads=3)
-    assert wide.tokeys.weight.shape == (24, 8) and wide.unifyheads.weight.shape == (8, 24)
-    assert wide(x).shape == (2, 5, 8)
-    narrow = course.NarrowMultiHeadAttention(8, heads=2)
-    assert narrow.tokeys.weight.shape == (8, 8)
-    with pytest.raises(ValueError, match=r"k \(8\) must be divisible by heads \(3\)"):
-        course.NarrowMultiHeadAttention(8, heads=3)
-    # SelfAttention is softmax(Q K^T / sqrt(k)) V
-    single = course.SelfAttention(8).double()
-    xd = randn(2, 5, 8)
-    sd = numpy_state(single)
-    q, k, v = (xd @ sd[f"to{name}.weight"].T for name in ("queries", "keys", "values"))
-    np.testing.assert_allclose(single(tensor(xd)).detach().numpy(), ref_sdpa(q, k, v, 0.0), rtol=1e-10)
-    # a masked block: the output at position t ignores later positions
-    block = course.TransformerBlock(8, heads=2, mask=True)
-    assert [n for n, _ in block.named_children()] == ["att", "norm1", "ff", "norm2"]
-    y = block(x)
-    changed = mg.cat([x[:, :4], mg.randn(2, 1, 8)], 1)
-    np.testing.assert_allclose(block(changed).detach().numpy()[:, :4], y.detach().numpy()[:, :4], rtol=1e-5, atol=1e-6)
-    unmasked = course.TransformerBlock(8, heads=2)  # without the mask, every position sees the change
-    assert not np.allclose(unmasked(changed).detach().numpy()[:, :4], unmasked(x).detach().numpy()[:, :4])
-    with pytest.raises(RuntimeError, match=r"MultiHeadAttention: expected input \(b, t, 8\)"):
-        wide(mg.randn(5, 8))
-
-
-def test_course_autoencoders_and_kl():
-    mg.manual_seed(24)
-    img = mg.rand(4, 1, 6, 6)
-    ae = course.Autoencoder(3, 6)
-    assert [n for n, _ in ae.encoder.named_children()] == ["linear1", "linear2", "linear3", "relu"]
-    assert ae.encoder.linear1.weight.shape == (100, 36) and ae.decoder.linear3.weight.shape == (36, 100)
-    out = ae(img)
-    assert out.shape == (4, 1, 6, 6) and out.detach().numpy().min() > 0 and out.detach().numpy().max() < 1
-    vae = course.VarAutoencoder(2, 6, hdim=[16, 12]).double()
-    names = [n for n, _ in vae.encoder.named_children()]
-    assert names == ["linear1_1", "linear2_1", "linear3_1", "linear1_2", "linear2_2", "linear3_2", "relu"]
-    mu, sigma = randn(3, 2), np.exp(randn(3, 2))
-    expected = sum(-math.log(s) + (s * s + m * m) / 2 - 0.5 for m, s in zip(mu.ravel(), sigma.ravel()))
-    assert vae.encoder.kull_leib(tensor(mu), tensor(sigma)).item() == pytest.approx(expected, rel=1e-12)
-    # the KL agrees with the distributions module's closed form
-    ref = mg.distributions.kl_divergence(mg.distributions.Normal(tensor(mu), tensor(sigma)),
-                                         mg.distributions.Normal(0.0, 1.0)).sum().item()
-    assert ref == pytest.approx(expected, rel=1e-9)
-    y = vae(img.double())
-    assert y.shape == (4, 1, 6, 6)
-    loss = ((y - img.double()) ** 2).sum() + vae.encoder.kl
-    loss.backward()
-    for name, p in vae.named_parameters():  # both branches (mean and std) get gradients
-        assert p.grad is not None and np.abs(p.grad.detach().numpy()).sum() > 0, name
-    # sampling is seeded
-    mg.manual_seed(5)
-    z1 = vae.encoder(img.double())
-    mg.manual_seed(5)
-    np.testing.assert_array_equal(vae.encoder(img.double()).detach().numpy(), z1.detach().numpy())
-
-
-def test_course_gan_models():
-    gen, disc = course.Generator(2, 16, 3), course.Discriminator(3, 16)
-    z = mg.randn(5, 2)
-    p = disc(gen(z))
-    assert gen(z).shape == (5, 3) and p.shape == (5, 1)
-    assert p.detach().numpy().min() > 0 and p.detach().numpy().max() < 1
 
 
 def test_modules_deepcopy_independently():
