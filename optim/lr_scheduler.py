@@ -40,6 +40,10 @@ class LRScheduler:
                                    "optimizer's state dict first, or start with last_epoch=-1")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Reset the step count and make the first step (epoch 0's rates, or the resumed epoch's)."""
         self._step_count = 0
         self.step()
 
@@ -59,12 +63,17 @@ class LRScheduler:
                 closed form of the schedule when it has one.
         """
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn(f"{type(self).__name__}: passing an epoch to step() is deprecated - call step() "
+                          "once per epoch", UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Set the rates of the next epoch (None) or of `epoch`, without step()'s bookkeeping and warning."""
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
         else:
-            warnings.warn(f"{type(self).__name__}: passing an epoch to step() is deprecated - call step() "
-                          "once per epoch", UserWarning, stacklevel=2)
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
@@ -375,3 +384,355 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
         self._init_is_better()
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate by a factor going linearly from `start_factor` to `end_factor` over `total_iters` epochs.
+
+    lr = base_lr * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters),
+    computed recursively from the previous rate as PyTorch does. A common warm-up:
+    `LinearLR(opt, start_factor=0.1, total_iters=5)`.
+
+    Args:
+        optimizer: the optimizer.
+        start_factor: factor of the first epoch, in (0, 1].
+        end_factor: factor from epoch `total_iters` on, in [0, 1].
+        total_iters: number of epochs the factor takes to go from start to end.
+        last_epoch: index of the last epoch done (-1 to start).
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: invalid start_factor {start_factor!r} - expected 0 < start_factor <= 1")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: invalid end_factor {end_factor!r} - expected 0 <= end_factor <= 1")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._group_lrs()]
+        if self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        return [lr * ratio for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list:
+        factor = (self.start_factor + (self.end_factor - self.start_factor)
+                  * min(self.total_iters, self.last_epoch) / self.total_iters)
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class SequentialLR(LRScheduler):
+    """Run schedulers one after the other: `schedulers[i]` drives the epochs from `milestones[i - 1]` on.
+
+    At each milestone the next scheduler starts over from its epoch 0 (its
+    closed form at 0, or its get_lr there). Typical: warm-up then decay,
+
+        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
+        decay = CosineAnnealingLR(opt, T_max=95)
+        scheduler = SequentialLR(opt, [warmup, decay], milestones=[5])
+
+    Building it puts every group's rate back to 'initial_lr', undoes the
+    first step each scheduler made when built, and makes the first
+    scheduler's first step again.
+
+    Args:
+        optimizer: the optimizer every scheduler belongs to.
+        schedulers: the schedulers, in order (not ReduceLROnPlateau).
+        milestones: increasing epochs at which the next scheduler takes over
+            (one fewer than the schedulers).
+        last_epoch: index of the last epoch done (-1 to start).
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers, milestones, last_epoch: int = -1):
+        schedulers = list(schedulers)
+        if len(schedulers) < 1:
+            raise ValueError("SequentialLR: expects at least one scheduler, got none")
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"SequentialLR: the scheduler at index {i} ({type(scheduler).__name__}) has no "
+                                "`optimizer` attribute - expected an LRScheduler")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"SequentialLR: does not support ReduceLROnPlateau (index {i}) - it needs the "
+                                 "metric passed to step()")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: the scheduler at index {i} ({type(scheduler).__name__}) belongs "
+                                 f"to another optimizer than the {type(optimizer).__name__} given")
+        milestones = [int(m) for m in milestones]
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: expects one milestone fewer than schedulers, got {len(schedulers)} "
+                             f"schedulers and {len(milestones)} milestones")
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self.recursive_undo()
+        self._schedulers[0]._initial_step()
+        self._last_lr = schedulers[0].get_last_lr()
+
+    def recursive_undo(self, sched=None) -> None:
+        """Step back by one epoch every scheduler (and those inside nested SequentialLRs)."""
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self.recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
+
+    def step(self) -> None:
+        """Move to the next epoch with the scheduler in charge of it."""
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            scheduler._update_lr(0)  # the next scheduler starts over from its epoch 0
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict:
+        """Its own counters, with every scheduler's state dict in '_schedulers'."""
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        schedulers = state.pop("_schedulers")
+        super().load_state_dict(state)
+        for scheduler, saved in zip(self._schedulers, _plain(schedulers)):
+            scheduler.load_state_dict(saved)
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from base_lr to eta_min over T_i epochs, then a restart at base_lr (SGDR).
+
+    lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2, with
+    T_cur the epochs since the last restart; the first period is T_0 and
+    each next one is T_mult times longer. `step(epoch)` takes a fractional
+    epoch (e.g. `epoch + i / iters` after batch i), with no warning: that is
+    this schedule's documented way to anneal within an epoch.
+
+    Args:
+        optimizer: the optimizer.
+        T_0: number of epochs until the first restart (a positive integer).
+        T_mult: factor by which the period grows after each restart (an integer >= 1).
+        eta_min: the smallest learning rate.
+        last_epoch: index of the last epoch done (-1 to start).
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        if not isinstance(T_0, int) or isinstance(T_0, bool) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_0 {T_0!r} - expected a positive integer")
+        if not isinstance(T_mult, int) or isinstance(T_mult, bool) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_mult {T_mult!r} - expected an integer >= 1")
+        if not isinstance(eta_min, (int, float)):
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid eta_min {eta_min!r} - expected a number")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Move to the next epoch, or to `epoch` (may be fractional), and set the rates.
+
+        Args:
+            epoch: the epoch to go to (>= 0; fractions anneal within an epoch),
+                or None for the next whole epoch.
+        """
+        self._step_count += 1
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: float | None = None) -> None:
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: invalid epoch {epoch!r} - expected epoch >= 0")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    # restarts happen at T_0 (T_mult^n - 1) / (T_mult - 1): find the last one before epoch
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: warm the rate up to max_lr, then anneal it far below where it started.
+
+    Call `step()` after every batch. Over `total_steps` steps the rate goes
+    from max_lr / div_factor up to max_lr during the first pct_start of the
+    steps, then down to max_lr / div_factor / final_div_factor (with
+    `three_phase`, back to the start rate by 2 pct_start, then down to the
+    minimum). Each phase anneals by `anneal_strategy`: 'cos',
+    end + (start - end) (1 + cos(pi pct)) / 2, or 'linear', start + (end - start) pct,
+    with pct the fraction of the phase done; phase i ends at step
+    pct_start * total_steps - 1 (i = 1), 2 pct_start * total_steps - 2
+    (second of three) and total_steps - 1 (last).
+    With `cycle_momentum` the momentum (SGD, RMSprop) or betas[0] (Adam)
+    moves the other way, between max_momentum and base_momentum.
+
+    The per-group values 'initial_lr', 'max_lr', 'min_lr', 'max_momentum' and
+    'base_momentum' are kept in the param groups (so the optimizer's state
+    dict carries them), as in PyTorch.
+
+    Args:
+        optimizer: the optimizer.
+        max_lr: the peak rate, a number or one per param group.
+        total_steps: number of steps in the cycle; or give epochs and steps_per_epoch.
+        epochs: number of epochs (with steps_per_epoch: total_steps = epochs * steps_per_epoch).
+        steps_per_epoch: number of steps per epoch.
+        pct_start: fraction of the cycle spent raising the rate.
+        anneal_strategy: 'cos' or 'linear'.
+        cycle_momentum: cycle the momentum inversely to the rate.
+        base_momentum: the lowest momentum (at the peak rate), a number or one per group.
+        max_momentum: the highest momentum (at the start and end), a number or one per group.
+        div_factor: initial_lr = max_lr / div_factor.
+        final_div_factor: min_lr = initial_lr / final_div_factor.
+        three_phase: use the three-phase schedule of the original paper.
+        last_epoch: index of the last step done (-1 to start); counts batches.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if total_steps is not None:
+            if not _positive_int(total_steps):
+                raise ValueError(f"OneCycleLR: invalid total_steps {total_steps!r} - expected a positive integer")
+            self.total_steps = int(total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            if not _positive_int(epochs):
+                raise ValueError(f"OneCycleLR: invalid epochs {epochs!r} - expected a positive integer")
+            if not _positive_int(steps_per_epoch):
+                raise ValueError(f"OneCycleLR: invalid steps_per_epoch {steps_per_epoch!r} - expected a "
+                                 "positive integer")
+            self.total_steps = int(epochs) * int(steps_per_epoch)
+        else:
+            raise ValueError("OneCycleLR: you must define either total_steps or (epochs and steps_per_epoch)")
+        if isinstance(pct_start, bool) or not isinstance(pct_start, (int, float)) or not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: invalid pct_start {pct_start!r} - expected a float between 0 and 1")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: unknown anneal_strategy {anneal_strategy!r} - expected 'cos' or 'linear'")
+        self._anneal_func_type = anneal_strategy
+
+        total = self.total_steps
+        if three_phase:
+            self._schedule_phases = [
+                dict(end_step=float(pct_start * total) - 1, start_lr="initial_lr", end_lr="max_lr",
+                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                dict(end_step=float(2 * pct_start * total) - 2, start_lr="max_lr", end_lr="initial_lr",
+                     start_momentum="base_momentum", end_momentum="max_momentum"),
+                dict(end_step=total - 1, start_lr="initial_lr", end_lr="min_lr",
+                     start_momentum="max_momentum", end_momentum="max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                dict(end_step=float(pct_start * total) - 1, start_lr="initial_lr", end_lr="max_lr",
+                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                dict(end_step=total - 1, start_lr="max_lr", end_lr="min_lr",
+                     start_momentum="base_momentum", end_momentum="max_momentum"),
+            ]
+
+        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, peak in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"OneCycleLR: {type(optimizer).__name__} has neither 'momentum' nor 'betas' - "
+                                 "pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for group, top, low in zip(optimizer.param_groups, max_momentums, base_momentums):
+                    self._set_momentum(group, top)
+                    group["max_momentum"] = top
+                    group["base_momentum"] = low
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict, momentum: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step} times, but total_steps is {self.total_steps} - "
+                             "make total_steps (or epochs * steps_per_epoch) cover every step() call")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step <= end_step or i == len(self._schedule_phases) - 1:
+                    pct = (step - start_step) / (end_step - start_step)
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    if self.cycle_momentum:
+                        momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
+                    break
+                start_step = end_step
+            lrs.append(lr)
+            if self.cycle_momentum:
+                self._set_momentum(group, momentum)
+        return lrs
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _per_group(name: str, optimizer: Optimizer, value) -> list:
+    """`value` for each param group: a list/tuple of one per group, or one number for all."""
+    groups = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise ValueError(f"OneCycleLR: expected {groups} values for {name} (one per param group), "
+                             f"got {len(value)}")
+        return list(value)
+    return [value] * groups

@@ -1,6 +1,7 @@
 """Tests of optim: update rules against hand-written numpy references, schedules against formulas,
 state dicts, errors, dtypes, early stopping, and real training with minigrad's backward."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -520,6 +521,13 @@ def test_resuming_without_initial_lr_is_refused():
     lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
     lambda o: lr_scheduler.MultiStepLR(o, milestones=[1, 4], gamma=0.3),
     lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=3, eta_min=0.001),
+    lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=6),
+    lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.001),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.5, total_steps=12),
+    lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=3),
+                                            lr_scheduler.ExponentialLR(o, gamma=0.8)], milestones=[3]),
+    lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=5),
+                                            lr_scheduler.ExponentialLR(o, gamma=0.8)], milestones=[6]),
 ])
 def test_scheduler_state_dict_round_trip(factory):
     full, _, _ = _run(factory, 10)
@@ -542,6 +550,201 @@ def test_scheduler_state_dict_round_trip(factory):
         scheduler2.step()
         resumed.append(opt2.param_groups[0]["lr"])
     np.testing.assert_allclose(resumed, full[4:, 0], rtol=1e-14)
+
+
+def test_linear_lr_matches_closed_form():
+    base, start, end, total = 0.1, 0.25, 1.0, 4
+    lrs, _, _ = _run(lambda o: lr_scheduler.LinearLR(o, start_factor=start, end_factor=end, total_iters=total), 10)
+    np.testing.assert_allclose(lrs[:, 0], [base * (start + (end - start) * min(e, total) / total) for e in range(10)],
+                               rtol=1e-13)
+    assert lrs[0, 0] == pytest.approx(0.025) and lrs[4:, 0] == pytest.approx([0.1] * 6)
+    # decreasing, two groups, and PyTorch's defaults (1/3 -> 1 over 5 epochs)
+    lrs, _, _ = _run(lambda o: lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=3), 6,
+                     lrs=(0.1, 1.0))
+    np.testing.assert_allclose(lrs, [[b * (1.0 - 0.9 * min(e, 3) / 3) for b in (0.1, 1.0)] for e in range(6)],
+                               rtol=1e-13)
+    lrs, _, _ = _run(lambda o: lr_scheduler.LinearLR(o), 7)
+    np.testing.assert_allclose(lrs[:, 0], [0.1 * (1 / 3 + 2 / 3 * min(e, 5) / 5) for e in range(7)], rtol=1e-13)
+    with pytest.raises(ValueError, match="LinearLR: invalid start_factor 0 - expected 0 < start_factor <= 1"):
+        lr_scheduler.LinearLR(optim.SGD([_param()], lr=0.1), start_factor=0)
+    with pytest.raises(ValueError, match="LinearLR: invalid end_factor 1.5"):
+        lr_scheduler.LinearLR(optim.SGD([_param()], lr=0.1), end_factor=1.5)
+
+
+def test_sequential_lr_warmup_then_decay():
+    base = 0.1
+
+    def factory(o):
+        warmup = lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=3)
+        return lr_scheduler.SequentialLR(o, [warmup, lr_scheduler.ExponentialLR(o, gamma=0.9)], milestones=[3])
+
+    lrs, opt, _ = _run(factory, 10)
+    expected = [base * (0.1 + 0.9 * e / 3) if e < 3 else base * 0.9 ** (e - 3) for e in range(10)]
+    np.testing.assert_allclose(lrs[:, 0], expected, rtol=1e-13)
+    assert opt.param_groups[0]["initial_lr"] == base
+
+
+def test_sequential_lr_three_schedulers():
+    base, T_max = 0.1, 5
+
+    def factory(o):
+        return lr_scheduler.SequentialLR(o, [lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=3),
+                                             lr_scheduler.CosineAnnealingLR(o, T_max=T_max, eta_min=0.01),
+                                             lr_scheduler.StepLR(o, step_size=2, gamma=0.5)], milestones=[3, 8])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # switching schedulers is not a deprecated step(epoch)
+        lrs, _, _ = _run(factory, 14)
+
+    def expected(e):
+        if e < 3:
+            return base * (0.5 + 0.5 * e / 3)
+        if e < 8:
+            return 0.01 + (base - 0.01) * (1 + math.cos(math.pi * (e - 3) / T_max)) / 2
+        return base * 0.5 ** ((e - 8) // 2)
+
+    np.testing.assert_allclose(lrs[:, 0], [expected(e) for e in range(14)], rtol=1e-12)
+
+
+def test_sequential_lr_errors():
+    opt, other = optim.SGD([_param()], lr=0.1), optim.SGD([_param()], lr=0.1)
+    a, b = lr_scheduler.StepLR(opt, step_size=2), lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    with pytest.raises(ValueError, match="SequentialLR: expects one milestone fewer than schedulers, got 2 "
+                                         "schedulers and 2 milestones"):
+        lr_scheduler.SequentialLR(opt, [a, b], milestones=[2, 4])
+    with pytest.raises(ValueError, match="SequentialLR: the scheduler at index 1 \\(StepLR\\) belongs to another"):
+        lr_scheduler.SequentialLR(opt, [a, lr_scheduler.StepLR(other, step_size=2)], milestones=[2])
+    with pytest.raises(ValueError, match="SequentialLR: does not support ReduceLROnPlateau"):
+        lr_scheduler.SequentialLR(opt, [a, lr_scheduler.ReduceLROnPlateau(opt)], milestones=[2])
+    with pytest.raises(ValueError, match="SequentialLR: expects at least one scheduler"):
+        lr_scheduler.SequentialLR(opt, [], milestones=[])
+
+
+def _sgdr_position(epoch, T_0, T_mult):
+    """(epochs since the last restart, length of the current period), by walking the periods."""
+    start, T_i = 0, T_0
+    while epoch >= start + T_i:
+        start, T_i = start + T_i, T_i * T_mult
+    return epoch - start, T_i
+
+
+@pytest.mark.parametrize("T_0, T_mult", [(4, 1), (3, 2), (2, 3)])
+def test_cosine_annealing_warm_restarts_matches_closed_form(T_0, T_mult):
+    base, eta_min, epochs = 0.1, 0.001, 30
+    lrs, _, _ = _run(lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=T_0, T_mult=T_mult, eta_min=eta_min),
+                     epochs)
+
+    def expected(e):
+        T_cur, T_i = _sgdr_position(e, T_0, T_mult)
+        return eta_min + (base - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+
+    np.testing.assert_allclose(lrs[:, 0], [expected(e) for e in range(epochs)], rtol=1e-12)
+    restarts = [e for e in range(1, epochs) if lrs[e, 0] > lrs[e - 1, 0]]
+    assert restarts == [e for e in range(1, epochs) if _sgdr_position(e, T_0, T_mult)[0] == 0]
+
+
+@pytest.mark.parametrize("T_0, T_mult", [(4, 1), (3, 2)])
+def test_cosine_annealing_warm_restarts_fractional_epochs(T_0, T_mult):
+    base, eta_min, iters = 0.1, 0.0, 5
+    opt = optim.SGD([_param()], lr=base)
+    scheduler = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fractional form is not deprecated here
+        for epoch in range(20):
+            for i in range(iters):
+                e = epoch + i / iters
+                scheduler.step(e)
+                T_cur, T_i = _sgdr_position(e, T_0, T_mult)
+                assert opt.param_groups[0]["lr"] == pytest.approx(
+                    eta_min + (base - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2, rel=1e-9, abs=1e-15), e
+                assert scheduler.last_epoch == epoch
+    # interleaved: a jump, then step() carries on from there
+    scheduler.step(26)
+    scheduler.step()
+    T_cur, T_i = _sgdr_position(27, T_0, T_mult)
+    assert scheduler.last_epoch == 27
+    assert opt.param_groups[0]["lr"] == pytest.approx(base * (1 + math.cos(math.pi * T_cur / T_i)) / 2, rel=1e-9)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: invalid epoch -1"):
+        scheduler.step(-1)
+    with pytest.raises(ValueError, match="invalid T_0 0 - expected a positive integer"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="invalid T_mult 1.5 - expected an integer >= 1"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5)
+
+
+def one_cycle_reference(step, total, max_lr, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
+                        three_phase=False, linear=False, base_m=0.85, max_m=0.95):
+    """(lr, momentum) of step `step` of the 1cycle policy, from its definition."""
+    def anneal(a, b, pct):
+        return a + (b - a) * pct if linear else b + (a - b) * (1 + math.cos(math.pi * pct)) / 2
+
+    low = max_lr / div_factor
+    lowest = low / final_div_factor
+    peak = pct_start * total - 1
+    if three_phase:
+        phases = [(0, peak, low, max_lr, max_m, base_m), (peak, 2 * pct_start * total - 2, max_lr, low, base_m, max_m),
+                  (2 * pct_start * total - 2, total - 1, low, lowest, max_m, max_m)]
+    else:
+        phases = [(0, peak, low, max_lr, max_m, base_m), (peak, total - 1, max_lr, lowest, base_m, max_m)]
+    for i, (begin, end, lr0, lr1, m0, m1) in enumerate(phases):
+        if step <= end or i == len(phases) - 1:
+            pct = (step - begin) / (end - begin)
+            return anneal(lr0, lr1, pct), anneal(m0, m1, pct)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(anneal_strategy="linear"),
+    dict(three_phase=True),
+    dict(three_phase=True, anneal_strategy="linear", pct_start=0.25, div_factor=10.0, final_div_factor=100.0),
+])
+@pytest.mark.parametrize("make_opt", ["sgd", "adam"])
+def test_one_cycle_lr_and_momentum_match_the_policy(kwargs, make_opt):
+    total, max_lr = 40, 0.5
+    p = _param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9) if make_opt == "sgd" else optim.Adam([p], betas=(0.9, 0.98))
+    scheduler = lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, **kwargs)
+    options = dict(pct_start=kwargs.get("pct_start", 0.3), div_factor=kwargs.get("div_factor", 25.0),
+                   final_div_factor=kwargs.get("final_div_factor", 1e4), three_phase=kwargs.get("three_phase", False),
+                   linear=kwargs.get("anneal_strategy") == "linear")
+    for step in range(total):
+        lr, momentum = one_cycle_reference(step, total, max_lr, **options)
+        group = opt.param_groups[0]
+        assert group["lr"] == pytest.approx(lr, rel=1e-12), step
+        if make_opt == "sgd":
+            assert group["momentum"] == pytest.approx(momentum, rel=1e-12), step
+        else:
+            assert group["betas"][0] == pytest.approx(momentum, rel=1e-12) and group["betas"][1] == 0.98, step
+        p.grad = mg.ones(3)
+        opt.step()
+        scheduler.step()
+    peak = int(options["pct_start"] * total - 1)
+    lrs = [one_cycle_reference(s, total, max_lr, **options)[0] for s in range(total)]
+    assert lrs[0] == pytest.approx(max_lr / options["div_factor"]) and lrs[peak] == pytest.approx(max_lr)
+    assert lrs[-1] == pytest.approx(max_lr / options["div_factor"] / options["final_div_factor"])
+    with pytest.raises(ValueError, match="OneCycleLR: tried to step 41 times, but total_steps is 40"):
+        scheduler.step()
+
+
+def test_one_cycle_lr_options_and_errors():
+    p, q = _param(), _param()
+    opt = optim.SGD([{"params": [p]}, {"params": [q]}], lr=0.1, momentum=0.9)
+    scheduler = lr_scheduler.OneCycleLR(opt, max_lr=[1.0, 0.1], epochs=2, steps_per_epoch=5, cycle_momentum=False)
+    assert scheduler.total_steps == 10
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.04, 0.004])
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]  # not cycled
+    with pytest.raises(ValueError, match="you must define either total_steps or \\(epochs and steps_per_epoch\\)"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=2)
+    with pytest.raises(ValueError, match="expected 2 values for max_lr"):
+        lr_scheduler.OneCycleLR(opt, max_lr=[1.0], total_steps=5)
+    with pytest.raises(ValueError, match="invalid pct_start 1.5"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, pct_start=1.5)
+    with pytest.raises(ValueError, match="unknown anneal_strategy 'exp'"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="invalid total_steps 0"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=0)
+    with pytest.raises(ValueError, match="OneCycleLR: Adagrad has neither 'momentum' nor 'betas'"):
+        lr_scheduler.OneCycleLR(optim.Adagrad([p]), max_lr=1.0, total_steps=5)
 
 
 def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
