@@ -234,7 +234,8 @@ def load(f, map_location=None, *, weights_only: bool = True) -> Any:
 
     Args:
         f: a path (str or os.PathLike) or a readable, seekable binary file object.
-        map_location: accepted for PyTorch compatibility; only None or 'cpu'.
+        map_location: accepted for PyTorch compatibility: None, 'cpu' (or device('cpu')), a dict
+            whose targets are all 'cpu', or a callable (ignored: everything loads on the CPU).
         weights_only: accepted for PyTorch compatibility; minigrad always loads
             data only (nothing is ever unpickled), whatever its value.
 
@@ -250,8 +251,12 @@ def load(f, map_location=None, *, weights_only: bool = True) -> Any:
             holds an object array or pickled data, or is not a minigrad
             checkpoint at all (e.g. a plain np.savez file). The message names the file.
     """
-    if map_location is not None:
-        _check_device(map_location)
+    if isinstance(map_location, dict):   # {'cuda:0': 'cpu'}: every target must be the CPU
+        for target in map_location.values():
+            _check_device(target, "load")
+    elif map_location is not None and not callable(map_location):
+        # a callable (`lambda storage, loc: storage`) is PyTorch's spelling of "onto the CPU"
+        _check_device(map_location, "load")
     if hasattr(f, "read"):
         name = getattr(f, "name", None)
         return _load_checked(f, name if isinstance(name, str) else "<file object>")

@@ -537,3 +537,14 @@ def test_a_pytorch_program_runs_unchanged(tmp_path):
                             text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "device=cpu" in result.stdout and "smaller=True" in result.stdout
+
+
+def test_load_map_location_spellings(tmp_path):
+    path = tmp_path / "state.pt"
+    mg.save({"w": mg.ones(2)}, path)
+    for where in ("cpu", mg.device("cpu"), {"cuda:0": "cpu"}, lambda storage, location: storage):
+        np.testing.assert_array_equal(mg.load(path, map_location=where)["w"].numpy(), [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="load: minigrad runs on the CPU only.*'cuda'"):
+        mg.load(path, map_location="cuda")
+    with pytest.raises(RuntimeError, match="'cuda:1'"):
+        mg.load(path, map_location={"cpu": "cuda:1"})
