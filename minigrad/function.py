@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
+import threading
 from types import MappingProxyType
 
 import numpy as np
@@ -42,6 +43,14 @@ _grad_mode_state, _anomaly_state, _scope_state = grad_mode._state, anomaly._stat
 # numbers nodes in the order they are made (itertools.count is atomic under the GIL): a node's
 # inputs are always older than it, so running nodes newest first is a topological order
 _next_sequence = itertools.count().__next__
+
+
+
+class _CaptureState(threading.local):
+    tracer = None  # minigrad.capture's Tracer while it records a call in this thread
+
+
+_capture_state = _CaptureState()
 
 _OUTPUT = object()    # save_for_backward marker: "the op's own output"
 _RELEASED = object()  # saved values after a backward without retain_graph
@@ -161,6 +170,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
+        if _capture_state.tracer is not None:  # mg.compile is capturing this call (capture.py)
+            return _capture_state.tracer.record(cls, args, kwargs)
         if cls.input_count is not None and len(args) > cls.input_count and not cls.forward_on_tensors:
             _refuse_positional_settings(cls, args)
         ctx = _new(cls)

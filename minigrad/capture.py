@@ -1,0 +1,1033 @@
+"""Capture and replay: `mg.compile(model)` runs a step's ops again without the per-op Python.
+
+The first call with a new *signature* (input shapes, dtypes, requires_grad,
+grad mode, each submodule's `training` flag, the identity and shape of every
+parameter and buffer) runs eagerly while a `Tracer` records every primitive
+that `Function.apply` runs, plus the numpy work the library does outside
+primitives on recorded values (a dropout mask drawn from the generator, the
+running statistics batch norm writes in place, the class indices cross-entropy
+picks). The record is a `Trace`: a plain list of `Step`s over numbered slots.
+
+Later calls with the same signature *replay* the trace: each primitive's own
+`forward(ctx, *arrays, **settings)` runs on the slot arrays with a bare ctx
+(no Tensor, no graph node per op), so the numpy calls are those of eager, in
+the same order, and the results are bit-identical; data-dependent values
+(relu masks, max-pool winners, dropout masks with the generator advanced as
+eager would) are recomputed because forward runs again. The outputs are
+attached to the eager graph as ONE node, whose VJP runs every replayed
+primitive's VJP in reverse with the engine's own gradient store, so
+`loss.backward()`, optimizers, gradient accumulation, parameter hooks and
+`no_grad` evaluation work unchanged.
+
+Refusals (the call then runs eagerly, with one warning saying why): Python
+reading a recorded value (`bool(t)`, `.item()`, `.tolist()`, `float(t)`),
+hooks or `retain_grad()` on intermediate tensors, numpy work on a recorded
+value that the tracer cannot follow. Library checks on recorded arrays (an
+index range check) become *guards*: replay re-evaluates them and runs the
+call eagerly if one comes out differently.
+
+Limits: second-order gradients (`create_graph=True`) through a compiled call
+are refused with an error - call the model uncompiled for those. Tensors the
+function reads from a closure or global (not arguments, not module
+parameters or buffers) are read by reference: in-place changes are seen, a
+rebound name is not.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import operator
+import warnings
+
+import numpy as np
+
+from . import grad_mode, random as _random
+from .engine import _GradientStore, _vjp
+from .function import Function, _capture_state, _next_sequence, _RELEASED
+from .tensor import Tensor, _make
+
+__all__ = ["compile", "Tracer", "Trace", "Step", "CompileWarning"]
+
+_new = object.__new__
+_state = _capture_state
+_plain_view = functools.partial(np.ndarray.view, type=np.ndarray)
+
+
+class CompileWarning(UserWarning):
+    """mg.compile ran a call eagerly instead of replaying it (the message says why)."""
+
+
+class _Refused(Exception):
+    """A capture found something replay could not reproduce."""
+
+
+class _GuardFailed(Exception):
+    """A library check on a recorded value came out differently at replay."""
+
+
+# ---- the trace: a plain data structure (replay, drawing and export can all read it) ----------
+
+class Slot:
+    """A reference to slot `index` of a trace's environment (an array, or a constant)."""
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __repr__(self):
+        return f"%{self.index}"
+
+
+class Step:
+    """One recorded operation.
+
+    Attributes:
+        kind: "primitive" (a Function subclass), "numpy" (a numpy function, ufunc
+            or ndarray method on recorded values), "draw" (a call of the random
+            generator) or "guard" (a truth value the library read: `expected`).
+        target: the Function class, the callable, or the generator method name.
+        args, kwargs: the inputs; `Slot`s stand for recorded values and may be
+            nested inside tuples, lists and dicts (index tuples, `out=`).
+        output: the slot receiving the result (None for in-place numpy calls).
+        parents: (primitive steps recorded for autograd) one grad key per input:
+            ("step", i) for the output of step i, ("input", slot) for a region input
+            that requires grad, None for none.
+        shape, dtype: of the output, at capture.
+        expected: (guards) the truth value seen at capture.
+    """
+    __slots__ = ("kind", "target", "args", "kwargs", "output", "parents", "shape", "dtype", "expected")
+
+    def __init__(self, kind, target, args, kwargs, output, parents=None, shape=None, dtype=None, expected=None):
+        self.kind, self.target, self.args, self.kwargs, self.output = kind, target, args, kwargs, output
+        self.parents, self.shape, self.dtype, self.expected = parents, shape, dtype, expected
+
+    def __repr__(self):
+        name = getattr(self.target, "__name__", self.target)
+        return f"Step({self.kind} {name} {self.args} {self.kwargs} -> {self.output})"
+
+
+class Trace:
+    """What one captured call did.
+
+    Attributes:
+        steps: `Step`s in the order they ran.
+        slot_count: size of the environment.
+        constants: {slot: value} known at capture (arrays by reference, numbers, None).
+        fresh: constant slots written in place during the call: replay copies them first.
+        inputs: [(slot, path)] the call's argument tensors (path indexes the flattened args).
+        externals: [(slot, tensor)] tensors read by reference at replay (parameters, buffers,
+            closure tensors): slot = tensor.array.
+        grad_inputs: [(slot, shape, dtype)] inputs/externals that received gradients in the
+            captured graph.
+        outputs: the returned structure, with `Slot`s for tensors made by the trace and
+            ("tensor", t) for tensors returned as they came in.
+    """
+
+    def __init__(self):
+        self.steps = []
+        self.slot_count = 0
+        self.constants = {}
+        self.fresh = set()
+        self.inputs = []
+        self.externals = []
+        self.grad_inputs = []
+        self.outputs = None
+
+
+# ---- recorded arrays --------------------------------------------------------------------------
+
+class _Traced(np.ndarray):
+    """A numpy array whose numpy operations the tracer records while it captures.
+
+    Outside a capture (or inside a primitive's forward, where the tracer is
+    paused) every operation computes on plain arrays and returns plain arrays.
+    """
+    _slot = None
+
+    def __array_finalize__(self, obj):
+        self._slot = None  # a view numpy made without asking us: not recorded
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        tracer = _state.tracer
+        if tracer is None:
+            return getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        return tracer.numpy_call(getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        tracer = _state.tracer
+        if tracer is None:
+            return func(*_unwrap(args), **_unwrap(kwargs))
+        return tracer.numpy_call(func, args, kwargs)
+
+    def __bool__(self):
+        tracer = _state.tracer
+        value = bool(_plain_view(self))
+        if tracer is not None:
+            tracer.guard(self, value)
+        return value
+
+    def _read(self, name):
+        tracer = _state.tracer
+        if tracer is not None:
+            tracer.refuse(f"Python read a value computed in the call ({name})")
+        return getattr(np.ndarray, name)(_plain_view(self))
+
+    def item(self, *args):
+        tracer = _state.tracer
+        if tracer is not None:
+            tracer.refuse("Python read a value computed in the call (.item())")
+        return np.ndarray.item(_plain_view(self), *args)
+
+    def tolist(self):
+        return self._read("tolist")
+
+    def __float__(self):
+        return self._read("__float__")
+
+    def __int__(self):
+        return self._read("__int__")
+
+    def __index__(self):
+        return self._read("__index__")
+
+
+def _method(name):
+    base = getattr(np.ndarray, name)
+    call = _MethodCall(name)
+
+    def method(self, *args, **kwargs):
+        tracer = _state.tracer
+        if tracer is None:
+            return base(_plain_view(self), *_unwrap(args), **_unwrap(kwargs))
+        return tracer.numpy_call(call, (self,) + args, kwargs)
+    method.__name__ = name
+    return method
+
+
+class _MethodCall:
+    """An ndarray method as a plain callable: _MethodCall('sum')(a, axis=0) is a.sum(axis=0)."""
+    __slots__ = ("__name__",)
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def __call__(self, array, *args, **kwargs):
+        return getattr(np.ndarray, self.__name__)(array, *args, **kwargs)
+
+
+class _Draw:
+    """A call of the random generator's method `name`, made on the generator in use at replay."""
+    __slots__ = ("__name__",)
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(_random.generator(), self.__name__)(*args, **kwargs)
+
+
+for _name in ("__getitem__", "__setitem__", "astype", "copy", "reshape", "ravel", "flatten", "transpose",
+              "squeeze", "swapaxes", "sum", "mean", "max", "min", "any", "all", "argmax", "argmin", "cumsum",
+              "prod", "std", "var", "clip", "round", "nonzero", "argsort", "take", "repeat", "dot", "fill",
+              "sort", "__copy__", "__deepcopy__"):
+    setattr(_Traced, _name, _method(_name))
+_Traced.T = property(lambda self: self.transpose())
+
+_WRITING_METHODS = {"__setitem__", "fill", "sort"}
+
+
+def _unwrap(value):
+    """value with every _Traced array replaced by a plain view (tuples, lists and dicts walked)."""
+    if isinstance(value, _Traced):
+        return _plain_view(value)
+    if type(value) in (tuple, list):
+        return type(value)(_unwrap(v) for v in value)
+    if type(value) is dict:
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def _resolve(value, env):
+    """A template with its `Slot`s replaced by the environment's values."""
+    kind = type(value)
+    if kind is Slot:
+        return env[value.index]
+    if kind is tuple or kind is list:
+        return kind(_resolve(v, env) for v in value)
+    if kind is dict:
+        return {k: _resolve(v, env) for k, v in value.items()}
+    return value
+
+
+def _has_slot(value) -> bool:
+    if type(value) is Slot:
+        return True
+    if type(value) in (tuple, list):
+        return any(_has_slot(v) for v in value)
+    if type(value) is dict:
+        return any(_has_slot(v) for v in value.values())
+    return False
+
+
+# ---- the tracer ---------------------------------------------------------------------------------
+
+class Tracer:
+    """Records one call: every primitive `Function.apply` runs and the numpy work on recorded arrays.
+
+    Use `capture(function, args, kwargs, module)`; it returns the call's (eager)
+    result and the `Trace`, or the reason the call cannot be replayed.
+    """
+
+    def __init__(self):
+        self.trace = Trace()
+        self.reason = None           # why replay is refused (the first reason found)
+        self._keep = []              # capture-time objects whose ids the maps below use
+        self._slot_of_array = {}     # id(plain array) -> slot, for constants and externals
+        self._grad_key_slot = {}     # id(grad key) -> slot of a region input that requires grad
+        self._step_of_node = {}      # id(node made by a recorded step) -> step index
+        self._external_tensors = {}  # id(tensor) -> slot
+        self._swapped = []           # (tensor, original array): restored when capture ends
+        self.side_effect = False     # a draw or a write happened (a guard after it is refused)
+
+    # -- slots
+    def _new_slot(self) -> int:
+        self.trace.slot_count += 1
+        return self.trace.slot_count - 1
+
+    def _traced(self, array: np.ndarray, slot: int) -> _Traced:
+        view = array.view(_Traced)
+        view._slot = slot
+        return view
+
+    def refuse(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+    def constant(self, value) -> int:
+        slot = self._new_slot()
+        self.trace.constants[slot] = value
+        return slot
+
+    def template(self, value):
+        """value as a template: recorded arrays become their Slot, anything else stays (by reference)."""
+        if isinstance(value, _Traced):
+            if value._slot is None:
+                self.refuse("numpy made a view of a recorded array that the tracer did not follow")
+                return _plain_view(value)
+            return Slot(value._slot)
+        if isinstance(value, Tensor):
+            return Slot(self.slot_of_tensor(value))
+        if isinstance(value, np.ndarray):
+            self._check_plain(value)
+            return value
+        if type(value) in (tuple, list):
+            return type(value)(self.template(v) for v in value)
+        if type(value) is dict:
+            return {k: self.template(v) for k, v in value.items()}
+        return value
+
+    def _check_plain(self, array: np.ndarray) -> None:
+        base = array.base
+        while base is not None:
+            if isinstance(base, _Traced):
+                self.refuse("a recorded array was turned into a plain numpy array the tracer cannot follow "
+                            "(np.asarray)")
+                return
+            base = getattr(base, "base", None)
+
+    def slot_of_tensor(self, tensor: Tensor) -> int:
+        array = tensor.array
+        if isinstance(array, _Traced):
+            if array._slot is None:
+                self.refuse("a tensor holds a view of a recorded array that the tracer did not follow")
+                return self.constant(_plain_view(array))
+            return array._slot
+        self._check_plain(array)
+        slot = self._external_tensors.get(id(tensor))
+        if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
+            slot = self._new_slot()
+            self._external_tensors[id(tensor)] = slot
+            self._keep.append(tensor)
+            self.trace.externals.append((slot, tensor))
+            tensor.array = self._traced(array, slot)
+            self._swapped.append((tensor, array))
+        return slot
+
+    def slot_of_value(self, value) -> int:
+        """The slot of a primitive's positional input."""
+        if isinstance(value, Tensor):
+            return self.slot_of_tensor(value)
+        if isinstance(value, _Traced):
+            if value._slot is None:
+                self.refuse("numpy made a view of a recorded array that the tracer did not follow")
+                return self.constant(_plain_view(value))
+            return value._slot
+        if isinstance(value, np.ndarray):
+            self._check_plain(value)
+            slot = self._slot_of_array.get(id(value))
+            if slot is None:
+                slot = self._slot_of_array[id(value)] = self.constant(value)
+                self._keep.append(value)
+            return slot
+        return self.constant(value)
+
+    # -- what Function.apply reports
+    def record(self, cls, args, kwargs):
+        """Run `cls.apply(*args, **kwargs)` eagerly (the tracer paused) and record it as a step."""
+        arg_slots = [self.slot_of_value(a) for a in args]
+        settings = self.template(kwargs) if kwargs else {}
+        parent_keys = [None] * len(args)
+        if grad_mode._state.enabled:
+            for i, a in enumerate(args):
+                if isinstance(a, Tensor) and a._requires_grad:
+                    parent_keys[i] = a._node if a._node is not None else a
+        # the op runs on plain arrays, as eagerly (forwards and _resolve_saved test `type(x) is np.ndarray`)
+        lent = []
+        for a in args:
+            if isinstance(a, Tensor) and isinstance(a.array, _Traced):
+                lent.append((a, a.array))
+                a.array = _plain_view(a.array)
+        plain_args = [_plain_view(a) if isinstance(a, _Traced) else a for a in args]
+        _state.tracer = None
+        try:
+            out = Function.apply.__func__(cls, *plain_args, **_unwrap(kwargs))
+        finally:
+            _state.tracer = self
+            for a, array in reversed(lent):
+                a.array = array
+        data = out.array
+        slot = self._new_slot()
+        self._swapped.append((out, data))
+        out.array = self._traced(data, slot)
+        index = len(self.trace.steps)
+        parents = None
+        if out._node is not None and out._node.parents is not None:
+            node = out._node
+            self._step_of_node[id(node)] = index
+            self._keep.append(node)
+            parents = []
+            for i, parent in enumerate(node.parents):
+                parents.append(None if parent is None else self._grad_key(parent, args[i], arg_slots[i]))
+        self.trace.steps.append(Step("primitive", cls, arg_slots, settings, slot, parents,
+                                     data.shape, data.dtype))
+        return out
+
+    def _grad_key(self, parent, arg, arg_slot):
+        step = self._step_of_node.get(id(parent))
+        if step is not None:
+            return ("step", step)
+        slot = self._grad_key_slot.get(id(parent))
+        if slot is None:
+            if not isinstance(arg, Tensor) or arg._requires_grad is False:
+                self.refuse("an input's gradient could not be traced back to a tensor")
+                return None
+            if isinstance(parent, Tensor):  # a leaf: an argument, a parameter or a closure tensor
+                slot = arg_slot
+            else:  # made by eager ops before the call: only an argument can be one
+                if not any(s == arg_slot for s, _ in self.trace.inputs):
+                    self.refuse("the function reads a tensor that was computed (with a graph) outside it "
+                                "and is not one of its arguments")
+                    return None
+                slot = arg_slot
+            self._grad_key_slot[id(parent)] = slot
+            self._keep.append(parent)
+            self.trace.grad_inputs.append((slot, arg.array.shape, arg.array.dtype))
+        return ("input", slot)
+
+    # -- numpy work outside primitives
+    def numpy_call(self, fn, args, kwargs):
+        """Run numpy's `fn` on plain arrays and record it (results come back recorded)."""
+        args_t, kwargs_t = self.template(list(args)), self.template(kwargs)
+        _state.tracer = None
+        try:
+            result = fn(*_unwrap(args), **_unwrap(kwargs))
+        finally:
+            _state.tracer = self
+        is_draw = type(fn) is _Draw
+        if is_draw:
+            self.side_effect = True
+        out_arg = kwargs.get("out")
+        writes = ((out_arg is not None) or fn is np.copyto or
+                  (type(fn) is _MethodCall and fn.__name__ in _WRITING_METHODS) or
+                  getattr(fn, "__name__", "") == "at")
+        if writes:
+            self.side_effect = True
+            self.trace.steps.append(Step("numpy", fn, args_t, kwargs_t, None))
+            if out_arg is not None:
+                return out_arg[0] if isinstance(out_arg, tuple) and len(out_arg) == 1 else out_arg
+            return result
+        if isinstance(result, (np.ndarray, np.generic)):
+            slot = self._new_slot()
+            self.trace.steps.append(Step("draw" if is_draw else "numpy", fn, args_t, kwargs_t, slot))
+            return self._traced(np.asarray(result), slot) if isinstance(result, np.generic) \
+                else self._traced(result, slot)
+        if type(result) in (tuple, list) and any(isinstance(r, np.ndarray) for r in result):
+            slot = self._new_slot()
+            self.trace.steps.append(Step("numpy", fn, args_t, kwargs_t, slot))
+            parts = []
+            for i, part in enumerate(result):
+                part_slot = self._new_slot()
+                self.trace.steps.append(Step("numpy", operator.getitem, [Slot(slot), i], {}, part_slot))
+                parts.append(self._traced(np.asarray(part), part_slot) if isinstance(part, (np.ndarray, np.generic))
+                             else part)
+            return type(result)(parts)
+        if is_draw and result is not None:
+            self.refuse(f"a random Python number was drawn (generator().{fn.__name__}())")
+        return result
+
+    def guard(self, traced: _Traced, value: bool) -> None:
+        if traced._slot is None:
+            self.refuse("Python read the truth value of an array the tracer did not follow")
+            return
+        if self.side_effect:
+            self.refuse("a library check read a recorded value after a random draw or an in-place write")
+            return
+        self.trace.steps.append(Step("guard", bool, [Slot(traced._slot)], {}, None, expected=value))
+
+    def writable(self, tensor: Tensor, array: np.ndarray):
+        """The array to write into for `tensor._writing()` while capturing: a recorded view."""
+        if isinstance(array, _Traced):
+            if array._slot is None:
+                self.refuse("an in-place write into a view the tracer did not follow")
+            return array
+        slot = self.slot_of_tensor(tensor)
+        if not any(t is tensor for t in self._module_tensors) and slot not in self.trace.fresh:
+            # made during the call (zeros, then filled): each replay starts from its value at capture
+            self.trace.fresh.add(slot)
+            self.trace.constants[slot] = array.copy()
+        return tensor.array
+
+    # -- one call
+    def capture(self, function, args, kwargs, module=None):
+        """Run `function(*args, **kwargs)` eagerly while recording it.
+
+        Returns:
+            (result, trace or None); with None, `self.reason` says why.
+        """
+        trace = self.trace
+        self._module_tensors = []
+        flat, _ = _flatten((args, kwargs))
+        for path, value in enumerate(flat):
+            if isinstance(value, Tensor) and id(value) not in self._external_tensors:
+                slot = self._new_slot()
+                self._external_tensors[id(value)] = slot
+                trace.inputs.append((slot, path))
+                self._swap(value, slot)
+        if module is not None:
+            for tensor in list(module.parameters()) + [b for b in module.buffers() if b is not None]:
+                if id(tensor) not in self._external_tensors:
+                    slot = self._new_slot()
+                    self._external_tensors[id(tensor)] = slot
+                    trace.externals.append((slot, tensor))
+                    self._module_tensors.append(tensor)
+                    self._swap(tensor, slot)
+        real_generator = _random.generator()
+        _random._state.generator = _RecordingGenerator(real_generator)
+        patches = _patch_tensor()
+        _state.tracer = self
+        try:
+            result = function(*args, **kwargs)
+            trace.outputs = self._output_template(result)
+        finally:
+            _state.tracer = None
+            _random._state.generator = real_generator
+            _unpatch_tensor(patches)
+            for tensor, array in reversed(self._swapped):
+                if isinstance(tensor.array, _Traced):
+                    tensor.array = array if tensor.array.base is array else _plain_view(tensor.array)
+        _plain_outputs(result)
+        self._keep.clear()
+        return result, (trace if self.reason is None else None)
+
+    def _swap(self, tensor: Tensor, slot: int) -> None:
+        self._keep.append(tensor)
+        self._swapped.append((tensor, tensor.array))
+        tensor.array = self._traced(tensor.array, slot)
+
+    def _output_template(self, result):
+        if isinstance(result, Tensor):
+            array = result.array
+            if isinstance(array, _Traced) and array._slot is not None:
+                step_made = any(s.output == array._slot and s.kind == "primitive" for s in self.trace.steps)
+                if step_made:
+                    return Slot(array._slot)
+            return ("tensor", result)
+        if type(result) in (tuple, list):
+            return type(result)(self._output_template(r) for r in result)
+        if isinstance(result, tuple) and hasattr(result, "_fields"):  # namedtuple
+            return ("namedtuple", type(result), tuple(self._output_template(r) for r in result))
+        if type(result) is dict:
+            return {k: self._output_template(v) for k, v in result.items()}
+        if isinstance(result, (np.ndarray,)):
+            self.refuse("the function returned a numpy array")
+        return result
+
+
+class _RecordingGenerator:
+    """Stands in for minigrad's random generator while capturing: draws are recorded as steps."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        attribute = getattr(self._real, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+        draw = _Draw(name)
+
+        def recorded(*args, **kwargs):
+            tracer = _state.tracer
+            if tracer is None:
+                return attribute(*args, **kwargs)
+            return tracer.numpy_call(draw, args, kwargs)
+        return recorded
+
+
+# ---- Tensor methods that read values or attach per-tensor state: watched while capturing --------
+
+_ORIGINAL_WRITING = Tensor._writing
+
+
+@contextlib.contextmanager
+def _writing_while_capturing(self):
+    tracer = _state.tracer
+    with _ORIGINAL_WRITING(self) as array:
+        yield array if tracer is None else tracer.writable(self, array)
+
+
+def _refusing(name, original):
+    def method(self, *args, **kwargs):
+        tracer = _state.tracer
+        if tracer is not None:
+            tracer.refuse(f"{name} was called on a tensor inside the compiled call")
+        return original(self, *args, **kwargs)
+    return method
+
+
+def _patch_tensor():
+    originals = {name: Tensor.__dict__[name] for name in ("_writing", "__bool__", "register_hook", "retain_grad")}
+    Tensor._writing = _writing_while_capturing
+    Tensor.__bool__ = _refusing("bool() (Python control flow on a tensor value)", originals["__bool__"])
+    Tensor.register_hook = _refusing("register_hook", originals["register_hook"])
+    Tensor.retain_grad = _refusing("retain_grad", originals["retain_grad"])
+    return originals
+
+
+def _unpatch_tensor(originals):
+    for name, value in originals.items():
+        setattr(Tensor, name, value)
+
+
+def _flatten(value):
+    """The leaves of nested tuples/lists/dicts, in order, and nothing else."""
+    out = []
+
+    def walk(v):
+        if type(v) in (tuple, list):
+            for x in v:
+                walk(x)
+        elif type(v) is dict:
+            for x in v.values():
+                walk(x)
+        else:
+            out.append(v)
+    walk(value)
+    return out, None
+
+
+def _plain_outputs(value):
+    if isinstance(value, Tensor):
+        if isinstance(value.array, _Traced):
+            value.array = _plain_view(value.array)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _plain_outputs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _plain_outputs(v)
+
+
+# ---- replay -------------------------------------------------------------------------------------
+
+class _Key:
+    """A grad key of the replayed graph: what the engine's gradient store needs to know of a value."""
+    __slots__ = ("out_shape", "out_dtype")
+
+    def __init__(self, shape, dtype):
+        self.out_shape, self.out_dtype = shape, dtype
+
+
+_PRIMITIVE, _NUMPY, _GUARD = 0, 1, 2
+
+
+class _Plan:
+    """A trace made ready to replay: constants placed, grad keys made, steps as flat tuples."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        env = [None] * trace.slot_count
+        for slot, value in trace.constants.items():
+            env[slot] = value
+        self.env = env
+        self.inputs = trace.inputs
+        self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
+        self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
+        self.input_keys = {slot: _Key(shape, dtype) for slot, shape, dtype in trace.grad_inputs}
+        step_keys = {}  # step index -> (grad index, key)
+        ops = []
+        for index, step in enumerate(trace.steps):
+            if step.kind == "primitive":
+                grad_index = parents = None
+                if step.parents is not None:
+                    grad_index = len(step_keys)
+                    step_keys[index] = (grad_index, _Key(step.shape, step.dtype))
+                    parents = [None if p is None else
+                               step_keys[p[1]][1] if p[0] == "step" else self.input_keys[p[1]]
+                               for p in step.parents]
+                else:
+                    parents = [None] * len(step.args)
+                dynamic = _has_slot(step.kwargs)
+                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, dynamic, step.output, parents,
+                            grad_index))
+            elif step.kind == "guard":
+                ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
+            else:
+                ops.append((_NUMPY, step.target, step.args, step.kwargs, False, step.output, None, None))
+        self.ops = ops
+        self.grad_keys = [key for _, key in sorted(step_keys.values(), key=lambda item: item[0])]
+        self.slot_key = {trace.steps[i].output: key for i, (_, key) in step_keys.items()}
+        self.output_template = trace.outputs
+        self.grad_input_slots = [slot for slot, _, _ in trace.grad_inputs]
+        external_of = {slot: tensor for slot, tensor in trace.externals}
+        input_path = dict(trace.inputs)
+        # where each grad input's tensor is found at replay: ("arg", path) or ("tensor", t)
+        self.grad_sources = [("arg", input_path[slot]) if slot in input_path else ("tensor", external_of[slot])
+                             for slot in self.grad_input_slots]
+        self.out_slots = []
+        _walk_slots(self.output_template, self.out_slots)
+        self.differentiable_outputs = [s for s in self.out_slots if s in self.slot_key]
+
+    def replay(self, flat):
+        env = self.env.copy()
+        for slot, path in self.inputs:
+            env[slot] = flat[path].array
+        for slot, tensor in self.externals:
+            env[slot] = tensor.array
+        for slot, value in self.fresh:
+            env[slot] = value.copy()
+        recording = grad_mode._state.enabled and bool(self.differentiable_outputs)
+        ctxs = [None] * len(self.grad_keys) if recording else None
+        new = _new
+        for kind, target, args, kwargs, dynamic, out, parents, extra in self.ops:
+            if kind == _PRIMITIVE:
+                ctx = new(target)
+                ctx.parents = parents
+                if dynamic:
+                    kwargs = _resolve(kwargs, env)
+                if target.forward_on_tensors:
+                    data = target._forward_with_tensors(
+                        ctx, [_make(env[i]) if isinstance(env[i], np.ndarray) else env[i] for i in args], kwargs)
+                else:
+                    data = target.forward(ctx, *[env[i] for i in args], **kwargs)
+                if type(data) is not np.ndarray:
+                    raw, data = data, np.asarray(data)
+                    if ctx.saved:
+                        ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
+                env[out] = data
+                if extra is not None and recording:
+                    if ctx.saved:
+                        ctx.saved = [(value, None) for value in ctx.saved]
+                    if kwargs:
+                        ctx.attributes = kwargs
+                    ctx.out_shape, ctx.out_dtype = data.shape, data.dtype
+                    ctxs[extra] = ctx
+            elif kind == _NUMPY:
+                result = target(*_resolve(args, env), **_resolve(kwargs, env))
+                if out is not None:
+                    env[out] = result
+            elif bool(env[args]) != extra:
+                raise _GuardFailed
+        return self._outputs(flat, env, ctxs)
+
+    def _outputs(self, flat, env, ctxs):
+        if ctxs is None:
+            return _build_outputs(self.output_template, env, {})
+        region = _new(_Region)
+        region.plan, region.ctxs = self, ctxs
+        parents = []
+        for kind, source in self.grad_sources:
+            tensor = flat[source] if kind == "arg" else source
+            parents.append((tensor._node if tensor._node is not None else tensor) if tensor._requires_grad else None)
+        region.parents = parents
+        region.sequence = _next_sequence()
+        made = {}
+        outputs = self.differentiable_outputs
+        if len(set(outputs)) == 1:
+            data = env[outputs[0]]
+            region.out_shape, region.out_dtype = data.shape, data.dtype
+            region.spans = None
+            made[outputs[0]] = _make(data, True, region)
+        else:
+            spans, offset = [], 0
+            dtype = np.result_type(*[env[s].dtype for s in outputs])
+            for slot in dict.fromkeys(outputs):
+                data = env[slot]
+                node = _new(_RegionOutput)
+                node.parents = [region]
+                node.span = slice(offset, offset + data.size)
+                node.sequence = _next_sequence()
+                node.out_shape, node.out_dtype = data.shape, data.dtype
+                spans.append((slot, node.span, data.shape, data.dtype))
+                offset += data.size
+                made[slot] = _make(data, True, node)
+            region.spans = spans
+            region.out_shape, region.out_dtype = (offset,), dtype
+        return _build_outputs(self.output_template, env, made)
+
+
+def _walk_slots(template, out):
+    if type(template) is Slot:
+        out.append(template.index)
+    elif type(template) in (tuple, list):
+        if len(template) == 3 and template[0] == "namedtuple":
+            _walk_slots(template[2], out)
+        elif not (len(template) == 2 and template[0] == "tensor"):
+            for t in template:
+                _walk_slots(t, out)
+    elif type(template) is dict:
+        for t in template.values():
+            _walk_slots(t, out)
+
+
+def _build_outputs(template, env, made):
+    kind = type(template)
+    if kind is Slot:
+        tensor = made.get(template.index)
+        return tensor if tensor is not None else _make(env[template.index])
+    if kind is tuple and len(template) == 2 and template[0] == "tensor":
+        return template[1]
+    if kind is tuple and len(template) == 3 and template[0] == "namedtuple":
+        return template[1](*[_build_outputs(t, env, made) for t in template[2]])
+    if kind in (tuple, list):
+        return kind(_build_outputs(t, env, made) for t in template)
+    if kind is dict:
+        return {k: _build_outputs(v, env, made) for k, v in template.items()}
+    return template
+
+
+class _Region(Function):
+    """The one graph node of a replayed call: its VJP runs the replayed primitives' VJPs in reverse."""
+
+    @staticmethod
+    def backward(region, grad):
+        if grad_mode._state.enabled:
+            raise RuntimeError("compile: backward(create_graph=True) through a compiled call is not supported - "
+                               "the replay keeps arrays, not a differentiable graph; call the model "
+                               "uncompiled (model._orig_mod) where second derivatives are needed")
+        ctxs = region.ctxs
+        if ctxs is _RELEASED:
+            raise RuntimeError("compile: trying to backward through a compiled call a second time, but its "
+                               "saved values were freed by the first backward - call backward(retain_graph=True) "
+                               "the first time if you need to backward twice")
+        plan = region.plan
+        store = _GradientStore(False)
+        values = store.values
+        if region.spans is None:
+            values[id(plan.slot_key[plan.differentiable_outputs[0]])] = grad
+        else:
+            flat = grad.array
+            for slot, span, shape, dtype in region.spans:
+                values[id(plan.slot_key[slot])] = _make(flat[span].reshape(shape).astype(dtype, copy=False))
+        keys = plan.grad_keys
+        for index in range(len(keys) - 1, -1, -1):
+            key = keys[index]
+            if id(key) not in values:
+                continue
+            ctx = ctxs[index]
+            node_grad, owned = store.pop(key)
+            input_grads = _vjp(ctx, node_grad, False)
+            for i, (parent, input_grad) in enumerate(zip(ctx.parents, input_grads)):
+                if parent is not None and input_grad is not None:
+                    store.receive(ctx, i, parent, input_grad, node_grad, owned, input_grads)
+        result = []
+        for slot, parent in zip(plan.grad_input_slots, region.parents):
+            key = plan.input_keys[slot]
+            result.append(values.get(id(key)) if parent is not None else None)
+        return tuple(result)
+
+    def release(self) -> None:
+        self.ctxs = _RELEASED
+
+    saved = (True,)  # the engine releases a node's saved values only when it has some
+
+
+class _RegionOutput(Function):
+    """One of several outputs of a replayed call: passes its gradient into the region's flat buffer."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .engine import ScatteredGradient
+        return (ScatteredGradient(np.ascontiguousarray(grad.array).reshape(-1), ctx.span, True),)
+
+
+# ---- mg.compile ---------------------------------------------------------------------------------
+
+_EAGER = object()  # cache entry: this signature runs eagerly
+
+
+class _Compiled:
+    """A function that captures its first call per signature and replays later ones."""
+
+    def __init__(self, function, module=None, cache_size: int = 8):
+        self._fn = function
+        self._module = module
+        self._cache = collections.OrderedDict()
+        self._cache_size = cache_size
+        self._misses = 0          # captures since the last replay
+        self._last_signature = None
+        self._always_eager = False
+        self._warned = set()
+        self.replays = self.captures = 0
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(f"compile: {message}", CompileWarning, stacklevel=3)
+
+    def _signature(self, flat) -> tuple:
+        parts = [grad_mode._state.enabled]
+        first = {}
+        for i, value in enumerate(flat):
+            if isinstance(value, Tensor):
+                array = value.array
+                parts.append((array.shape, array.dtype.str, value._requires_grad, first.setdefault(id(value), i)))
+            else:
+                try:
+                    hash(value)
+                    parts.append((type(value), value))
+                except TypeError:
+                    parts.append((type(value), id(value)))
+        module = self._module
+        if module is not None:
+            parts.append(tuple([(id(m), m.training) for m in module.modules()]))
+            parts.append(tuple([(id(t), id(t.array), t.array.shape, t._requires_grad)
+                                for t in module.parameters()]))
+            parts.append(tuple([(id(t), id(t.array), t.array.shape) if t is not None else None
+                                for t in module.buffers()]))
+        return tuple(parts)
+
+    def __call__(self, *args, **kwargs):
+        if self._always_eager or _state.tracer is not None or anomaly_enabled():
+            return self._fn(*args, **kwargs)
+        flat = _flatten((args, kwargs))[0]
+        signature = self._signature(flat)
+        entry = self._cache.get(signature)
+        if entry is None:
+            return self._capture(signature, flat, args, kwargs)
+        self._misses = 0
+        if entry is _EAGER:
+            return self._fn(*args, **kwargs)
+        try:
+            result = entry.replay(flat)
+        except _GuardFailed:
+            return self._fn(*args, **kwargs)
+        self.replays += 1
+        return result
+
+    def _capture(self, signature, flat, args, kwargs):
+        self._misses += 1
+        previous, self._last_signature = self._last_signature, signature
+        if self._misses > self._cache_size:
+            self._always_eager = True
+            self._warn(f"the call signature changed on each of {self._misses} calls in a row "
+                       f"({_what_changed(previous, signature)}); running eagerly from now on")
+            return self._fn(*args, **kwargs)
+        tracer = Tracer()
+        result, trace = tracer.capture(self._fn, args, kwargs, self._module)
+        self.captures += 1
+        if trace is None:
+            self._warn(f"this call runs eagerly: {tracer.reason}")
+            entry = _EAGER
+        else:
+            entry = _Plan(trace)
+        self._cache[signature] = entry
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+
+def anomaly_enabled() -> bool:
+    from . import anomaly
+    return anomaly._state.enabled
+
+
+def _what_changed(previous, signature) -> str:
+    if previous is None:
+        return "first call"
+    if len(previous) != len(signature):
+        return "the number of arguments"
+    names = ["grad mode"] + [f"argument {i}" for i in range(len(signature) - 1)]
+    if len(signature) > 3 and isinstance(signature[-1], tuple):
+        names[-3:] = ["a module's training flag", "the parameters", "the buffers"]
+    changed = [name for name, a, b in zip(names, previous, signature) if a != b]
+    return "changed: " + ", ".join(changed)
+
+
+class _CompiledModule(_Compiled):
+    """mg.compile(module): calls replay the module's forward; everything else is the module's.
+
+    As PyTorch's OptimizedModule, the original module is `_orig_mod`.
+    """
+
+    def __init__(self, module, cache_size: int = 8):
+        super().__init__(module, module, cache_size)
+        object.__setattr__(self, "_orig_mod", module)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_orig_mod"], name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_") or name in ("replays", "captures"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._orig_mod, name, value)
+
+    def train(self, mode: bool = True):
+        self._orig_mod.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __repr__(self):
+        return f"Compiled({self._orig_mod!r})"
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,
+            options=None, disable: bool = False, cache_size: int = 8):
+    """Capture a module's (or function's) call once per signature and replay it as a flat plan.
+
+    Args:
+        model: an nn.Module or a function of tensors. Without it, returns a decorator.
+        fullgraph, dynamic, backend, mode, options: accepted for PyTorch's signature, ignored.
+        disable: return `model` unchanged.
+        cache_size: how many signatures keep a plan (oldest dropped first).
+
+    Returns:
+        For a module, a wrapper that behaves like it (`_orig_mod` is the module);
+        for a function, a function.
+    """
+    if model is None:
+        return lambda m: compile(m, disable=disable, cache_size=cache_size)
+    if disable:
+        return model
+    from .nn import Module
+    if isinstance(model, Module):
+        return _CompiledModule(model, cache_size)
+    if not callable(model):
+        raise TypeError(f"compile: expected an nn.Module or a function, got {type(model).__name__}")
+    compiled = _Compiled(model, None, cache_size)
+    wrapper = functools.wraps(model)(lambda *args, **kwargs: compiled(*args, **kwargs))
+    wrapper._compiled = compiled
+    return wrapper
