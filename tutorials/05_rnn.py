@@ -11,8 +11,8 @@
 # write them out reversed. The last answer digit depends on the first input, 19
 # steps earlier: a long way for a gradient to travel. We then load the trained
 # weights into the library's `nn.RNN`, `nn.GRU` and `nn.LSTM`, check that they
-# compute exactly what our cells compute, and use the library's cells to
-# measure how the gradient fades as it flows back through time.
+# compute exactly what our cells compute. Finally we unroll our cells step by
+# step to measure how the gradient fades as it flows back through time.
 #
 # Pictures go to `tutorials/outputs/05_rnn/`.
 
@@ -283,7 +283,6 @@ savefig(figure, OUT / "training.png")
 
 # %%
 library = {"Elman RNN": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}
-library_models = {}
 for name, model in models.items():
     layer = library[name](vocab, hidden, batch_first=True)
     layer.load_state_dict({"weight_ih_l0": model.rnn.weight_xh.T, "weight_hh_l0": model.rnn.weight_hh.T,
@@ -299,7 +298,6 @@ for name, model in models.items():
     np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-4)
     np.testing.assert_allclose(layer.weight_hh_l0.grad.numpy(), model.rnn.weight_hh.grad.numpy().T, atol=1e-5)
     np.testing.assert_allclose(layer.bias_ih_l0.grad.numpy(), model.rnn.bias_xh.grad.numpy(), atol=1e-5)
-    library_models[name] = twin
     print(f"{name:9s}: nn.{type(layer).__name__} with our weights gives the same outputs (max |diff| "
           f"{np.abs(outputs[1] - outputs[0]).max():.1e}) and the same gradients")
 
@@ -307,9 +305,9 @@ for name, model in models.items():
 # ## Vanishing and exploding gradients
 #
 # How much does the loss of the *last* prediction depend on the hidden state
-# at each earlier step? We unroll a cell (`nn.RNNCell`, `nn.GRUCell`,
-# `nn.LSTMCell`) by hand, call `retain_grad()` on every $h_t$ (and $c_t$),
-# backpropagate the last step's loss and plot $\lVert \partial L / \partial h_t \rVert$.
+# at each earlier step? We unroll our cells by hand with their `step`, call
+# `retain_grad()` on every $h_t$ (and $c_t$), backpropagate the last step's
+# loss and plot $\lVert \partial L / \partial h_t \rVert$.
 #
 # Going back one step, the Elman RNN multiplies the gradient by
 # $W_{hh}^T \mathrm{diag}(1 - h_t^2)$: over many steps the product shrinks
@@ -320,15 +318,11 @@ for name, model in models.items():
 # reaches far back. First at initialisation, on 50 random tokens:
 
 # %%
-cell_classes = {"Elman RNN": nn.RNNCell, "GRU": nn.GRUCell, "LSTM": nn.LSTMCell}
-
-
-def hidden_state_gradients(cell, head, tokens, target):
+def hidden_state_gradients(rnn, head, tokens, target):
     """Mean ||dL/dh_t|| (and ||dL/dc_t|| for an LSTM) for the loss of the last step's prediction."""
-    inputs = F.one_hot(tokens, vocab).float()
-    state, hs, cs = None, [], []
-    for t in range(inputs.shape[1]):
-        state = cell(inputs[:, t], state)
+    state, hs, cs = rnn.initial_state(len(tokens)), [], []
+    for x_t in F.one_hot(tokens, vocab).float().unbind(1):
+        state = rnn.step(x_t, state)
         h = state[0] if isinstance(state, tuple) else state
         h.retain_grad()
         hs.append(h)
@@ -346,7 +340,7 @@ head = nn.Linear(hidden, vocab)
 figure, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
 ratios = {}
 for scale in (1, 4, 8):
-    cell = nn.RNNCell(vocab, hidden)
+    cell = ElmanRNN(vocab, hidden)
     with torch.no_grad():
         cell.weight_hh.mul_(scale)
     norms, _ = hidden_state_gradients(cell, head, long_tokens, long_target)
@@ -355,14 +349,14 @@ for scale in (1, 4, 8):
 axes[0].set(yscale="log", xlabel="time step t", ylabel="mean ||dL/dh_t||",
             title="Elman RNN at init: vanishes or explodes")
 for bias, colour in zip((0, 1, 3), ("tab:blue", "tab:orange", "tab:green")):
-    cell = nn.LSTMCell(vocab, hidden)
+    cell = LSTM(vocab, hidden)
     with torch.no_grad():
-        cell.bias_ih[hidden:2 * hidden] = bias  # gate order i, f, g, o: the forget gate's bias
+        cell.bias_xh[hidden:2 * hidden] = bias  # gate blocks i, f, g, o: the forget gate's bias
     norms, cell_norms = hidden_state_gradients(cell, head, long_tokens, long_target)
     ratios[f"LSTM, forget bias {bias}"] = norms[0] / norms[-1]
     axes[1].plot(norms, "o-", ms=2, color=colour, label=f"forget bias {bias}: h_t")
     axes[1].plot(cell_norms, "--", color=colour, label=f"forget bias {bias}: c_t")
-norms, _ = hidden_state_gradients(nn.GRUCell(vocab, hidden), head, long_tokens, long_target)
+norms, _ = hidden_state_gradients(GRU(vocab, hidden), head, long_tokens, long_target)
 ratios["GRU"] = norms[0] / norms[-1]
 axes[1].plot(norms, ":", color="grey", label="GRU (default init)")
 axes[1].set(xlabel="time step t", title="LSTM at init: the forget gate decides")
@@ -377,11 +371,8 @@ for name, ratio in ratios.items():
 # of the left panel: one reason to clip gradients when training RNNs.
 
 # %%
-for name, twin in library_models.items():
-    layer = twin.rnn
-    cell = cell_classes[name](vocab, hidden)
-    cell.load_state_dict({key.removesuffix("_l0"): value for key, value in layer.state_dict().items()})
-    norms, _ = hidden_state_gradients(cell, twin.head, test_x[:200], test_y[:200, -1])
+for name, model in models.items():
+    norms, _ = hidden_state_gradients(model.rnn, model.head, test_x[:200], test_y[:200, -1])
     ratios[f"trained {name}"] = norms[0] / norms[-1]
     axes[2].plot(norms, "o-", ms=3, label=name)
     print(f"trained {name:9s}: ||dL/dh_0|| / ||dL/dh_T|| = {ratios[f'trained {name}']:.1e}")
