@@ -55,6 +55,7 @@ _PARAM_FILL = "#cfe2f3"
 _LEAF_FILL = "#fff2b3"
 _OUTPUT_FILL = "#c9f2c7"
 _HIDDEN_FILL = "#ffffff"
+_MODULE_FILL = "#e8eef7"   # a module drawn as one box (collapse)
 _NO_GRAD_FILL = "#d9d9d9"
 _NONFINITE_FILL = "#9b59b6"   # nan or inf gradient: its own colour, never on the white->red scale
 _ZERO_FILL = "#ffffff"        # exactly zero (a dead ReLU, a cut path): white and dashed, off the scale
@@ -66,7 +67,7 @@ _HIGH_RGB = (214, 39, 40)
 
 def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = False,
          cluster_modules: bool = True, max_nodes: int | None = 300, depth: int | None = None,
-         graph_attr: Mapping | None = None, grads: "capture_gradients | None" = None,
+         collapse: int | None = None, graph_attr: Mapping | None = None, grads: "capture_gradients | None" = None,
          grad_range: tuple | None = None):
     """Draw the graph that produced `tensors`.
 
@@ -91,6 +92,10 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
             were hidden. None: no limit.
         depth: draw only ops at most this many ops away from the outputs (the
             op that made an output is at depth 1); the rest are collapsed.
+        collapse: with an nn.Module as `params`, draw each call of a module
+            nested deeper than this as one box, showing its class, input and
+            output shapes and parameter count: 0 draws the whole model as one
+            box, 1 each top-level child. None: every op is drawn.
         graph_attr: graphviz graph attributes overriding the defaults, e.g.
             {"rankdir": "LR"} to lay the graph out left to right.
         grads: gradients recorded by `capture_gradients` during backward, to
@@ -114,6 +119,9 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
         raise ValueError(f"draw: max_nodes must be at least 1 (or None for no limit), got {max_nodes}")
     if depth is not None and depth < 1:
         raise ValueError(f"draw: depth must be at least 1 (or None for no limit), got {depth}")
+    if collapse is not None and (collapse < 0 or not hasattr(params, "named_modules")):
+        raise ValueError(f"draw: collapse needs an nn.Module as params and a depth >= 0, got collapse={collapse!r} "
+                         f"and params of type {type(params).__name__}")
     if grad_range is not None and not (len(grad_range) == 2 and 0 < grad_range[0] < grad_range[1]):
         raise ValueError(f"draw: grad_range must be (low, high) with 0 < low < high, got {grad_range!r}")
     show_grads = bool(show_grads) or grads is not None
@@ -121,7 +129,9 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
     if not outputs:
         raise ValueError("draw: give at least one tensor to draw, e.g. draw(loss)")
     param_names, module_names, module_classes = _names(params)
-    if not cluster_modules:
+    module_params = {id(m): sum(p.numel() for p in m.parameters()) for m in params.modules()} \
+        if collapse is not None else {}
+    if not cluster_modules and collapse is None:
         module_names = {}
 
     # ops nearest the outputs first; the first `max_nodes` within `depth` are drawn
@@ -133,16 +143,20 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
     drawn, hidden = order[:cut], order[cut:]
     drawn_ids = {id(node) for node in drawn}
 
-    graph = _graph_class()(name="minigrad", graph_attr=_graph_attributes(graph_attr),
+    graph = _graph_class()(name="minigrad", graph_attr=_graph_attributes(graph_attr, len(drawn)),
                            node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.04"},
                            edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
     scene = _Scene(graphviz, param_names, module_names, module_classes)
+    scene.model_class = type(params).__name__
 
     # ---- tensor boxes: leaves of drawn ops, then outputs --------------------------------
     leaf_ids = {}
+    inside = set() if collapse is None else _inside_collapsed(drawn, params, module_names, collapse)
     for node in reversed(drawn):  # inputs first, so the DOT text reads in data-flow order
         for parent in node.parents:
-            if isinstance(parent, Tensor) and id(parent) not in leaf_ids:
+            if isinstance(parent, Tensor) and id(parent) in inside:
+                leaf_ids[id(parent)] = None  # a parameter of a collapsed module: counted in its box
+            elif isinstance(parent, Tensor) and id(parent) not in leaf_ids:
                 leaf_ids[id(parent)] = f"t{len(leaf_ids)}"
                 scene.tensor_box(leaf_ids[id(parent)], parent, param_names.get(id(parent)),
                                  show_shapes, show_grads, grads)
@@ -154,22 +168,41 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
         output_ids.append(f"out{index}")
         scene.tensor_box(f"out{index}", tensor, name, show_shapes, show_grads, grads, output=True)
 
-    # ---- op boxes and the arrows into them ---------------------------------------------
+    # ---- op boxes (or, with collapse, one box per collapsed module call) and their arrows --
+    groups = _collapsed(drawn, params, module_names, collapse) if collapse is not None else {}
     op_ids = {id(node): f"op{i}" for i, node in enumerate(drawn)}
+    group_ids = {}
+    for node in drawn:
+        if id(node) in groups:
+            op_ids[id(node)] = group_ids.setdefault(id(groups[id(node)]), f"module{len(group_ids)}")
     hidden_id = "hidden" if hidden else None
     for node in reversed(drawn):
-        scene.op_box(op_ids[id(node)], node, show_grads, grads)
+        if id(node) not in groups:
+            scene.op_box(op_ids[id(node)], node, show_grads, grads)
         for parent, shape in zip(node.parents, node.shapes):
             if parent is None:
                 continue
             if isinstance(parent, Tensor):
-                scene.edge(leaf_ids[id(parent)], op_ids[id(node)])
+                if leaf_ids.get(id(parent)) is not None:
+                    scene.edge(leaf_ids[id(parent)], op_ids[id(node)])
                 continue
             source = op_ids[id(parent)] if id(parent) in drawn_ids else hidden_id
-            scene.edge(source, op_ids[id(node)], _shape_text(shape) if show_shapes else None)
+            if source == op_ids[id(node)]:
+                continue  # arrows inside a collapsed box are not drawn
+            label = _shape_text(shape) if show_shapes else None
+            if id(node) in groups and (source, op_ids[id(node)], label) in scene.edges:
+                continue  # a module box takes one arrow per input, however many of its ops read it
+            scene.edge(source, op_ids[id(node)], label)
     for (name, tensor), out_id in zip(outputs, output_ids):
         if out_id is not None and tensor._node is not None and id(tensor._node) in drawn_ids:
-            scene.edge(op_ids[id(tensor._node)], out_id)
+            folded = id(tensor._node) in groups and show_shapes  # a module box lists its output shapes
+            scene.edge(op_ids[id(tensor._node)], out_id, _shape_text(tensor.shape) if folded else None)
+    drawn_groups = {}
+    for node in drawn:
+        if id(node) in groups:
+            drawn_groups.setdefault(id(groups[id(node)]), groups[id(node)])
+    for call in drawn_groups.values():
+        scene.module_box(group_ids[id(call)], call, module_params.get(call.module_id, 0), show_shapes)
 
     if hidden:
         scene.hidden_box(hidden_id, hidden, set(leaf_ids), max_nodes, depth)
@@ -374,6 +407,29 @@ def _names(params) -> tuple:
     return param_names, {}, {}
 
 
+def _collapsed(drawn: list, model, module_names: dict, collapse: int) -> dict:
+    """id(node) -> the module call it is folded into: the call at nesting depth `collapse` + 1 that
+    it was recorded in (depth 1: a top-level child; the model's own call is depth 0)."""
+    groups = {}
+    for node in drawn:
+        chain = []  # the node's calls, outermost first: the model's own call, then named ones
+        call = node.module_call
+        while call is not None:
+            if call.module_id in module_names or call.module_id == id(model):
+                chain.append(call)
+            call = call.parent
+        chain.reverse()
+        if chain and chain[0].module_id == id(model) and len(chain) > collapse:
+            groups[id(node)] = chain[collapse]
+    return groups
+
+
+def _inside_collapsed(drawn: list, model, module_names: dict, collapse: int) -> set:
+    """ids of the parameters of modules drawn as one box: their box shows the count instead."""
+    folded_modules = {call.module_id for call in _collapsed(drawn, model, module_names, collapse).values()}
+    return {id(p) for m in model.modules() if id(m) in folded_modules for p in m.parameters()}
+
+
 # ---- helpers: what the boxes say --------------------------------------------------------
 
 def _shape_text(shape) -> str:
@@ -500,6 +556,7 @@ class _Scene:
         self.param_names = param_names
         self.module_names = module_names        # id(module) -> qualified name
         self.module_classes = module_classes    # qualified name -> class name
+        self.model_class = None  # the class of the model given as params, for its box under collapse=0
         self.nodes = []    # (cluster qualified name or None, id, label, attributes, norm or None)
         self.edges = []    # (tail, head, label)
 
@@ -546,6 +603,20 @@ class _Scene:
         while call is not None and call.module_id not in self.module_names:
             call = call.parent
         return call
+
+    def module_box(self, box_id, call, parameter_count: int, show_shapes: bool):
+        """One box for a whole module call (draw's `collapse`): class, shapes in and out, parameters."""
+        name = self.module_names.get(call.module_id, "")
+        kind = self.module_classes.get(name) or self.model_class
+        lines = [f"{name} ({kind})" if name else kind]
+        if show_shapes:
+            into = {tail: label for tail, head, label in self.edges if head == box_id and label}
+            out = {head: label for tail, head, label in self.edges if tail == box_id and label}
+            lines.append("in " + (", ".join(dict.fromkeys(into.values())) or "-") +
+                         "  ->  out " + (", ".join(dict.fromkeys(out.values())) or "-"))
+        lines.append(f"{parameter_count:,} parameters")
+        attrs = {"shape": "box3d", "style": "filled", "fillcolor": _MODULE_FILL}
+        self.nodes.append((self._named_call(call.parent), box_id, lines, attrs, None))
 
     def hidden_box(self, box_id, hidden, drawn_leaves, max_nodes, depth):
         leaves = set()
@@ -739,8 +810,10 @@ def _graph_class():
     return _GRAPH_CLASS
 
 
-def _graph_attributes(overrides) -> dict:
+def _graph_attributes(overrides, op_count: int = 0) -> dict:
     attributes = {"rankdir": "TB", "fontname": "Helvetica", "fontsize": "11",
                   "nodesep": "0.25", "ranksep": "0.35"}
+    if op_count > 80:  # a large graph: tighter ranks, one arrow for parallel ones, so it stays legible
+        attributes.update(nodesep="0.15", ranksep="0.22", concentrate="true")
     attributes.update({str(k): str(v) for k, v in (overrides or {}).items()})
     return attributes

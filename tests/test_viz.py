@@ -491,3 +491,47 @@ def test_each_call_nests_in_the_call_it_was_made_in():
     _, _, clusters = parse(source)
     assert sorted(clusters) == ["0_call1", "0_call2", "1"]
     assert 'label="0 (Linear) · call 2"' in source
+
+
+def module_boxes(nodes):
+    return {first_line(label): label for label, attrs, _ in nodes.values() if "box3d" in attrs}
+
+
+def test_collapse_draws_modules_nested_deeper_as_one_box_each():
+    model = SharedPool()
+    loss = model(mg.randn(1, 1, 8, 8))
+    nodes, edges, clusters = parse(viz.draw(loss, params=model, collapse=1).source)
+    boxes = module_boxes(nodes)
+    labels = sorted(first_line(label) for label, attrs, _ in nodes.values() if "box3d" in attrs)
+    assert labels == ["conv1 (Conv2d)", "conv2 (Conv2d)", "pool (MaxPool2d)", "pool (MaxPool2d)"]
+    assert clusters == []  # every module is one box: no boxes around boxes
+    assert "in (1, 1, 8, 8)" not in boxes["conv1 (Conv2d)"]  # the data needs no grad: not an arrow
+    assert "out (1, 2, 8, 8)" in boxes["conv1 (Conv2d)"] and "20 parameters" in boxes["conv1 (Conv2d)"]
+    assert "in (1, 2, 4, 4)  ->  out (1, 2, 4, 4)" in boxes["conv2 (Conv2d)"]
+    assert "38 parameters" in boxes["conv2 (Conv2d)"]
+    # no parameter boxes: they are counted in their module's box; the loss's op stays an op
+    assert not any(first_line(label).endswith(("weight", "bias")) for label, _, _ in nodes.values())
+    assert [first_line(label) for label, attrs, _ in nodes.values() if "rounded" in attrs] == ["sum"]
+    assert len(edges) == 4 + 1  # conv1 -> pool -> conv2 -> pool -> sum -> output
+
+
+def test_collapse_zero_draws_the_whole_model_as_one_box():
+    mg.manual_seed(0)
+    model, loss = net_and_loss()
+    nodes, edges, _ = parse(viz.draw(loss, params=model, collapse=0).source)
+    (label,) = module_boxes(nodes).values()
+    assert first_line(label) == "Net" and f"{sum(p.numel() for p in model.parameters())} parameters" in label
+    assert "out (2, 1)" in label
+    assert {first_line(label) for label, attrs, _ in nodes.values() if "rounded" in attrs} == {"pow", "sum", "div"}
+    with pytest.raises(ValueError, match="collapse"):
+        viz.draw(loss, collapse=1)
+
+
+def test_a_large_graph_picks_a_tighter_layout_and_graph_attr_still_wins():
+    x = mg.randn(3, requires_grad=True)
+    y = x
+    for _ in range(100):
+        y = y * 1.01
+    assert "concentrate=true" in viz.draw(y.sum()).source
+    assert "concentrate" not in viz.draw((x * 2).sum()).source
+    assert "concentrate=false" in viz.draw(y.sum(), graph_attr={"concentrate": "false"}).source
