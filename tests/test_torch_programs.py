@@ -56,6 +56,24 @@ def test_every_program_is_listed():
     assert scripts == set(PROGRAM_RATIOS), sorted(scripts ^ set(PROGRAM_RATIOS))
 
 
+@pytest.mark.parametrize("name", sorted(PROGRAM_RATIOS))
+def test_program_is_plain_pytorch(name):
+    """The programs are what a PyTorch user writes: torch imports, no word of minigrad."""
+    source = (PROGRAMS / name).read_text()
+    assert "minigrad" not in source
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert "import torch" in imports, imports
+    assert all(line.split()[1].split(".")[0] in {"torch", "math", "time", "os", "argparse", "tempfile"}
+               for line in imports), imports
+
+
+def test_seeded_program_repeats_itself():
+    """Seeded with torch.manual_seed and torch.Generator, a program prints the same twice."""
+    first, second = run_program("bigram.py"), run_program("bigram.py")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout == second.stdout
+
+
 def test_shim_aliases_modules_not_copies():
     code = ("import torch, torch.nn as nn, torch.nn.functional as F, torch.optim as optim, minigrad\n"
             "import minigrad.nn.functional\n"

@@ -19,7 +19,7 @@ N_EMBD = 32
 N_HEAD = 4
 N_LAYER = 2
 BATCH = 32
-STEPS = 250
+STEPS = 300
 
 
 def make_stream(n_segments, segment_length, generator):
@@ -170,7 +170,15 @@ def main():
     loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler, generator=loader_gen)
 
     model = TinyGPT(VOCAB, BLOCK, N_EMBD, N_HEAD, N_LAYER)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    # weight decay on matrices only, not on biases and LayerNorm gains
+    param_dict = {pn: p for pn, p in model.named_parameters() if p.requires_grad}
+    decay_params = [p for n, p in param_dict.items() if p.dim() >= 2]
+    nodecay_params = [p for n, p in param_dict.items() if p.dim() < 2]
+    optim_groups = [
+        {"params": decay_params, "weight_decay": 0.01},
+        {"params": nodecay_params, "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(optim_groups, lr=6e-3, betas=(0.9, 0.95))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{n_params} parameters, {len(loader)} batches")
 
@@ -198,17 +206,17 @@ def main():
     # sample: give it the two seed tokens of a segment and let it continue
     sample_gen = torch.Generator().manual_seed(2024)
     context = torch.tensor([[3, 4]], dtype=torch.long)
-    out = model.generate(context, max_new_tokens=12, top_k=3, generator=sample_gen)[0].tolist()
+    out = model.generate(context, max_new_tokens=30, top_k=3, generator=sample_gen)[0].tolist()
     follows = sum(out[i] == (out[i - 1] + out[i - 2]) % VOCAB for i in range(2, len(out)))
     print("sample:", out, f"({follows}/{len(out) - 2} follow the rule)")
     # the same seed gives the same sample
-    again = model.generate(context, max_new_tokens=12, top_k=3,
+    again = model.generate(context, max_new_tokens=30, top_k=3,
                            generator=torch.Generator().manual_seed(2024))[0].tolist()
     assert again == out, (out, again)
 
     print(f"RESULT initial_loss={initial.item():.4f} final_loss={final.item():.4f}")
     assert final.item() < 0.5 * initial.item(), (initial.item(), final.item())
-    assert follows >= 8, out
+    assert follows >= 0.6 * (len(out) - 2), out  # chance would be 10%
 
 
 if __name__ == "__main__":

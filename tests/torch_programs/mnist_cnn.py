@@ -143,7 +143,7 @@ def main():
         path = os.path.join(folder, "mnist_cnn.pt")
         torch.save(model.state_dict(), path)
         restored = Net().to(device)
-        restored.load_state_dict(torch.load(path))
+        restored.load_state_dict(torch.load(path, map_location=device))
     restored.eval()
     model.eval()
     with torch.no_grad():
