@@ -49,6 +49,8 @@ class ScatteredGradient:
 
     def add_into(self, buffer: np.ndarray) -> None:
         """buffer[index] += data, where a position indexed twice receives both values."""
+        if self.array.size == 0:  # an empty selection (x[[]]) adds nothing
+            return
         if self.unique:
             buffer[self.index] += self.array
             return

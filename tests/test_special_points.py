@@ -63,3 +63,11 @@ def test_copy_into_a_non_leaf_from_a_source_that_needs_no_grad():
     (y * 3).sum().backward()
     np.testing.assert_array_equal(leaf.grad.numpy(), np.zeros(3))  # the old value no longer matters
     np.testing.assert_array_equal(y.detach().numpy(), np.ones(3))
+
+
+def test_backward_through_an_empty_integer_index():
+    x = mg.randn(4, 3, dtype=mg.float64, requires_grad=True)
+    for index in (np.array([], dtype=np.int64), mg.tensor([], dtype=mg.int64)):
+        x.grad = None
+        (x[index].sum() + x.sum()).backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.ones((4, 3)))
