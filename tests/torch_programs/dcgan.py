@@ -16,7 +16,7 @@ IMAGE = 16
 NZ = 16   # size of the latent vector
 NGF = 16  # generator feature maps
 NDF = 16  # discriminator feature maps
-EPOCHS = 8
+EPOCHS = 15
 
 
 def make_spots(n, generator):
@@ -156,7 +156,7 @@ def main():
         final = sample_distance(netG(fixed_noise).detach().cpu(), reference)
 
     print(f"RESULT initial_loss={initial:.4f} final_loss={final:.4f}")
-    assert final < 0.5 * initial, (initial, final)
+    assert final < 0.3 * initial, (initial, final)
 
 
 if __name__ == "__main__":
