@@ -8,6 +8,9 @@ as F` gives `minigrad.nn.functional`, the same object, not a copy or a wrapper.
 Nothing here names a torch feature. A module minigrad lacks fails to import with minigrad's own
 name in the error (`No module named 'minigrad.utils'`), so the programs find gaps instead of
 hiding them.
+
+Being named sitecustomize, this file takes the place of any other sitecustomize the interpreter
+would have loaded (the project's virtual environment has none).
 """
 import importlib
 import importlib.abc
