@@ -51,6 +51,7 @@ already imported the process starts itself again.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -229,9 +230,25 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
                 result["status"] = "error: weights do not transfer to torch: " + _describe(error)
                 return result
 
+    # the compiled column: the same model through mg.compile (capture and replay), same initial weights
+    compiled_task = None
+    if minigrad_task.model is not None:
+        try:
+            minigrad_backend.lib.manual_seed(0)
+            compiled_task = workload.build(dataclasses.replace(minigrad_backend, compiled=True), data)
+            compiled_task.model.load_state_dict(minigrad_task.model.state_dict())
+        except Exception as error:
+            result["compiled_status"] = "error: " + _describe(error)
+            compiled_task = None
+
     # the first two steps check that both libraries compute the same thing
     try:
         result["losses_minigrad"] = [_loss_value(minigrad_task.step()) for _ in range(2)]
+        if compiled_task is not None:
+            # capture, then replay: the same losses as eager, bit for bit
+            result["losses_compiled"] = [_loss_value(compiled_task.step()) for _ in range(2)]
+            if result["losses_compiled"] != result["losses_minigrad"]:
+                result["check"] = "COMPILED DIFFERS from eager"
     except (Unavailable, AttributeError, NotImplementedError) as error:  # a layer or op not written yet
         result["status"] = "unavailable: " + _describe(error)
         return result
@@ -245,10 +262,12 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
             result["check"] = f"LOSS MISMATCH step 1: {m1:.7g} vs {t1:.7g}"
         elif not _losses_agree(m2, t2, _SECOND_LOSS_RTOL):
             result["check"] = f"LOSS MISMATCH step 2: {m2:.7g} vs {t2:.7g}"
-        else:
+        elif result["check"] == "-":
             result["check"] = "ok"
 
     steps = {"minigrad": minigrad_task.step}
+    if compiled_task is not None:
+        steps["compiled"] = compiled_task.step
     if torch_task is not None:
         steps["torch"] = torch_task.step
     per_repeat = 1 if args.quick else workload.steps_per_repeat
@@ -269,6 +288,8 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
         for name in timings:
             result[f"{name}_us_per_op"] = result[f"{name}_ms"] * 1e3 / minigrad_task.ops_per_step
     if result["torch_ms"]:
+        if result.get("compiled_ms"):
+            result["compiled_ratio"] = result["compiled_ms"] / result["torch_ms"]
         result["ratio"] = result["minigrad_ms"] / result["torch_ms"]
         result["met"] = result["ratio"] <= workload.goal
     return result
@@ -377,7 +398,8 @@ def measure_all_memory(results: list[dict], libraries: list[str], args) -> None:
 # ---- report ------------------------------------------------------------------------
 
 COLUMNS = ["workload", "minigrad ms", "torch ms", "ratio minigrad/torch", "goal", "met?",
-           "peak MB minigrad", "peak MB torch", "memory ratio", "check"]
+           "peak MB minigrad", "peak MB torch", "memory ratio", "check", "compiled ms",
+           "ratio compiled/torch"]
 
 
 def _time_cell(result: dict, library: str) -> str:
@@ -410,7 +432,9 @@ def table_rows(results: list[dict]) -> list[list[str]]:
             memory_ratio = f"{m['peak_mb'] / t['peak_mb']:.2f}"
         rows.append([r["workload"], _time_cell(r, "minigrad"), _time_cell(r, "torch"),
                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}", goal, met,
-                     _memory_cell(r, "minigrad"), _memory_cell(r, "torch"), memory_ratio, r["check"]])
+                     _memory_cell(r, "minigrad"), _memory_cell(r, "torch"), memory_ratio, r["check"],
+                     _time_cell(r, "compiled"),
+                     f"{r['compiled_ratio']:.2f}" if r.get("compiled_ratio") else "-"])
     return rows
 
 
@@ -578,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name} ...", end="", flush=True)
         result = run_workload(workload, minigrad_backend, torch_backend, args)
         print(" " + (result["status"] if result["status"] != "ok" else
-                     f"minigrad {_time_cell(result, 'minigrad')}, torch {_time_cell(result, 'torch')}"),
+                     f"minigrad {_time_cell(result, 'minigrad')}, compiled {_time_cell(result, 'compiled')}, "
+                     f"torch {_time_cell(result, 'torch')}"),
               flush=True)
         results.append(result)
 

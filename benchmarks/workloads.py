@@ -37,6 +37,11 @@ class Backend:
     nn: ModuleType
     F: ModuleType
     optim: ModuleType
+    compiled: bool = False  # run models through lib.compile (minigrad's capture and replay)
+
+    def run(self, model):
+        """What the step calls: the model itself, or `lib.compile(model)` for the compiled column."""
+        return self.lib.compile(model) if self.compiled else model
 
     def tensor(self, array: np.ndarray):
         """A new tensor holding a copy of `array` (its dtype kept: float32 or int64 or bool)."""
@@ -137,7 +142,8 @@ def build_mlp(b: Backend, data: dict) -> Task:
                           nn.Linear(256, 10))
     optimizer = b.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = b.tensor(data["x"]), b.tensor(data["y"])
-    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(model(x), y)), model)
+    net = b.run(model)
+    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(net(x), y)), model)
 
 
 def cnn_data(rng, quick):
@@ -153,7 +159,8 @@ def build_cnn(b: Backend, data: dict) -> Task:
                           nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     optimizer = b.optim.Adam(model.parameters(), lr=1e-3)
     x, y = b.tensor(data["x"]), b.tensor(data["y"])
-    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(model(x), y)), model)
+    net = b.run(model)
+    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(net(x), y)), model)
 
 
 def rnn_data(rng, quick):
@@ -179,7 +186,8 @@ def _build_recurrent(b: Backend, data: dict, cell: str) -> Task:
     model = SequenceClassifier()
     optimizer = b.optim.Adam(model.parameters(), lr=1e-3)
     x, y = b.tensor(data["x"]), b.tensor(data["y"])
-    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(model(x), y)), model)
+    net = b.run(model)
+    return Task(_train_step(model, optimizer, lambda: b.F.cross_entropy(net(x), y)), model)
 
 
 def build_lstm(b: Backend, data: dict) -> Task:
@@ -260,9 +268,10 @@ def build_transformer(b: Backend, data: dict) -> Task:
     model = TinyLM()
     optimizer = b.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     inputs, targets = b.tensor(data["inputs"]), b.tensor(data["targets"])
+    net = b.run(model)
 
     def compute_loss():
-        logits = model(inputs)
+        logits = net(inputs)
         return F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
     return Task(_train_step(model, optimizer, compute_loss), model)
 
@@ -299,9 +308,10 @@ def build_vae(b: Backend, data: dict) -> Task:
     model = VAE()
     optimizer = b.optim.Adam(model.parameters(), lr=1e-3)
     x, eps = b.tensor(data["x"]), b.tensor(data["eps"])
+    net = b.run(model)
 
     def compute_loss():
-        recon, mu, logvar = model(x, eps)
+        recon, mu, logvar = net(x, eps)
         bce = F.binary_cross_entropy(recon, x, reduction="sum")
         kl = -0.5 * (1 + logvar - mu * mu - logvar.exp()).sum()
         return bce + kl

@@ -41,6 +41,7 @@ from .amp import autocast, GradScaler  # noqa: E402
 from .runtime import (compile, set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
                       get_num_interop_threads, set_float32_matmul_precision,
                       get_float32_matmul_precision)
+from .capture import compile  # noqa: E402,F811  (capture and replay; replaces runtime's placeholder)
 
 __version__ = "0.1.0"
 

@@ -237,6 +237,10 @@ _Traced.T = property(lambda self: self.transpose())
 _WRITING_METHODS = {"__setitem__", "fill", "sort"}
 
 
+def _layout(array: np.ndarray) -> tuple:
+    return (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
+
+
 def _unwrap(value):
     """value with every _Traced array replaced by a plain view (tuples, lists and dicts walked)."""
     if isinstance(value, _Traced):
@@ -289,6 +293,8 @@ class Tracer:
         self._external_tensors = {}  # id(tensor) -> slot
         self._swapped = []           # (tensor, original array): restored when capture ends
         self.side_effect = False     # a draw or a write happened (a guard after it is refused)
+        self._by_layout = {}         # (address, shape, strides, dtype) -> slot of a recorded array
+        self._owners = {}            # id(memory owner) -> owner, of every recorded array
 
     # -- slots
     def _new_slot(self) -> int:
@@ -298,6 +304,11 @@ class Tracer:
     def _traced(self, array: np.ndarray, slot: int) -> _Traced:
         view = array.view(_Traced)
         view._slot = slot
+        # numpy's own conversions (np.asarray(x, dtype=bool) of a recorded array) give plain views
+        # whose .base skips our view: they are found again by their memory and layout
+        self._by_layout[_layout(array)] = slot
+        owner = array if array.base is None else array.base
+        self._owners[id(owner)] = owner
         return view
 
     def refuse(self, reason: str) -> None:
@@ -319,22 +330,24 @@ class Tracer:
         if isinstance(value, Tensor):
             return Slot(self.slot_of_tensor(value))
         if isinstance(value, np.ndarray):
-            self._check_plain(value)
-            return value
+            slot = self._check_plain(value)
+            return value if slot is None else Slot(slot)
         if type(value) in (tuple, list):
             return type(value)(self.template(v) for v in value)
         if type(value) is dict:
             return {k: self.template(v) for k, v in value.items()}
         return value
 
-    def _check_plain(self, array: np.ndarray) -> None:
-        base = array.base
-        while base is not None:
-            if isinstance(base, _Traced):
-                self.refuse("a recorded array was turned into a plain numpy array the tracer cannot follow "
-                            "(np.asarray)")
-                return
-            base = getattr(base, "base", None)
+    def _check_plain(self, array: np.ndarray):
+        """The slot of a plain array that is a recorded array seen through np.asarray, else None
+        (refused when it is some other view of recorded memory)."""
+        slot = self._by_layout.get(_layout(array))
+        if slot is not None:
+            return slot
+        owner = array if array.base is None else array.base
+        if id(owner) in self._owners:
+            self.refuse("numpy made a view of a recorded array that the tracer did not follow")
+        return None
 
     def slot_of_tensor(self, tensor: Tensor) -> int:
         array = tensor.array
@@ -343,7 +356,9 @@ class Tracer:
                 self.refuse("a tensor holds a view of a recorded array that the tracer did not follow")
                 return self.constant(_plain_view(array))
             return array._slot
-        self._check_plain(array)
+        slot = self._check_plain(array)
+        if slot is not None:
+            return slot
         slot = self._external_tensors.get(id(tensor))
         if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
             slot = self._new_slot()
@@ -364,7 +379,9 @@ class Tracer:
                 return self.constant(_plain_view(value))
             return value._slot
         if isinstance(value, np.ndarray):
-            self._check_plain(value)
+            slot = self._check_plain(value)
+            if slot is not None:
+                return slot
             slot = self._slot_of_array.get(id(value))
             if slot is None:
                 slot = self._slot_of_array[id(value)] = self.constant(value)
@@ -993,6 +1010,15 @@ class _CompiledModule(_Compiled):
         else:
             setattr(self._orig_mod, name, value)
 
+    def __getitem__(self, index):  # containers (Sequential, ModuleList) index as the module does
+        return self._orig_mod[index]
+
+    def __len__(self):
+        return len(self._orig_mod)
+
+    def __iter__(self):
+        return iter(self._orig_mod)
+
     def train(self, mode: bool = True):
         self._orig_mod.train(mode)
         return self
@@ -1005,12 +1031,12 @@ class _CompiledModule(_Compiled):
 
 
 def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,
-            options=None, disable: bool = False, cache_size: int = 8):
+            options=None, disable: bool = False, cache_size: int = 8, **kwargs):
     """Capture a module's (or function's) call once per signature and replay it as a flat plan.
 
     Args:
         model: an nn.Module or a function of tensors. Without it, returns a decorator.
-        fullgraph, dynamic, backend, mode, options: accepted for PyTorch's signature, ignored.
+        fullgraph, dynamic, backend, mode, options, **kwargs: accepted for PyTorch's signature, ignored.
         disable: return `model` unchanged.
         cache_size: how many signatures keep a plan (oldest dropped first).
 

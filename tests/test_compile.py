@@ -1,0 +1,308 @@
+"""mg.compile: capture once, replay later calls (minigrad/capture.py), checked against eager.
+
+Compiled and eager runs start from the same seed and weights; the replay calls each
+primitive's own forward and VJP on the same arrays in the same order, so losses and
+every gradient must be bit-identical (not merely close) for each course model, with
+dropout on. Then the fallbacks: Python reading a value (eager + one warning), a
+replaced parameter or a reshaped buffer (recapture), the cache bound, a signature
+that changes on every call (reported once, then eager), no_grad evaluation.
+"""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad import nn, optim
+from minigrad.capture import CompileWarning
+from minigrad.testing import random_programs
+
+RNG = np.random.default_rng(0)
+
+
+def _tensor(array):
+    return mg.tensor(array)
+
+
+def _train(make, loss_fn, data, compiled: bool, steps: int = 20):
+    """20 Adam steps; returns losses, every gradient, the final state and the callable used."""
+    mg.manual_seed(0)
+    model = make()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    net = mg.compile(model) if compiled else model
+    mg.manual_seed(1)  # dropout masks and sampling draw from here, in the same order in both runs
+    losses, grads = [], []
+    for _ in range(steps):
+        loss = loss_fn(net, *data)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append([p.grad.numpy().copy() for p in model.parameters()])
+        optimizer.step()
+        optimizer.zero_grad()
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return losses, grads, state, net
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.rnn = getattr(nn, cell)(6, 8, batch_first=True)
+        self.drop = nn.Dropout(0.2)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        outputs, _ = self.rnn(x)
+        return self.head(self.drop(outputs[:, -1]))
+
+
+class _TinyTransformer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(11, 16)
+        self.block = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True)
+        self.head = nn.Linear(16, 11)
+
+    def forward(self, tokens):
+        return self.head(self.block(self.emb(tokens)))
+
+
+class _VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.mu, self.logvar, self.dec = nn.Linear(12, 16), nn.Linear(16, 3), nn.Linear(16, 3), nn.Linear(3, 12)
+
+    def forward(self, x):
+        h = F.relu(self.enc(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + (0.5 * logvar).exp() * mg.randn_like(mu)  # fresh noise each call: a recorded draw
+        return F.sigmoid(self.dec(z)), mu, logvar
+
+
+def _vae_loss(net, x):
+    recon, mu, logvar = net(x)
+    return F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * (1 + logvar - mu * mu - logvar.exp()).sum()
+
+
+class _GAN(nn.Module):
+    """Generator and discriminator in one module; the loss is the generator's non-saturating one."""
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 8), nn.Tanh())
+        self.d = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(16, 1))
+
+    def forward(self, real):
+        fake = self.g(mg.randn(real.shape[0], 4))
+        ones, zeros = mg.ones(real.shape[0], 1), mg.zeros(real.shape[0], 1)
+        d_loss = F.binary_cross_entropy_with_logits(self.d(real), ones) + \
+            F.binary_cross_entropy_with_logits(self.d(fake.detach()), zeros)
+        g_loss = F.binary_cross_entropy_with_logits(self.d(fake), ones)
+        return d_loss + g_loss
+
+
+_IMAGES = _tensor(RNG.standard_normal((8, 1, 8, 8)).astype(np.float32))
+_SEQUENCES = _tensor(RNG.standard_normal((4, 5, 6)).astype(np.float32))
+_TOKENS = _tensor(RNG.integers(0, 11, (3, 7)))
+
+MODELS = {
+    "mlp": (lambda: nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 5)),
+            lambda net, x, y: F.cross_entropy(net(x), y),
+            (_tensor(RNG.standard_normal((16, 20)).astype(np.float32)), _tensor(RNG.integers(0, 5, 16)))),
+    "cnn": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Dropout(0.2), nn.Flatten(), nn.Linear(64, 5)),
+            lambda net, x, y: F.cross_entropy(net(x), y), (_IMAGES, _tensor(RNG.integers(0, 5, 8)))),
+    "rnn": (lambda: _Recurrent("RNN"), lambda net, x, y: F.cross_entropy(net(x), y),
+            (_SEQUENCES, _tensor(RNG.integers(0, 3, 4)))),
+    "lstm": (lambda: _Recurrent("LSTM"), lambda net, x, y: F.cross_entropy(net(x), y),
+             (_SEQUENCES, _tensor(RNG.integers(0, 3, 4)))),
+    "gru": (lambda: _Recurrent("GRU"), lambda net, x, y: F.cross_entropy(net(x), y),
+            (_SEQUENCES, _tensor(RNG.integers(0, 3, 4)))),
+    "transformer": (_TinyTransformer,
+                    lambda net, t, y: F.cross_entropy(net(t).reshape(-1, 11), y.reshape(-1)),
+                    (_TOKENS, _tensor(RNG.integers(0, 11, (3, 7))))),
+    "vae": (_VAE, _vae_loss, (_tensor(RNG.random((8, 12)).astype(np.float32)),)),
+    "gan": (_GAN, lambda net, x: net(x), (_tensor(RNG.standard_normal((6, 8)).astype(np.float32)),)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_compiled_training_is_bit_identical_to_eager(name):
+    make, loss_fn, data = MODELS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)  # no fallback: every later call must replay
+        eager = _train(make, loss_fn, data, compiled=False)
+        compiled = _train(make, loss_fn, data, compiled=True)
+    assert compiled[3].replays == 19 and compiled[3].captures == 1
+    assert eager[0] == compiled[0]  # losses, bit for bit
+    for step, (a, b) in enumerate(zip(eager[1], compiled[1])):
+        for ga, gb in zip(a, b):
+            np.testing.assert_array_equal(ga, gb, err_msg=f"{name}: gradient differs at step {step}")
+    for key in eager[2]:  # parameters after 20 updates, and buffers (batch norm's running stats)
+        np.testing.assert_array_equal(eager[2][key], compiled[2][key], err_msg=key)
+
+
+def test_the_compiled_module_behaves_like_the_module():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+    net = mg.compile(model, mode="max-autotune", fullgraph=True, dynamic=False, backend="inductor")
+    assert net._orig_mod is model and net[0] is model[0]
+    assert [id(p) for p in net.parameters()] == [id(p) for p in model.parameters()]
+    assert net.eval() is net and not model.training
+    assert set(net.state_dict()) == set(model.state_dict())
+    x = mg.randn(5, 3)
+    with mg.no_grad():
+        first, second = net(x), net(x)
+    assert net.replays == 1 and not second.requires_grad
+    np.testing.assert_array_equal(first.numpy(), model(x).detach().numpy())  # eval: dropout is the identity
+
+
+def test_compiling_a_function_and_the_decorator_form():
+    w = mg.randn(3, 3, requires_grad=True)
+
+    @mg.compile(dynamic=False)
+    def f(x):
+        return (x @ w).tanh().sum()
+
+    x = mg.randn(2, 3)
+    for _ in range(3):
+        f(x).backward()
+    g = w.grad.numpy().copy()
+    w.grad = None
+    for _ in range(3):
+        (x @ w).tanh().sum().backward()
+    np.testing.assert_array_equal(g, w.grad.numpy())
+    assert f._compiled.replays == 2
+
+
+def test_multiple_outputs_and_gradient_accumulation_and_hooks():
+    model = _VAE()
+    net = mg.compile(model)
+    seen = []
+    model.enc.weight.register_hook(lambda g: seen.append(g.shape))
+    x = _tensor(RNG.random((4, 12)).astype(np.float32))
+    for _ in range(3):
+        _vae_loss(net, x).backward()  # accumulates: no zero_grad
+    assert net.replays == 2 and len(seen) == 3
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@settings(max_examples=60, deadline=None)
+@given(program=random_programs())
+def test_compile_of_a_random_program_equals_the_program(program):
+    leaves = program.leaves()
+    compiled = mg.compile(lambda *xs: program(*xs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        for _ in range(2):  # capture, then replay
+            out = compiled(*leaves)
+            grads = mg.grad(out.sum(), leaves, allow_unused=True)
+    expected = program(*leaves)
+    expected_grads = mg.grad(expected.sum(), leaves, allow_unused=True)
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    for a, b in zip(grads, expected_grads):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_python_control_flow_on_a_value_runs_eagerly_with_one_warning():
+    def f(x):
+        if x.sum() > 0:  # reads a value: the replay could not follow this branch
+            return x * 2
+        return x * 3
+
+    compiled = mg.compile(f)
+    with pytest.warns(CompileWarning, match="bool"):
+        compiled(mg.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)  # reported once
+        np.testing.assert_array_equal(compiled(mg.ones(3)).numpy(), [2, 2, 2])
+        np.testing.assert_array_equal(compiled(-mg.ones(3)).numpy(), [-3, -3, -3])
+    assert compiled._compiled.replays == 0
+
+
+@pytest.mark.parametrize("read", [lambda t: t.item(), lambda t: t.tolist(), lambda t: float(t)])
+def test_reading_a_value_refuses_replay(read):
+    def f(x):
+        s = x.sum()
+        return x * read(s)
+
+    compiled = mg.compile(f)
+    with pytest.warns(CompileWarning, match="read a value"):
+        compiled(mg.ones(2))
+    np.testing.assert_array_equal(compiled(mg.full((2,), 2.0)).numpy(), [8, 8])  # eager: the new value
+
+
+def test_a_replaced_parameter_is_recaptured():
+    model = nn.Linear(3, 2)
+    net = mg.compile(model)
+    x = mg.randn(4, 3)
+    net(x), net(x)
+    model.weight = nn.Parameter(mg.zeros(2, 3))
+    out = net(x)
+    assert net.captures == 2
+    np.testing.assert_array_equal(out.detach().numpy(), np.broadcast_to(model.bias.detach().numpy(), (4, 2)))
+    with mg.no_grad():
+        model.weight.data = mg.ones(2, 3)  # a new array in the same parameter: recaptured too
+    np.testing.assert_allclose(net(x).detach().numpy(), model(x).detach().numpy())
+    assert net.captures == 3
+
+
+def test_a_buffer_of_a_new_shape_is_recaptured():
+    model = nn.BatchNorm1d(3)
+    net = mg.compile(model)
+    x = mg.randn(5, 3)
+    net(x), net(x)
+    model.running_mean = mg.zeros(3, 1)  # a buffer replaced by one of another shape
+    model.running_mean = mg.zeros(3)
+    net(x)
+    assert net.captures == 2
+
+
+def test_the_cache_is_bounded_and_signature_churn_is_reported_once():
+    compiled = mg.compile(lambda x: x * 2, cache_size=3)
+    for n in range(1, 4):
+        compiled(mg.ones(n))
+    assert len(compiled._compiled._cache) == 3
+    compiled(mg.ones(1))  # a hit resets the churn count
+    compiled(mg.ones(4))
+    assert len(compiled._compiled._cache) == 3  # the oldest dropped
+    with pytest.warns(CompileWarning, match="signature changed") as record:
+        for n in range(5, 12):
+            np.testing.assert_array_equal(compiled(mg.ones(n)).numpy(), np.full(n, 2.0))
+    assert len(record) == 1 and "argument 0" in str(record[0].message)
+
+
+def test_no_grad_evaluation_of_a_compiled_model_and_train_eval_switch():
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    net = mg.compile(model)
+    x = mg.randn(6, 4)
+    net(x).sum().backward()
+    net.eval()
+    with mg.no_grad():
+        a, b = net(x), net(x)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())  # eval: no dropout, running stats
+    assert not a.requires_grad and net.captures == 2
+    np.testing.assert_array_equal(a.numpy(), model(x).detach().numpy())
+
+
+def test_second_order_gradients_through_a_replay_are_refused_clearly():
+    w = mg.randn(3, requires_grad=True)
+    compiled = mg.compile(lambda x: (x * w).sum() ** 2)
+    x = mg.randn(3)
+    compiled(x)
+    y = compiled(x)
+    with pytest.raises(RuntimeError, match="create_graph"):
+        mg.grad(y, [w], create_graph=True)
+
+
+def test_eager_graph_backward_twice_rule_holds_for_replays():
+    w = mg.randn(3, requires_grad=True)
+    compiled = mg.compile(lambda x: (x * w).exp().sum())
+    x = mg.randn(3)
+    compiled(x)
+    y = compiled(x)
+    y.backward(retain_graph=True)
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
