@@ -2,8 +2,8 @@
 
 Each of the ten classes is a fixed random stroke pattern; an image is its class pattern, shifted
 by up to two pixels, plus noise. The script is laid out like the well-known MNIST example: a
-device, DataLoaders with workers and pinned memory, train/test functions, a StepLR schedule,
-and a checkpoint saved with torch.save(model.state_dict()) and loaded into a fresh model.
+device, DataLoaders with workers and pinned memory, train/test functions, Adadelta with a
+StepLR schedule, and a checkpoint saved with torch.save(model.state_dict()) and loaded into a fresh model.
 """
 import argparse
 import os
@@ -107,7 +107,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--test-batch-size", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1.0)
     parser.add_argument("--gamma", type=float, default=0.7)
     parser.add_argument("--no-cuda", action="store_true", default=False)
     parser.add_argument("--seed", type=int, default=1)
@@ -129,7 +129,7 @@ def main():
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=2, pin_memory=True)
 
     model = Net().to(device)
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
     scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
 
     initial_loss, _ = test(model, device, test_loader)
