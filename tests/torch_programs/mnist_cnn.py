@@ -3,7 +3,8 @@
 Each of the ten classes is a fixed random stroke pattern; an image is its class pattern, shifted
 by up to two pixels, plus noise. The script is laid out like the well-known MNIST example: a
 device, DataLoaders with workers and pinned memory, train/test functions, Adadelta with a
-StepLR schedule, and a checkpoint saved with torch.save(model.state_dict()) and loaded into a fresh model.
+StepLR schedule, and a checkpoint saved with torch.save(model.state_dict()) and loaded into a
+fresh model.
 """
 import argparse
 import os
