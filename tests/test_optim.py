@@ -122,6 +122,7 @@ CASES = [
     (optim.SGD, ref_sgd, dict(lr=0.05, maximize=True)),
     (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True)),
     (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True)),
+    (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
     (optim.RMSprop, ref_rmsprop, dict(lr=0.01)),
     (optim.RMSprop, ref_rmsprop, dict(lr=0.01, alpha=0.9, eps=1e-3)),
     (optim.RMSprop, ref_rmsprop, dict(lr=0.01, centered=True)),
