@@ -1,7 +1,7 @@
 """Parameter initialisation (torch.nn.init): fill a tensor in place, return it.
 
 Every function runs under `no_grad` and draws from minigrad's generator
-(or from the numpy Generator passed as `generator=`), so
+(or from the `mg.Generator` or numpy Generator passed as `generator=`), so
 `mg.manual_seed(s)` makes an initialisation repeatable. Formulas, defaults and
 fan conventions are PyTorch's, so a model initialised here has the same
 weight *distributions* as the same model in PyTorch.
@@ -83,24 +83,20 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b). Returns tensor."""
-    if generator is not None:
-        return _fill(tensor, generator.uniform(a, b, tensor.shape))
     with mg.no_grad():
-        return tensor.uniform_(a, b)
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2). Returns tensor."""
-    if generator is not None:
-        return _fill(tensor, generator.normal(mean, std, tensor.shape))
     with mg.no_grad():
-        return tensor.normal_(mean, std)
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (redrawing values that fall outside)."""
-    rng = generator if generator is not None else _generator()
+    rng = _generator(generator)
     values = rng.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
     for _ in range(100):
@@ -186,7 +182,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.array.size // rows
-    flattened = (generator if generator is not None else _generator()).normal(0.0, 1.0, (rows, cols))
+    flattened = _generator(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flattened = flattened.T
     q, r = np.linalg.qr(flattened)

@@ -160,3 +160,15 @@ def test_bernoulli_with_a_scalar_p_and_normal_with_size():
     n = mg.normal(2.0, 3.0, (20000,), generator=g)
     assert n.dtype == mg.float32 and abs(n.array.mean() - 2.0) < 0.1 and abs(n.array.std() - 3.0) < 0.1
     assert mg.normal(0.0, 1.0, (3,), dtype=mg.float64).dtype == mg.float64
+
+
+def test_init_functions_take_a_minigrad_generator():
+    from minigrad import nn
+    for fill in (nn.init.uniform_, nn.init.normal_, nn.init.trunc_normal_, nn.init.orthogonal_,
+                 nn.init.xavier_uniform_, nn.init.kaiming_normal_):
+        a = fill(mg.empty(4, 5), generator=mg.Generator().manual_seed(3))
+        mg.manual_seed(99)  # the global stream must not matter
+        b = fill(mg.empty(4, 5), generator=mg.Generator().manual_seed(3))
+        assert np.array_equal(a.numpy(), b.numpy()), fill.__name__
+        c = fill(mg.empty(4, 5), generator=mg.Generator().manual_seed(4))
+        assert not np.array_equal(a.numpy(), c.numpy()), fill.__name__
