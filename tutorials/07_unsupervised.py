@@ -320,7 +320,7 @@ with torch.no_grad():
     show_grid([vae.decoder(codes)[:, 0].numpy()], OUT / "vae_latent_grid.png", cols=10,
               suptitle="VAE decoder over the latent square [-2, 2]^2")
 
-    pairs = [(i, next(j for j in range(len(test_labels)) if test_labels[j] != test_labels[i])) for i in (0, 1, 2, 3)]
+    pairs = [(i, next(j for j in range(i + 4, len(test_labels)) if test_labels[j] != test_labels[i])) for i in range(4)]
     walks = []
     for i, j in pairs:
         steps = torch.linspace(0, 1, 10).view(-1, 1)
