@@ -30,7 +30,9 @@ Graphviz `dot` program.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import operator
 import os
 import weakref
 from collections import deque
@@ -41,7 +43,9 @@ import numpy as np
 from .atomic import atomic_write
 from . import scope
 from .function import Function
-from .tensor import Tensor
+from .tensor import Tensor, _make
+
+_new = object.__new__
 
 __all__ = ["draw", "save", "capture_gradients"]
 
@@ -57,6 +61,8 @@ _OUTPUT_FILL = "#c9f2c7"
 _HIDDEN_FILL = "#ffffff"
 _MODULE_FILL = "#e8eef7"   # a module drawn as one box (collapse)
 _NO_GRAD_FILL = "#d9d9d9"
+_INPUT_FILL = "#fde3c8"   # an argument of a drawn call
+_MUTED = {"fillcolor": "#fafafa", "color": "#b3b3b3", "fontcolor": "#8c8c8c"}  # needs no gradient
 _NONFINITE_FILL = "#9b59b6"   # nan or inf gradient: its own colour, never on the white->red scale
 _ZERO_FILL = "#ffffff"        # exactly zero (a dead ReLU, a cut path): white and dashed, off the scale
 _LOW_RGB = (255, 245, 240)   # the light end of matplotlib's "Reds"
@@ -68,8 +74,12 @@ _HIGH_RGB = (214, 39, 40)
 def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = False,
          cluster_modules: bool = True, max_nodes: int | None = 300, depth: int | None = None,
          collapse: int | None = None, graph_attr: Mapping | None = None, grads: "capture_gradients | None" = None,
-         grad_range: tuple | None = None):
+         grad_range: tuple | None = None, show_constants: bool = True):
     """Draw the graph that produced `tensors`.
+
+    `draw(model, x)` (a module or function first, then its inputs) is
+    `draw_call(model, x)`: it runs the call and draws every op, with its
+    inputs and what needs no gradient.
 
     Args:
         *tensors: the outputs to draw from (e.g. the loss), each a Tensor, a
@@ -103,6 +113,8 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
         grad_range: (low, high) gradient norms for the two ends of the colour
             scale, to compare several drawings; default: the smallest and
             largest norm in this drawing.
+        show_constants: (drawing a call) draw ops and tensors that need no
+            gradient, muted; a graph drawn from tensors has none to draw.
 
     Returns:
         graphviz.Digraph (a subclass whose rendering explains how to install
@@ -114,6 +126,24 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
     op and one from each output's op to the output's box; plus, when needed,
     one "hidden" box and one legend box.
     """
+    if tensors and not isinstance(tensors[0], (Tensor, Mapping, list, tuple)) and callable(tensors[0]):
+        if grads is not None:
+            raise TypeError("draw: grads= colours a graph drawn from tensors after backward; drawing a call "
+                            "(draw(model, x)) records no backward - use show_grads=True for the parameters")
+        return draw_call(tensors[0], *tensors[1:], params=params, show_shapes=show_shapes, show_grads=show_grads,
+                         cluster_modules=cluster_modules, max_nodes=max_nodes, depth=depth, collapse=collapse,
+                         graph_attr=graph_attr, grad_range=grad_range, show_constants=show_constants)
+    outputs = [(name, tensor, tensor._node) for name, tensor in _named_outputs(tensors)]
+    if not outputs:
+        raise ValueError("draw: give at least one tensor to draw, e.g. draw(loss)")
+    return _draw(outputs, params, show_shapes, show_grads, cluster_modules, max_nodes, depth, collapse,
+                 graph_attr, grads, grad_range)
+
+
+def _draw(outputs, params, show_shapes, show_grads, cluster_modules, max_nodes, depth, collapse, graph_attr,
+          grads, grad_range, inputs=None, traced=False):
+    """The drawing of `outputs`, (label, tensor, node or None) each: the body of draw and draw_call.
+    `inputs` names the call's argument tensors (id -> name); `traced`: the nodes are a trace's steps."""
     graphviz = _import_graphviz()
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw: max_nodes must be at least 1 (or None for no limit), got {max_nodes}")
@@ -125,9 +155,6 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
     if grad_range is not None and not (len(grad_range) == 2 and 0 < grad_range[0] < grad_range[1]):
         raise ValueError(f"draw: grad_range must be (low, high) with 0 < low < high, got {grad_range!r}")
     show_grads = bool(show_grads) or grads is not None
-    outputs = _named_outputs(tensors)
-    if not outputs:
-        raise ValueError("draw: give at least one tensor to draw, e.g. draw(loss)")
     param_names, module_names, module_classes = _names(params)
     module_params = {id(m): sum(p.numel() for p in m.parameters()) for m in params.modules()} \
         if collapse is not None else {}
@@ -135,7 +162,7 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
         module_names = {}
 
     # ops nearest the outputs first; the first `max_nodes` within `depth` are drawn
-    roots = [t._node for _, t in outputs if t._node is not None]
+    roots = [node for _, _, node in outputs if node is not None]
     order, distance = _breadth_first(roots)
     cut = len(order) if max_nodes is None else min(len(order), max_nodes)
     if depth is not None:
@@ -148,6 +175,7 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
                            edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.6"})
     scene = _Scene(graphviz, param_names, module_names, module_classes)
     scene.model_class = type(params).__name__
+    scene.input_names, scene.traced = inputs or {}, traced
 
     # ---- tensor boxes: leaves of drawn ops, then outputs --------------------------------
     leaf_ids = {}
@@ -160,9 +188,13 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
                 leaf_ids[id(parent)] = f"t{len(leaf_ids)}"
                 scene.tensor_box(leaf_ids[id(parent)], parent, param_names.get(id(parent)),
                                  show_shapes, show_grads, grads)
+        for tensor in _through(node):  # an input reaching this op through hidden ops (show_constants=False)
+            if id(tensor) not in leaf_ids:
+                leaf_ids[id(tensor)] = f"t{len(leaf_ids)}"
+                scene.tensor_box(leaf_ids[id(tensor)], tensor, None, show_shapes, show_grads, grads)
     output_ids = []
-    for index, (name, tensor) in enumerate(outputs):
-        if tensor._node is None and id(tensor) in leaf_ids:  # a leaf given as an output: already drawn
+    for index, (name, tensor, root) in enumerate(outputs):
+        if root is None and id(tensor) in leaf_ids:  # a leaf given as an output: already drawn
             output_ids.append(None)
             continue
         output_ids.append(f"out{index}")
@@ -184,19 +216,28 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
                 continue
             if isinstance(parent, Tensor):
                 if leaf_ids.get(id(parent)) is not None:
-                    scene.edge(leaf_ids[id(parent)], op_ids[id(node)])
+                    # an input into a module box: its shape, which the box lists among its inputs
+                    label = _shape_text(shape) if show_shapes and id(node) in groups and \
+                        id(parent) in scene.input_names else None
+                    if (leaf_ids[id(parent)], op_ids[id(node)], label) not in scene.edges or id(node) not in groups:
+                        scene.edge(leaf_ids[id(parent)], op_ids[id(node)], label,
+                                   muted=traced and not parent._requires_grad)
                 continue
             source = op_ids[id(parent)] if id(parent) in drawn_ids else hidden_id
             if source == op_ids[id(node)]:
                 continue  # arrows inside a collapsed box are not drawn
-            label = _shape_text(shape) if show_shapes else None
+            label = _shape_text(shape) if show_shapes and shape is not None else None
             if id(node) in groups and (source, op_ids[id(node)], label) in scene.edges:
                 continue  # a module box takes one arrow per input, however many of its ops read it
-            scene.edge(source, op_ids[id(node)], label)
-    for (name, tensor), out_id in zip(outputs, output_ids):
-        if out_id is not None and tensor._node is not None and id(tensor._node) in drawn_ids:
-            folded = id(tensor._node) in groups and show_shapes  # a module box lists its output shapes
-            scene.edge(op_ids[id(tensor._node)], out_id, _shape_text(tensor.shape) if folded else None)
+            scene.edge(source, op_ids[id(node)], label, muted=not _needs_grad(parent))
+        for tensor in _through(node):
+            if (leaf_ids[id(tensor)], op_ids[id(node)], None) not in scene.edges:
+                scene.edge(leaf_ids[id(tensor)], op_ids[id(node)], None, muted=True, dashed=True)
+    for (name, tensor, root), out_id in zip(outputs, output_ids):
+        if out_id is not None and root is not None and id(root) in drawn_ids:
+            folded = id(root) in groups and show_shapes  # a module box lists its output shapes
+            scene.edge(op_ids[id(root)], out_id, _shape_text(tensor.shape) if folded else None,
+                       muted=not _needs_grad(root))
     drawn_groups = {}
     for node in drawn:
         if id(node) in groups:
@@ -210,6 +251,82 @@ def draw(*tensors, params=None, show_shapes: bool = True, show_grads: bool = Fal
         scene.legend(grad_range)
     scene.emit(graph)
     return graph
+
+
+def draw_call(function, *inputs, params=None, forward_kwargs: Mapping | None = None, show_constants: bool = True,
+              show_shapes: bool = True, show_grads: bool = False, cluster_modules: bool = True,
+              max_nodes: int | None = 300, depth: int | None = None, collapse: int | None = None,
+              graph_attr: Mapping | None = None, grad_range: tuple | None = None):
+    """Run `function(*inputs)` once and draw every op it ran, from its inputs to its outputs.
+
+        mg.viz.draw_call(model, x)                      # also spelled mg.viz.draw(model, x)
+        mg.viz.draw_call(lambda x, y: F.cross_entropy(model(x), y), x, y, params=model)
+
+    Unlike `draw(loss)`, which walks back from the loss through the ops that
+    need a gradient, this records the call as `mg.compile` captures it
+    (minigrad.capture's Tracer), so it also sees the ops computed only from
+    tensors that need no gradient (a mask, a position index, the random draw
+    of dropout). Those, and tensors without gradient (buffers, constants), are
+    drawn muted; the call's arguments are drawn as inputs, named by `.name`,
+    else by the forward's argument name. Numbers an op takes are written in
+    its box (`mul 0.125`). The model's buffers and the random generator are
+    put back as they were, so drawing changes nothing.
+
+    Args:
+        function: an nn.Module, or a function of tensors (a loss of a model).
+        *inputs: its positional arguments.
+        params: names for parameters and module boxes (see `draw`); default:
+            `function` when it is an nn.Module.
+        forward_kwargs: keyword arguments of the call.
+        show_constants: False hides the ops and tensors that need no gradient;
+            an input that reaches the drawn ops only through them gets a dashed arrow.
+        show_shapes, show_grads, cluster_modules, max_nodes, depth, collapse,
+            graph_attr, grad_range: as in `draw` (show_grads colours the
+            parameters by their current `.grad`).
+
+    Returns:
+        graphviz.Digraph, as `draw`.
+    """
+    from .capture import Tracer, _flatten
+    from .nn import Module
+    from . import random as _random
+
+    if not callable(function):
+        raise TypeError(f"draw_call: expected an nn.Module or a function to call, got {type(function).__name__}")
+    if params is None and isinstance(function, Module):
+        params = function
+    kwargs = dict(forward_kwargs or {})
+    module = params if isinstance(params, Module) else None
+    tracer = _tracer_class()()
+    buffers = [(b, b.array.copy()) for b in module.buffers() if b is not None] if module is not None else []
+    rng = _random.get_rng_state()
+    try:
+        result, _ = tracer.capture(function, inputs, kwargs, module)
+    finally:
+        _random.set_rng_state(rng)
+        for buffer, saved in buffers:
+            if buffer.array.shape == saved.shape and not np.array_equal(buffer.array, saved, equal_nan=True):
+                with buffer._writing() as array:
+                    array[...] = saved
+    # drawing needs no replay: a call mg.compile would refuse (Python read a value) is still drawn
+    trace = tracer.trace
+    flat = _flatten((inputs, kwargs))[0]
+    input_names = {}
+    for (slot, path), name in zip(trace.inputs, _argument_names(function, inputs, kwargs, trace.inputs)):
+        input_names[id(flat[path])] = name
+    nodes = _trace_nodes(trace, tracer.calls, tracer.shapes, flat, show_constants)
+    outputs = []
+    for name, tensor, slot in _output_slots(trace.outputs, result, None):
+        node = nodes.get(slot) if slot is not None else None
+        outputs.append((name, tensor, node if isinstance(node, Function) else None))
+    unnamed = [i for i, (name, _, _) in enumerate(outputs) if name is None]
+    for count, i in enumerate(unnamed):
+        name, tensor, node = outputs[i]
+        outputs[i] = (tensor.name or ("output" if len(unnamed) == 1 else f"output {count}"), tensor, node)
+    if not outputs:
+        raise ValueError(f"draw_call: the call returned no tensor to draw (got {type(result).__name__})")
+    return _draw(outputs, params, show_shapes, show_grads, cluster_modules, max_nodes, depth, collapse,
+                 graph_attr, None, grad_range, inputs=input_names, traced=True)
 
 
 def save(graph_or_tensors, path, format: str | None = None, **draw_kwargs) -> str:
@@ -390,6 +507,9 @@ def _names(params) -> tuple:
     named_modules = getattr(params, "named_modules", None)
     if callable(named_modules) and hasattr(params, "named_parameters"):
         param_names = {id(p): name for name, p in params.named_parameters()}
+        for name, buffer in params.named_buffers():  # read by a drawn call (batch-norm statistics)
+            if buffer is not None:
+                param_names.setdefault(id(buffer), name)
         module_names, module_classes = {}, {}
         for name, module in named_modules():
             if name:  # the model itself is the whole drawing, not a box in it
@@ -427,7 +547,271 @@ def _collapsed(drawn: list, model, module_names: dict, collapse: int) -> dict:
 def _inside_collapsed(drawn: list, model, module_names: dict, collapse: int) -> set:
     """ids of the parameters of modules drawn as one box: their box shows the count instead."""
     folded_modules = {call.module_id for call in _collapsed(drawn, model, module_names, collapse).values()}
-    return {id(p) for m in model.modules() if id(m) in folded_modules for p in m.parameters()}
+    return {id(p) for m in model.modules() if id(m) in folded_modules
+            for p in list(m.parameters()) + [b for b in m.buffers() if b is not None]}
+
+
+# ---- helpers: drawing a call from its trace ----------------------------------------------
+
+class _TracedOp(Function):
+    """One step of a call's trace standing in for a graph node, so one drawing code draws both."""
+    name = shapes = None   # set per step (a recorded node computes them)
+    needs_grad = True      # False: recorded by no graph node (all its inputs need no gradient)
+    through = ()           # inputs that reach it only through hidden ops (show_constants=False)
+    numpy = False          # numpy work outside primitives (a dropout mask being drawn)
+    single_use = False     # its value is read by one step only (a numpy chain folds into one box)
+    more_lines = ()        # the later steps of such a chain, one line each
+
+
+def _needs_grad(node) -> bool:
+    return getattr(node, "needs_grad", True)
+
+
+def _more_lines(node) -> tuple:
+    return getattr(node, "more_lines", ())
+
+
+def _through(node) -> tuple:
+    return getattr(node, "through", ())
+
+
+class _Computed:
+    """A setting whose value the call computed (an index array): drawn as its shape."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def __str__(self):
+        return "tensor" if self.shape is None else f"tensor{_shape_text(self.shape)}"
+
+
+_TRACER_CLASS = None
+
+
+def _tracer_class():
+    """minigrad.capture's Tracer, also noting the module call each step ran in and numpy results' shapes."""
+    global _TRACER_CLASS
+    if _TRACER_CLASS is None:
+        from .capture import Tracer
+
+        class DrawingTracer(Tracer):
+            def __init__(self):
+                super().__init__()
+                self.calls = {}    # step index -> the scope.ModuleCall it ran in (or None)
+                self.shapes = {}   # step index -> (shape, dtype) of a numpy step's result
+
+            def record(self, cls, args, kwargs):
+                start, call = len(self.trace.steps), scope._state.current
+                out = super().record(cls, args, kwargs)
+                for index in range(start, len(self.trace.steps)):
+                    self.calls[index] = call
+                return out
+
+            def numpy_call(self, fn, args, kwargs):
+                start, call = len(self.trace.steps), scope._state.current
+                result = super().numpy_call(fn, args, kwargs)
+                parts = result if type(result) in (tuple, list) else (result,)
+                for index in range(start, len(self.trace.steps)):
+                    self.calls[index] = call
+                    step = self.trace.steps[index]
+                    if step.output is None:
+                        continue
+                    part = parts[step.args[1]] if step.target is operator.getitem and len(parts) > 1 else result
+                    if isinstance(part, np.ndarray):
+                        self.shapes[index] = (part.shape, part.dtype)
+                return result
+
+        _TRACER_CLASS = DrawingTracer
+    return _TRACER_CLASS
+
+
+def _trace_nodes(trace, calls: dict, shapes: dict, flat: list, show_constants: bool) -> dict:
+    """slot -> what made it: a _TracedOp per step (numpy steps in a chain share one), or the leaf
+    Tensor (an input, a parameter, a buffer, a constant array the call used)."""
+    from .capture import Slot
+
+    inputs = {id(flat[path]): flat[path] for _, path in trace.inputs}
+    made = {}
+    for slot, path in trace.inputs:
+        made[slot] = flat[path]
+    for slot, tensor in trace.externals:
+        made.setdefault(slot, tensor)
+    uses = {}
+    for step in trace.steps:
+        for slot in (step.args if step.kind == "primitive" else _slots(step.args) + _slots(step.kwargs)):
+            uses[slot] = uses.get(slot, 0) + 1
+    ops, reach = [], {}  # reach: id(op needing no gradient) -> the inputs above it, through such ops
+
+    def source(slot, texts):
+        """The node or leaf for an input slot, or None for a number (its text goes into `texts`)."""
+        if slot in made:
+            return made[slot]
+        value = trace.constants.get(slot)
+        if isinstance(value, np.ndarray) and value.size > 4:
+            made[slot] = _make(value)  # an array the library made (np.arange): a constant box
+            return made[slot]
+        if value is not None:
+            texts.append(_value_text(value))
+        return None
+
+    for index, step in enumerate(trace.steps):
+        if step.kind == "guard" or step.output is None:
+            continue  # a check, or an in-place write (batch-norm statistics): no value flows on
+        texts, parents = [], []
+        if step.kind == "primitive":
+            for slot in step.args:
+                parent = source(slot, texts)
+                if parent is not None:
+                    parents.append(parent)
+            settings = _settings(step.kwargs, made, parents)
+            name = _primitive_name(step.target)
+            shape, dtype = step.shape, step.dtype
+        else:
+            name = _numpy_name(step)
+            settings = {k: v for k, v in _settings(step.kwargs, made, parents).items() if k != "out"}
+            for value in step.args:
+                if type(value) is Slot:
+                    parent = source(value.index, texts)
+                    if parent is not None:
+                        parents.append(parent)
+                elif _slots(value):  # an index tuple holding computed arrays
+                    settings.update(_settings({"index" if name == "getitem" else "args": value}, made, parents))
+                elif step.kind == "numpy" and (value is None or isinstance(value, (int, float, np.generic)) or
+                                               (isinstance(value, np.ndarray) and value.size <= 4)):
+                    texts.append(_value_text(value))
+            shape, dtype = shapes.get(index, (None, None))
+            previous = parents[0] if len(parents) == 1 else None
+            if isinstance(previous, _TracedOp) and previous.numpy and previous.single_use:
+                # one box per chain of numpy work (draw random -> less 0.1 -> multiply 1.111)
+                previous.more_lines = previous.more_lines + ("→ " + " ".join([name] + texts),)
+                previous.attributes = dict(previous.attributes, **settings)
+                previous.out_shape, previous.out_dtype = shape, dtype
+                previous.single_use = uses.get(step.output, 0) == 1
+                made[step.output] = previous
+                continue
+        op = _new(_TracedOp)
+        op.name = " ".join([name] + texts)
+        op.attributes = settings
+        op.parents = parents
+        op.out_shape, op.out_dtype = shape, dtype
+        op.module_call = calls.get(index)
+        op.needs_grad = step.kind == "primitive" and step.parents is not None
+        op.numpy = step.kind != "primitive"
+        op.single_use = uses.get(step.output, 0) == 1
+        if not op.needs_grad:
+            above = {}
+            for parent in parents:
+                if isinstance(parent, Tensor) and id(parent) in inputs:
+                    above[id(parent)] = parent
+                elif isinstance(parent, _TracedOp) and not parent.needs_grad:
+                    above.update(reach[id(parent)])
+            reach[id(op)] = above
+        made[step.output] = op
+        ops.append(op)
+
+    for op in ops:
+        if not show_constants:
+            kept, through = [], {}
+            for parent in op.parents:
+                if isinstance(parent, Tensor):
+                    kept.append(parent if parent._requires_grad or id(parent) in inputs else None)
+                elif parent.needs_grad:
+                    kept.append(parent)
+                else:
+                    kept.append(None)
+                    through.update(reach[id(parent)])
+            op.parents = kept
+            op.through = [t for key, t in through.items() if not any(p is t for p in kept)]
+        op.shapes = [None if p is None else p.shape if isinstance(p, Tensor) else p.out_shape for p in op.parents]
+    return made
+
+
+def _slots(value) -> list:
+    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
+    from .capture import Slot
+    if type(value) is Slot:
+        return [value.index]
+    if type(value) in (tuple, list):
+        return [slot for v in value for slot in _slots(v)]
+    if type(value) is dict:
+        return [slot for v in value.values() for slot in _slots(v)]
+    return []
+
+
+def _settings(kwargs, made: dict, parents: list) -> dict:
+    """A step's settings for its box: values the call computed (Slots) become their shape, and what
+    made them becomes an input of the box (the class indices cross-entropy picks with)."""
+    from .capture import Slot
+
+    def text(value):
+        if type(value) is Slot:
+            parent = made.get(value.index)
+            if parent is not None and not any(p is parent for p in parents):
+                parents.append(parent)
+            return _Computed(None if parent is None else parent.shape if isinstance(parent, Tensor)
+                             else parent.out_shape)
+        if type(value) in (tuple, list):
+            return type(value)(text(v) for v in value)
+        if type(value) is dict:
+            return {k: text(v) for k, v in value.items()}
+        return value
+    return {key: text(value) for key, value in (kwargs or {}).items()}
+
+
+def _primitive_name(cls) -> str:
+    try:
+        return _new(cls).name  # what an eager node of the op is called
+    except Exception:  # a name property that reads state forward sets
+        return cls.__name__.lower()
+
+
+def _numpy_name(step) -> str:
+    target = step.target
+    if step.kind == "draw":
+        return f"draw {target.__name__}"
+    owner = getattr(target, "__self__", None)
+    if isinstance(owner, np.ufunc):  # np.less(...) arrives as the ufunc's bound __call__
+        return owner.__name__ + ("" if target.__name__ == "__call__" else f".{target.__name__}")
+    name = getattr(target, "__name__", None) or type(target).__name__
+    return {"__getitem__": "getitem", "getitem": "getitem"}.get(name, name)
+
+
+def _output_slots(template, result, name):
+    """(name or None, tensor, slot or None) for each tensor a call returned, walking its trace template."""
+    from .capture import Slot
+    if type(template) is Slot and isinstance(result, Tensor):
+        yield name, result, template.index
+    elif type(template) is tuple and len(template) == 2 and template[0] == "tensor":
+        if isinstance(result, Tensor):
+            yield name, result, None
+    elif type(template) is tuple and len(template) == 3 and template[0] == "namedtuple":
+        for field, part, value in zip(template[1]._fields, template[2], result):
+            yield from _output_slots(part, value, field)
+    elif type(template) in (tuple, list):
+        for part, value in zip(template, result):
+            yield from _output_slots(part, value, None)
+    elif type(template) is dict:
+        for key, part in template.items():
+            yield from _output_slots(part, result[key], str(key))
+
+
+def _argument_names(function, inputs: tuple, kwargs: dict, trace_inputs: list) -> list:
+    """The name of each traced input: its argument's name in the forward (`x`; `xs[1]` inside a list)."""
+    from .capture import _flatten
+    target = getattr(function, "forward", function) if not inspect.isfunction(function) else function
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    rest = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
+    names = []
+    arguments = [(positional[i] if i < len(positional) else f"{rest or 'input'}[{i - len(positional)}]"
+                  if rest or len(inputs) > 1 else "input", value) for i, value in enumerate(inputs)]
+    for base, value in arguments + list(kwargs.items()):
+        leaves = _flatten(value)[0]
+        names += [base] if isinstance(value, Tensor) else [f"{base}[{j}]" for j in range(len(leaves))]
+    return [names[path] if path < len(names) else "input" for _, path in trace_inputs]
 
 
 # ---- helpers: what the boxes say --------------------------------------------------------
@@ -559,19 +943,27 @@ class _Scene:
         self.model_class = None  # the class of the model given as params, for its box under collapse=0
         self.nodes = []    # (cluster qualified name or None, id, label, attributes, norm or None)
         self.edges = []    # (tail, head, label)
+        self.edge_styles = {}  # (tail, head) -> graphviz attributes of a muted or dashed arrow
+        self.input_names = {}  # id(tensor) -> name, for the arguments of a drawn call
+        self.traced = False    # the drawing is of a call's trace: tensors without grad are drawn muted
 
     # -- boxes --
     def tensor_box(self, box_id, tensor, name, show_shapes, show_grads, grads, output=False):
         param = id(tensor) in self.param_names
-        lines = [name or tensor.name or "tensor"]
+        given = self.input_names.get(id(tensor)) if not output else None
+        lines = [name or tensor.name or given or ("constant" if self.traced else "tensor")]
         if show_shapes:
             lines.append(f"{_shape_text(tensor.shape)} {tensor.dtype}")
         norm = None
         attrs = {"shape": "box", "style": "filled",
                  "fillcolor": _OUTPUT_FILL if output else (_PARAM_FILL if param else _LEAF_FILL)}
+        if given is not None:
+            attrs["fillcolor"], attrs["shape"] = _INPUT_FILL, "cds"
+        elif self.traced and not output and not tensor._requires_grad:
+            attrs.update(_MUTED)  # a buffer, a frozen parameter, a constant the call made
         if output:
             attrs["peripheries"] = "2"
-            if not tensor._requires_grad:
+            if not tensor._requires_grad and not self.traced:
                 lines.append("(not recorded: requires_grad=False)")
         if show_grads:
             if tensor.grad is not None:
@@ -590,12 +982,14 @@ class _Scene:
         self.nodes.append((cluster, box_id, lines, attrs, norm))
 
     def op_box(self, box_id, node, show_grads, grads):
-        lines = [_op_title(node)]
+        lines = [_op_title(node), *_more_lines(node)]
         norm = None
         if show_grads and grads is not None:
             norm = grads.norm(node)
             lines.append("no grad" if norm is None else f"grad norm {_norm_text(norm)}")
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": _OP_FILL}
+        if not _needs_grad(node):
+            attrs.update(_MUTED)
         self.nodes.append((self._named_call(node.module_call), box_id, lines, attrs, norm))
 
     def _named_call(self, call):
@@ -633,8 +1027,11 @@ class _Scene:
         attrs = {"shape": "box", "style": "dashed,filled", "fillcolor": _HIDDEN_FILL}
         self.nodes.append((None, box_id, lines, attrs, None))
 
-    def edge(self, tail, head, label=None):
+    def edge(self, tail, head, label=None, muted=False, dashed=False):
         self.edges.append((tail, head, label))
+        if muted or dashed:
+            style = dict(color=_MUTED["color"], fontcolor=_MUTED["fontcolor"]) if muted else {}
+            self.edge_styles[(tail, head)] = dict(style, style="dashed") if dashed else style
 
     def legend(self, grad_range):
         norms = [n for *_, n in self.nodes if n is not None]
@@ -703,10 +1100,11 @@ class _Scene:
                 self.graphviz.nohtml("\\n".join(self.graphviz.escape(_cut(line)) for line in lines))
             (boxes[key][1] if key is not None else graph).node(box_id, label=label, **attrs)
         for tail, head, label in self.edges:
+            style = self.edge_styles.get((tail, head), {})
             if label is None:
-                graph.edge(tail, head)
+                graph.edge(tail, head, **style)
             else:
-                graph.edge(tail, head, label=" " + label)
+                graph.edge(tail, head, label=" " + label, **style)
 
         # nest the boxes, innermost first: a subgraph's text is copied into its parent when added
         def depth(key):

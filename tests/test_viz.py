@@ -535,3 +535,138 @@ def test_a_large_graph_picks_a_tighter_layout_and_graph_attr_still_wins():
     assert "concentrate=true" in viz.draw(y.sum()).source
     assert "concentrate" not in viz.draw((x * 2).sum()).source
     assert "concentrate=false" in viz.draw(y.sum(), graph_attr={"concentrate": "false"}).source
+
+
+# ---- drawing a call: inputs, and what needs no gradient ----------------------------------------
+
+def muted(nodes, node_id):
+    return 'fontcolor="#8c8c8c"' in nodes[node_id][1]
+
+
+def titles(nodes):
+    return [first_line(label) for label, _, _ in nodes.values()]
+
+
+class MaskedBlock(nn.Module):
+    """A pre-norm block whose input needs no gradient: drawn from the loss, it starts in mid-air."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(4)
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x, scale):
+        mask = (mg.arange(x.shape[1]).float() * 0.25).exp()  # made from no tensor that needs a gradient
+        return x + self.linear(self.norm(x)) * mask * scale
+
+
+def test_drawing_a_call_draws_its_inputs_named_by_the_forward_argument_or_their_name():
+    mg.manual_seed(0)
+    model = MaskedBlock()
+    x, scale = mg.randn(2, 4), mg.tensor(0.5)
+    eager = titles(parse(viz.draw(model(x, scale).sum(), params=model).source)[0])
+    # the eager graph starts in mid-air: no input, and the layer norm's normalisation (of x, which needs
+    # no gradient) is missing - only the multiplication by its weight is there
+    assert "x" not in eager and not any(title.startswith("layernorm") for title in eager) and "norm.weight" in eager
+    nodes, edges, _ = parse(viz.draw(model, x, scale).source)
+    t = by_title(nodes)
+    assert t["x"] is not None and t["scale"] is not None
+    assert nodes[t["x"]][0] == "x\\n(2, 4) float32" and "shape=cds" in nodes[t["x"]][1]
+    arrows = {(first_line(nodes[a][0]), first_line(nodes[b][0])) for a, b, _ in edges}
+    assert ("x", "layernorm dim=(1,) eps=1e-05") in arrows and ("x", "add") in arrows
+    # draw_call is the same drawing; a tensor's .name wins over the argument's name
+    x.name = "tokens"
+    assert "tokens" in titles(parse(viz.draw_call(model, x, scale).source)[0])
+    # a function of tensors: its own argument names; numbers an op takes are in its box
+    nodes, _, _ = parse(viz.draw_call(lambda a, b: (a * 3 + b).sum(), mg.randn(2), mg.randn(2)).source)
+    assert {"a", "b", "mul 3", "add", "sum", "output"} == set(titles(nodes))
+
+
+def test_ops_and_tensors_that_need_no_gradient_are_muted_and_show_constants_false_hides_them():
+    mg.manual_seed(0)
+    model = MaskedBlock()
+    x, scale = mg.randn(2, 4), mg.tensor(0.5)
+    nodes, edges, _ = parse(viz.draw(model, x, scale).source)
+    t = by_title(nodes)
+    # the mask: arange (a constant box), float, times 0.25, exp - all muted, as are the arrows they send
+    for title in ("constant", "cast float32", "mul 0.25", "exp"):
+        assert muted(nodes, t[title]), title
+    # normalising x needs no gradient either (x needs none); scaling it by the norm's weight does
+    assert muted(nodes, t["layernorm dim=(1,) eps=1e-05"])
+    assert not muted(nodes, t["norm.weight"]) and not muted(nodes, t["addmm"])
+    grey = [(first_line(nodes[a][0]), first_line(nodes[b][0])) for a, b, _ in edges
+            if 'color="#b3b3b3"' in _edge_line(viz.draw(model, x, scale).source, a, b)]
+    assert ("constant", "cast float32") in grey and ("exp", "mul") in grey and ("x", "add") in grey
+    assert ("norm.weight", "mul") not in grey
+    # hidden: the mask's ops and the constant; the inputs and every op that needs a gradient stay
+    nodes, edges, _ = parse(viz.draw(model, x, scale, show_constants=False).source)
+    shown = set(titles(nodes))
+    assert not {"constant", "cast float32", "mul 0.25", "exp"} & shown
+    assert {"x", "scale", "norm.weight", "linear.weight", "addmm", "output"} <= shown
+    assert "layernorm dim=(1,) eps=1e-05" not in shown
+    assert not any(muted(nodes, box) for box in nodes if not first_line(nodes[box][0]) in ("x", "scale"))
+
+
+def _edge_line(source, tail, head):
+    return next(line for line in source.splitlines() if line.strip().startswith(f"{tail} -> {head}"))
+
+
+def test_an_input_reaching_the_graph_only_through_hidden_ops_gets_a_dashed_arrow():
+    w = mg.randn(3, requires_grad=True)
+    draw = lambda data: (w * data.exp()).sum()  # noqa: E731  (exp of data needs no gradient)
+    nodes, edges, _ = parse(viz.draw_call(draw, mg.randn(3)).source)
+    t = by_title(nodes)
+    assert muted(nodes, t["exp"]) and (t["data"], t["exp"], None) in edges
+    source = viz.draw_call(draw, mg.randn(3), show_constants=False).source
+    nodes, edges, _ = parse(source)
+    t = by_title(nodes)
+    assert "exp" not in t and (t["data"], t["mul"], None) in edges
+    assert "style=dashed" in _edge_line(source, t["data"], t["mul"])
+
+
+def test_a_transformer_block_drawn_from_its_call_starts_at_its_input_and_first_layer_norm():
+    mg.manual_seed(0)
+    block = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, norm_first=True)
+    src = mg.randn(2, 5, 8)
+    nodes, edges, clusters = parse(viz.draw(block, src).source)
+    t = by_title(nodes)
+    assert "src" in t and "norm1" in clusters and "self_attn" in clusters
+    first_norm = next(box for box, (label, _, cluster) in nodes.items()
+                      if cluster == "norm1" and label.startswith("layernorm"))
+    assert (t["src"], first_norm, None) in edges
+    # the dropout masks: one muted box per mask, its numpy steps one line each
+    masks = [label for label, attrs, _ in nodes.values() if label.startswith("draw ")]
+    assert len(masks) == 4 and all("\\n→ " in label for label in masks)
+    # collapse=1 still works from a call: one box per top-level child, the input arrow labelled
+    nodes, edges, _ = parse(viz.draw(block, src, collapse=1).source)
+    boxes = module_boxes(nodes)
+    assert "norm1 (LayerNorm)" in boxes and "in (2, 5, 8)  ->  out (2, 5, 8)" in boxes["norm1 (LayerNorm)"]
+    assert by_title(nodes)["src"] is not None
+
+
+def test_drawing_a_call_leaves_the_model_and_the_random_stream_as_they_were():
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    model.train()
+    x = mg.randn(8, 3)
+    before = {name: b.numpy().copy() for name, b in model.named_buffers()}
+    state = mg.get_rng_state()
+    nodes, _, _ = parse(viz.draw(model, x).source)
+    after = {name: b.numpy() for name, b in model.named_buffers()}
+    assert all(np.array_equal(before[name], after[name]) for name in before)
+    assert np.array_equal(mg.get_rng_state().numpy(), state.numpy())
+    t = by_title(nodes)
+    # the running statistics are buffers: drawn muted, named, where batch norm reads them (eval) or not at all
+    assert "input" in t and all(not muted(nodes, t[name]) for name in ("0.weight", "1.weight"))
+    with pytest.raises(TypeError, match="grads"):
+        viz.draw(model, x, grads=object())
+    with pytest.raises(TypeError, match="draw_call"):
+        viz.draw_call(3, x)
+
+
+def test_a_call_returning_several_tensors_draws_each_output():
+    mg.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    nodes, _, _ = parse(viz.draw_call(lambda x: {"y": layer(x), "z": layer(x).exp()}, mg.randn(4, 3),
+                                      params=layer).source)
+    assert {"y", "z", "x", "weight", "bias"} <= set(titles(nodes))
