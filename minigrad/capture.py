@@ -213,7 +213,7 @@ class _MethodCall:
         self.__name__ = name
 
     def __call__(self, array, *args, **kwargs):
-        return getattr(np.ndarray, self.__name__)(array, *args, **kwargs)
+        return getattr(np.ndarray, self.__name__)(np.asarray(array), *args, **kwargs)
 
 
 class _Draw:
@@ -293,6 +293,8 @@ class Tracer:
         self._external_tensors = {}  # id(tensor) -> slot
         self._swapped = []           # (tensor, original array): restored when capture ends
         self.side_effect = False     # a draw or a write happened (a guard after it is refused)
+        self.late_guards = False     # (backward traces) writes only touch the call's own arrays
+        self.strict = False          # (backward traces) an unknown array is refused, not taken as a constant
         self._by_layout = {}         # (address, shape, strides, dtype) -> slot of a recorded array
         self._owners = {}            # id(memory owner) -> owner, of every recorded array
 
@@ -307,6 +309,7 @@ class Tracer:
         # numpy's own conversions (np.asarray(x, dtype=bool) of a recorded array) give plain views
         # whose .base skips our view: they are found again by their memory and layout
         self._by_layout[_layout(array)] = slot
+        self._keep.append(array)  # alive while capturing: its address is not reused by another array
         owner = array if array.base is None else array.base
         self._owners[id(owner)] = owner
         return view
@@ -331,6 +334,8 @@ class Tracer:
             return Slot(self.slot_of_tensor(value))
         if isinstance(value, np.ndarray):
             slot = self._check_plain(value)
+            if slot is None and self.strict and value.ndim:
+                self.refuse("an array of unknown origin")
             return value if slot is None else Slot(slot)
         if type(value) in (tuple, list):
             return type(value)(self.template(v) for v in value)
@@ -359,6 +364,8 @@ class Tracer:
         slot = self._check_plain(array)
         if slot is not None:
             return slot
+        if self.strict and array.ndim:
+            self.refuse("a tensor of unknown origin")
         slot = self._external_tensors.get(id(tensor))
         if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
             slot = self._new_slot()
@@ -382,6 +389,8 @@ class Tracer:
             slot = self._check_plain(value)
             if slot is not None:
                 return slot
+            if self.strict and value.ndim:
+                self.refuse("an array of unknown origin")
             slot = self._slot_of_array.get(id(value))
             if slot is None:
                 slot = self._slot_of_array[id(value)] = self.constant(value)
@@ -497,7 +506,7 @@ class Tracer:
         if traced._slot is None:
             self.refuse("Python read the truth value of an array the tracer did not follow")
             return
-        if self.side_effect:
+        if self.side_effect and not self.late_guards:
             self.refuse("a library check read a recorded value after a random draw or an in-place write")
             return
         self.trace.steps.append(Step("guard", bool, [Slot(traced._slot)], {}, None, expected=value))
@@ -711,7 +720,9 @@ class _Plan:
                 ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
                 ops.append((_NUMPY, step.target, step.args, step.kwargs, False, step.output, None, None))
-        self.ops = ops
+        self.out_slots = []
+        _walk_slots(trace.outputs, self.out_slots)
+        self.ops = _with_frees(ops, set(self.out_slots))
         self.grad_keys = [key for _, key in sorted(step_keys.values(), key=lambda item: item[0])]
         self.slot_key = {trace.steps[i].output: key for i, (_, key) in step_keys.items()}
         self.output_template = trace.outputs
@@ -721,9 +732,9 @@ class _Plan:
         # where each grad input's tensor is found at replay: ("arg", path) or ("tensor", t)
         self.grad_sources = [("arg", input_path[slot]) if slot in input_path else ("tensor", external_of[slot])
                              for slot in self.grad_input_slots]
-        self.out_slots = []
-        _walk_slots(self.output_template, self.out_slots)
         self.differentiable_outputs = [s for s in self.out_slots if s in self.slot_key]
+        self.backward_plan = None     # the flat backward, recorded by the first backward
+        self.backward_traced = False
 
     def replay(self, flat):
         env = self.env.copy()
@@ -735,37 +746,9 @@ class _Plan:
             env[slot] = value.copy()
         recording = grad_mode._state.enabled and bool(self.differentiable_outputs)
         ctxs = [None] * len(self.grad_keys) if recording else None
-        new = _new
-        for kind, target, args, kwargs, dynamic, out, parents, extra in self.ops:
-            if kind == _PRIMITIVE:
-                ctx = new(target)
-                ctx.parents = parents
-                if dynamic:
-                    kwargs = _resolve(kwargs, env)
-                if target.forward_on_tensors:
-                    data = target._forward_with_tensors(
-                        ctx, [_make(env[i]) if isinstance(env[i], np.ndarray) else env[i] for i in args], kwargs)
-                else:
-                    data = target.forward(ctx, *[env[i] for i in args], **kwargs)
-                if type(data) is not np.ndarray:
-                    raw, data = data, np.asarray(data)
-                    if ctx.saved:
-                        ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
-                env[out] = data
-                if extra is not None and recording:
-                    if ctx.saved:
-                        ctx.saved = [(value, None) for value in ctx.saved]
-                    if kwargs:
-                        ctx.attributes = kwargs
-                    ctx.out_shape, ctx.out_dtype = data.shape, data.dtype
-                    ctxs[extra] = ctx
-            elif kind == _NUMPY:
-                result = target(*_resolve(args, env), **_resolve(kwargs, env))
-                if out is not None:
-                    env[out] = result
-            elif bool(env[args]) != extra:
-                raise _GuardFailed
+        _execute(self.ops, env, ctxs, recording)
         return self._outputs(flat, env, ctxs)
+
 
     def _outputs(self, flat, env, ctxs):
         if ctxs is None:
@@ -803,6 +786,81 @@ class _Plan:
         return _build_outputs(self.output_template, env, made)
 
 
+def _with_frees(ops, keep) -> list:
+    """ops with, on each, the slots whose last use it is: replay drops them at once, so an
+    intermediate lives as long as it does eagerly (not to the end of the plan)."""
+    last = {}
+    for index, op in enumerate(ops):
+        kind, args, kwargs = op[0], op[2], op[3]
+        if kind == _GUARD:
+            used = [args]
+        else:
+            used = []
+            if kind == _PRIMITIVE:
+                used.extend(args)
+            else:
+                _collect_slots(args, used)
+            _collect_slots(kwargs, used)
+        for slot in used:
+            last[slot] = index
+        if op[5] is not None:
+            last.setdefault(op[5], index)  # an output nothing reads is dropped after its step
+    frees = [[] for _ in ops]
+    for slot, index in last.items():
+        if slot not in keep:
+            frees[index].append(slot)
+    return [op + (tuple(free),) for op, free in zip(ops, frees)]
+
+
+def _collect_slots(template, out) -> None:
+    kind = type(template)
+    if kind is Slot:
+        out.append(template.index)
+    elif kind is tuple or kind is list:
+        for t in template:
+            _collect_slots(t, out)
+    elif kind is dict:
+        for t in template.values():
+            _collect_slots(t, out)
+
+
+def _execute(ops, env, ctxs, recording):
+    """Run a plan's steps over `env`; primitives that feed a gradient leave their ctx in `ctxs`."""
+    new = _new
+    for kind, target, args, kwargs, dynamic, out, parents, extra, frees in ops:
+        if kind == _PRIMITIVE:
+            ctx = new(target)
+            ctx.parents = parents
+            if dynamic:
+                kwargs = _resolve(kwargs, env)
+            if target.forward_on_tensors:
+                data = target._forward_with_tensors(
+                    ctx, [_make(env[i]) if isinstance(env[i], np.ndarray) else env[i] for i in args], kwargs)
+            else:
+                data = target.forward(ctx, *[env[i] for i in args], **kwargs)
+            if type(data) is not np.ndarray:
+                raw, data = data, np.asarray(data)
+                if ctx.saved:
+                    ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
+            env[out] = data
+            if extra is not None and recording:
+                if ctx.saved:
+                    ctx.saved = [(value, None) for value in ctx.saved]
+                if kwargs:
+                    ctx.attributes = kwargs
+                ctx.out_shape, ctx.out_dtype = data.shape, data.dtype
+                ctxs[extra] = ctx
+        elif kind == _NUMPY:
+            result = target(*_resolve(args, env), **_resolve(kwargs, env))
+            if out is not None:
+                # capture handed numpy's scalars on as 0-d arrays: so does replay
+                env[out] = np.asarray(result) if isinstance(result, np.generic) else result
+        elif bool(env[args]) != extra:
+            raise _GuardFailed
+        for slot in frees:
+            env[slot] = None
+
+
 def _walk_slots(template, out):
     if type(template) is Slot:
         out.append(template.index)
@@ -834,7 +892,12 @@ def _build_outputs(template, env, made):
 
 
 class _Region(Function):
-    """The one graph node of a replayed call: its VJP runs the replayed primitives' VJPs in reverse."""
+    """The one graph node of a replayed call: its VJP runs the replayed primitives' VJPs in reverse.
+
+    The first backward of a plan runs them one by one (each VJP's own minigrad ops) while a
+    tracer records it; later backwards replay that record, a flat list of numpy calls, when
+    the ctx values it read are laid out the same (else they run the VJPs again, one by one).
+    """
 
     @staticmethod
     def backward(region, grad):
@@ -848,35 +911,210 @@ class _Region(Function):
                                "saved values were freed by the first backward - call backward(retain_graph=True) "
                                "the first time if you need to backward twice")
         plan = region.plan
-        store = _GradientStore(False)
-        values = store.values
-        if region.spans is None:
-            values[id(plan.slot_key[plan.differentiable_outputs[0]])] = grad
-        else:
-            flat = grad.array
-            for slot, span, shape, dtype in region.spans:
-                values[id(plan.slot_key[slot])] = _make(flat[span].reshape(shape).astype(dtype, copy=False))
-        keys = plan.grad_keys
-        for index in range(len(keys) - 1, -1, -1):
-            key = keys[index]
-            if id(key) not in values:
-                continue
-            ctx = ctxs[index]
-            node_grad, owned = store.pop(key)
-            input_grads = _vjp(ctx, node_grad, False)
-            for i, (parent, input_grad) in enumerate(zip(ctx.parents, input_grads)):
-                if parent is not None and input_grad is not None:
-                    store.receive(ctx, i, parent, input_grad, node_grad, owned, input_grads)
-        result = []
-        for slot, parent in zip(plan.grad_input_slots, region.parents):
-            key = plan.input_keys[slot]
-            result.append(values.get(id(key)) if parent is not None else None)
-        return tuple(result)
+        seeds = _seeds(region, grad)
+        flat = plan.backward_plan
+        if flat is not None:
+            try:
+                return flat.run(ctxs, seeds, region.parents)
+            except _GuardFailed:
+                pass
+        elif not plan.backward_traced and not region.retained_ctxs:
+            plan.backward_traced = True
+            return _trace_backward(region, seeds)
+        return _run_vjps(region, seeds, _GradientStore(False))
 
     def release(self) -> None:
         self.ctxs = _RELEASED
 
     saved = (True,)  # the engine releases a node's saved values only when it has some
+    retained_ctxs = False
+
+
+def _seeds(region, grad) -> list:
+    """The gradient of each differentiable output of the call."""
+    if region.spans is None:
+        return [grad]
+    flat = grad.array
+    return [_make(flat[span].reshape(shape).astype(dtype, copy=False)) for _, span, shape, dtype in region.spans]
+
+
+def _run_vjps(region, seeds, store):
+    """Each replayed primitive's VJP, newest first, summed as the engine sums them."""
+    plan, ctxs = region.plan, region.ctxs
+    values = store.values
+    outputs = plan.differentiable_outputs if region.spans is None else [slot for slot, *_ in region.spans]
+    for slot, seed in zip(outputs, seeds):
+        key = id(plan.slot_key[slot])
+        if key in values:
+            store._add(key, values[key], seed)
+        else:
+            values[key] = seed
+    keys = plan.grad_keys
+    for index in range(len(keys) - 1, -1, -1):
+        key = keys[index]
+        if id(key) not in values:
+            continue
+        ctx = ctxs[index]
+        node_grad, owned = store.pop(key)
+        input_grads = _vjp(ctx, node_grad, False)
+        for i, (parent, input_grad) in enumerate(zip(ctx.parents, input_grads)):
+            if parent is not None and input_grad is not None:
+                store.receive(ctx, i, parent, input_grad, node_grad, owned, input_grads)
+    result = []
+    for slot, parent in zip(plan.grad_input_slots, region.parents):
+        result.append(values.get(id(plan.input_keys[slot])) if parent is not None else None)
+    return tuple(result)
+
+
+class _TracingStore(_GradientStore):
+    """The engine's gradient store, with the buffers it makes itself recorded by the tracer."""
+
+    def __init__(self, tracer):
+        super().__init__(False)
+        self.tracer = tracer
+
+    def _add(self, k, current, grad):
+        if not isinstance(current.array, _Traced):
+            self.tracer.refuse("a gradient sum into an array the tracer does not follow")
+        if k in self.owned and current.array.shape == grad.array.shape:
+            np.add(current.array, grad.array, out=current.array, casting="unsafe")
+        else:
+            self.values[k] = _make(current.array + grad.array)
+            self.owned.add(k)
+
+    def _scatter(self, k, current, grad, shape, dtype):
+        if current is None or k not in self.owned:
+            if current is None:
+                buffer = self.tracer.numpy_call(np.zeros, (shape, dtype), {})
+            else:
+                buffer = current.array.astype(dtype, copy=True)
+            current = self.values[k] = _make(buffer)
+            self.owned.add(k)
+        grad.add_into(current.array)
+
+
+_CTX_FIELDS = frozenset(("parents", "saved", "attributes", "out_shape", "out_dtype"))
+
+
+def _trace_backward(region, seeds):
+    """Run the region's VJPs once with a tracer on; keep the record as the plan's flat backward."""
+    plan, ctxs = region.plan, region.ctxs
+    tracer = Tracer()
+    tracer._module_tensors = []
+    tracer.late_guards = tracer.strict = True
+    fetch, checks = [], []
+
+    def wrap(value, getter):
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
+        if isinstance(value, np.ndarray):
+            slot = tracer._new_slot()
+            fetch.append((slot, getter))
+            return tracer._traced(value, slot)
+        if type(value) in (tuple, list) and any(isinstance(v, (np.ndarray, np.generic)) for v in value):
+            return type(value)(wrap(v, getter + (i,)) for i, v in enumerate(value))
+        return value
+
+    for index, ctx in enumerate(ctxs):
+        if ctx is None:
+            continue
+        if ctx.saved:
+            ctx.saved = [(_make(wrap(value, ("saved", index, j))), 0) if isinstance(value, (np.ndarray, np.generic))
+                         else (value, None) for j, (value, _) in enumerate(ctx.saved)]
+        if ctx.attributes:
+            ctx.attributes = {k: wrap(v, ("kw", index, k)) for k, v in ctx.attributes.items()}
+        for name, value in list(ctx.__dict__.items()):
+            if name in _CTX_FIELDS:
+                continue
+            wrapped = wrap(value, ("attr", index, name))
+            if wrapped is value:
+                checks.append((index, name, value))
+            else:
+                setattr(ctx, name, wrapped)
+    traced_seeds = [_make(wrap(seed.array, ("seed", i))) for i, seed in enumerate(seeds)]
+    _state.tracer = tracer
+    try:
+        grads = _run_vjps(region, traced_seeds, _TracingStore(tracer))
+    finally:
+        _state.tracer = None
+    results = []
+    for g in grads:
+        if g is None:
+            results.append(None)
+            continue
+        slot = g.array._slot if isinstance(g.array, _Traced) else tracer._check_plain(g.array)
+        if slot is None:
+            tracer.refuse("a gradient the tracer did not follow")
+        results.append(slot)
+    if tracer.reason is None:
+        plan.backward_plan = _BackwardPlan(tracer.trace, fetch, checks, results)
+    return tuple(None if g is None else _make(_plain_view(g.array)) if isinstance(g.array, _Traced) else g
+                 for g in grads)
+
+
+def _fetch(getter, ctxs, seeds):
+    kind = getter[0]
+    if kind == "seed":
+        return seeds[getter[1]].array
+    ctx = ctxs[getter[1]]
+    if kind == "saved":
+        value = ctx.saved[getter[2]][0]
+    elif kind == "attr":
+        value = ctx.__dict__[getter[2]]
+    else:
+        value = ctx.attributes[getter[2]]
+    for step in getter[3:]:
+        value = value[step]
+    return value
+
+
+class _BackwardPlan:
+    """A recorded backward: the VJPs' numpy calls over the values the forward's ctxs hold."""
+
+    def __init__(self, trace: Trace, fetch, checks, results):
+        env = [None] * trace.slot_count
+        for slot, value in trace.constants.items():
+            env[slot] = value
+        self.env = env
+        self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
+        self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
+        self.fetch, self.checks, self.results = fetch, checks, results
+        ops = []
+        for step in trace.steps:
+            if step.kind == "primitive":
+                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, _has_slot(step.kwargs), step.output,
+                            [None] * len(step.args), None))
+            elif step.kind == "guard":
+                ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
+            else:
+                ops.append((_NUMPY, step.target, step.args, step.kwargs, False, step.output, None, None))
+        self.ops = _with_frees(ops, set(r for r in results if r is not None))
+
+    def run(self, ctxs, seeds, parents):
+        for index, name, value in self.checks:
+            now = ctxs[index].__dict__.get(name, _MISSING)
+            if now is not value and not _same(now, value):
+                raise _GuardFailed
+        env = self.env.copy()
+        for slot, getter in self.fetch:
+            env[slot] = _fetch(getter, ctxs, seeds)
+        for slot, tensor in self.externals:
+            env[slot] = tensor.array
+        for slot, value in self.fresh:
+            env[slot] = value.copy()
+        _execute(self.ops, env, None, False)
+        return tuple(None if slot is None or parent is None else _make(env[slot])
+                     for slot, parent in zip(self.results, parents))
+
+
+_MISSING = object()
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
 
 
 class _RegionOutput(Function):

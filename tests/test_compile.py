@@ -134,6 +134,8 @@ def test_compiled_training_is_bit_identical_to_eager(name):
         eager = _train(make, loss_fn, data, compiled=False)
         compiled = _train(make, loss_fn, data, compiled=True)
     assert compiled[3].replays == 19 and compiled[3].captures == 1
+    (plan,) = compiled[3]._cache.values()
+    assert plan.backward_plan is not None  # steps 3-20 ran the recorded (flat) backward
     assert eager[0] == compiled[0]  # losses, bit for bit
     for step, (a, b) in enumerate(zip(eager[1], compiled[1])):
         for ga, gb in zip(a, b):
@@ -193,7 +195,7 @@ def test_compile_of_a_random_program_equals_the_program(program):
     compiled = mg.compile(lambda *xs: program(*xs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CompileWarning)
-        for _ in range(2):  # capture, then replay
+        for _ in range(3):  # capture; replay (its backward recorded); replay with the recorded backward
             out = compiled(*leaves)
             grads = mg.grad(out.sum(), leaves, allow_unused=True)
     expected = program(*leaves)
