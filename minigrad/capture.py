@@ -719,7 +719,7 @@ class _Plan:
             elif step.kind == "guard":
                 ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
-                ops.append((_NUMPY, step.target, step.args, step.kwargs, False, step.output, None, None))
+                ops.append(_numpy_op(step))
         self.out_slots = []
         _walk_slots(trace.outputs, self.out_slots)
         self.ops = _with_frees(ops, set(self.out_slots))
@@ -786,6 +786,17 @@ class _Plan:
         return _build_outputs(self.output_template, env, made)
 
 
+def _numpy_op(step: Step) -> tuple:
+    """A numpy step as an op tuple. When its slots are all top-level arguments, `args` is
+    [(position, slot)] and `parents` the argument list with the constants in place."""
+    args = step.args
+    if all(type(a) is Slot or not _has_slot(a) for a in args):
+        slots = [(position, a.index) for position, a in enumerate(args) if type(a) is Slot]
+        constants = [None if type(a) is Slot else a for a in args]
+        return (_NUMPY, step.target, slots, step.kwargs, True, step.output, constants, _has_slot(step.kwargs))
+    return (_NUMPY, step.target, args, step.kwargs, False, step.output, None, None)
+
+
 def _with_frees(ops, keep) -> list:
     """ops with, on each, the slots whose last use it is: replay drops them at once, so an
     intermediate lives as long as it does eagerly (not to the end of the plan)."""
@@ -794,6 +805,9 @@ def _with_frees(ops, keep) -> list:
         kind, args, kwargs = op[0], op[2], op[3]
         if kind == _GUARD:
             used = [args]
+        elif kind == _NUMPY and op[4]:
+            used = [index for _, index in args]
+            _collect_slots(kwargs, used)
         else:
             used = []
             if kind == _PRIMITIVE:
@@ -851,7 +865,13 @@ def _execute(ops, env, ctxs, recording):
                 ctx.out_shape, ctx.out_dtype = data.shape, data.dtype
                 ctxs[extra] = ctx
         elif kind == _NUMPY:
-            result = target(*_resolve(args, env), **_resolve(kwargs, env))
+            if dynamic:  # only top-level slots (the usual case): filled in place, no walk
+                values = list(parents)
+                for position, index in args:
+                    values[position] = env[index]
+                result = target(*values, **(_resolve(kwargs, env) if extra else kwargs))
+            else:
+                result = target(*_resolve(args, env), **_resolve(kwargs, env))
             if out is not None:
                 # capture handed numpy's scalars on as 0-d arrays: so does replay
                 env[out] = np.asarray(result) if isinstance(result, np.generic) else result
@@ -1087,7 +1107,7 @@ class _BackwardPlan:
             elif step.kind == "guard":
                 ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
-                ops.append((_NUMPY, step.target, step.args, step.kwargs, False, step.output, None, None))
+                ops.append(_numpy_op(step))
         self.ops = _with_frees(ops, set(r for r in results if r is not None))
 
     def run(self, ctxs, seeds, parents):
