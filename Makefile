@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-deep tutorials notebooks bench clean
+.PHONY: demo test test-deep tutorials notebooks results drawings bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,21 @@ test-deep: $(VENV)/.dev
 tutorials: $(VENV)/.dev
 	for f in tutorials/quickstart.py tutorials/[0-9]*.py; do $(BIN)/python $$f || exit 1; done
 
-notebooks: $(VENV)/.dev
-	$(BIN)/python -m jupytext --to ipynb tutorials/[0-9q]*.py
+$(VENV)/.notebook: pyproject.toml | $(VENV)/.dev
+	$(BIN)/python -m pip install --quiet -e ".[dev,tutorials,notebook]"
+	touch $@
+
+# tutorials/<chapter>.ipynb, executed: printed results, progress bars and pictures inside (git-ignored)
+notebooks: $(VENV)/.notebook
+	$(BIN)/python tutorials/tools/notebooks.py
+
+# runs every chapter in full and rewrites the README's results table from what they print
+results: $(VENV)/.dev
+	$(BIN)/python tutorials/tools/results.py
+
+# the README's graph drawings, into tutorials/outputs/drawings/
+drawings: $(VENV)/.dev
+	$(BIN)/python tutorials/tools/drawings.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || echo "PyTorch not installable: minigrad alone"

@@ -5,7 +5,8 @@
 - `SMOKE`: True when `MINIGRAD_SMOKE=1`; the test suite then runs each chapter
   with tiny data and a handful of steps.
 - `output_dir(name)`: `tutorials/outputs/<name>/`, or `$MINIGRAD_OUTPUTS/<name>/`.
-- `tqdm`, `trange`: the real progress bar when tqdm is installed, else a silent stand-in;
+- `tqdm`, `trange`: the real progress bar when tqdm is installed (`tqdm.auto`: a widget in
+  Jupyter), else a silent stand-in;
   `say` prints a line without breaking a bar.
 - `plt`: matplotlib's pyplot, on the non-interactive Agg backend unless run in Jupyter.
 """
@@ -30,8 +31,8 @@ if not IN_NOTEBOOK:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-try:
-    from tqdm import tqdm as _tqdm
+try:  # tqdm.auto: a text bar in a terminal, a widget bar in Jupyter (when ipywidgets is installed)
+    from tqdm.auto import tqdm as _tqdm
 except ImportError:  # the bar is a nicety, not a requirement
     _tqdm = None
 
