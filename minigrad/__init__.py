@@ -60,6 +60,7 @@ _keep_freed_memory()
 
 
 from . import nn, optim  # noqa: E402  (built on everything above)
+from . import onnx  # noqa: E402  (torch.onnx.export; the onnx package is imported only when exporting)
 
 from ._missing import missing as _missing  # noqa: E402
 

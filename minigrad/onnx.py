@@ -353,13 +353,17 @@ def _cumsum(g, s):
     return g.node("CumSum", [s.inputs[0], g.constant(np.asarray(s.settings["axis"], dtype=np.int64))])
 
 
-@register_op(_sh.Reshape)
-def _reshape(g, s):
-    dims, dims2 = list(s.out_shape), list(s.out_shape2)
+def _reshape_to(g, name, shape, shape2):
+    dims, dims2 = list(shape), list(shape2)
     changing = [i for i, (a, b) in enumerate(zip(dims, dims2)) if a != b]
     if len(changing) == 1:  # one size that follows the batch: numpy's -1 says it
         dims[changing[0]] = dims2[changing[0]] = -1
-    return g.node("Reshape", [s.inputs[0], g.shape_tensor(dims, dims2)])
+    return g.node("Reshape", [name, g.shape_tensor(dims, dims2)])
+
+
+@register_op(_sh.Reshape)
+def _reshape(g, s):
+    return _reshape_to(g, s.inputs[0], s.out_shape, s.out_shape2)
 
 
 @register_op(_sh.Permute)
@@ -556,8 +560,11 @@ def _numpy_step(g, step, describe):
     if fn is np.where and len(args) == 3 and not step.kwargs:
         return g.node("Where", [name_of(args[0], values[0], np.bool_)] +
                       [name_of(t, v, out_dtype) for t, v in zip(args[1:], values[1:])])
-    if getattr(fn, "__name__", None) == "astype" and type(fn).__name__ == "_MethodCall":
+    method = getattr(fn, "__name__", None) if type(fn).__name__ == "_MethodCall" else None
+    if method == "astype":
         return name_of(args[0], values[0], out_dtype)
+    if (method == "reshape" or fn is np.reshape) and type(args[0]) is Slot:
+        return _reshape_to(g, g.names[args[0].index], np.shape(out), np.shape(g.env2[step.output]))
     raise _Unsupported(f"numpy's {describe} on a value computed from the inputs")
 
 
