@@ -202,6 +202,49 @@ def _time_alternately(steps: dict, warmup: int, repeats: int, steps_per_repeat: 
     return {name: (statistics.median(times), times) for name, times in samples.items()}
 
 
+# numpy's BLAS entry points as minigrad calls them (`a @ b` on plain arrays cannot be watched: conv's
+# weight gradient and the sums written as products with a vector of ones are not counted)
+_BLAS_FUNCTIONS = ("matmul", "dot", "tensordot", "einsum", "inner")
+
+
+def _record_blas_calls(step) -> list:
+    """Run `step()` once with numpy's BLAS functions wrapped; returns [(function, args, kwargs)],
+    operands by reference and any `out=` replaced by a scratch array of its shape."""
+    import numpy as np
+    calls, originals = [], {name: getattr(np, name) for name in _BLAS_FUNCTIONS}
+
+    def watched(name, function):
+        def call(*args, **kwargs):
+            result = function(*args, **kwargs)
+            kept = dict(kwargs)
+            if kept.get("out") is not None:
+                kept["out"] = np.empty_like(kept["out"])
+            calls.append((function, tuple(np.asarray(a) if hasattr(a, "__array__") else a for a in args), kept))
+            return result
+        return call
+    try:
+        for name, function in originals.items():
+            setattr(np, name, watched(name, function))
+        step()
+    finally:
+        for name, function in originals.items():
+            setattr(np, name, function)
+    return calls
+
+
+def matmul_floor(step, repeats: int) -> tuple[float, int]:
+    """numpy's matmul-only floor of a training step: the median seconds of running only the BLAS
+    calls one eager step made (same shapes, dtypes and memory layouts), and their number."""
+    calls = _record_blas_calls(step)
+    samples = []
+    for _ in range(max(repeats, 3) + 1):
+        start = time.perf_counter()
+        for function, args, kwargs in calls:
+            function(*args, **kwargs)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples[1:]), len(calls)
+
+
 def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
     """Build, check and time one workload in both libraries; returns its result record."""
     import numpy as np
@@ -287,7 +330,15 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
         result["ops_per_step"] = minigrad_task.ops_per_step
         for name in timings:
             result[f"{name}_us_per_op"] = result[f"{name}_ms"] * 1e3 / minigrad_task.ops_per_step
+    if minigrad_task.model is not None:
+        try:
+            floor, count = matmul_floor(minigrad_task.step, args.repeats)
+            result["floor_ms"], result["floor_calls"] = floor * 1e3, count
+        except Exception as error:
+            result["floor_status"] = "error: " + _describe(error)
     if result["torch_ms"]:
+        if result.get("floor_ms"):
+            result["floor_ratio"] = result["floor_ms"] / result["torch_ms"]
         if result.get("compiled_ms"):
             result["compiled_ratio"] = result["compiled_ms"] / result["torch_ms"]
         result["ratio"] = result["minigrad_ms"] / result["torch_ms"]
@@ -399,7 +450,7 @@ def measure_all_memory(results: list[dict], libraries: list[str], args) -> None:
 
 COLUMNS = ["workload", "minigrad ms", "torch ms", "ratio minigrad/torch", "goal", "met?",
            "peak MB minigrad", "peak MB torch", "memory ratio", "check", "compiled ms",
-           "ratio compiled/torch"]
+           "ratio compiled/torch", "matmul floor ms", "floor/torch"]
 
 
 def _time_cell(result: dict, library: str) -> str:
@@ -434,7 +485,9 @@ def table_rows(results: list[dict]) -> list[list[str]]:
                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}", goal, met,
                      _memory_cell(r, "minigrad"), _memory_cell(r, "torch"), memory_ratio, r["check"],
                      _time_cell(r, "compiled"),
-                     f"{r['compiled_ratio']:.2f}" if r.get("compiled_ratio") else "-"])
+                     f"{r['compiled_ratio']:.2f}" if r.get("compiled_ratio") else "-",
+                     _time_cell(r, "floor") if r["unit"] == "ms" else "-",
+                     f"{r['floor_ratio']:.2f}" if r.get("floor_ratio") else "-"])
     return rows
 
 
@@ -489,6 +542,7 @@ def profile_minigrad(workload, backend, quick: bool, top: int = 15) -> str:
     backend.lib.manual_seed(0)
     task = workload.build(backend, workload.make_data(np.random.default_rng(0), quick))
     task.step()
+    task.step()  # a compiled model captures on the first call and records its backward on the second
     profiler = cProfile.Profile()
     steps = 1 if quick else max(1, min(workload.steps_per_repeat, 5))
     profiler.enable()
@@ -498,7 +552,8 @@ def profile_minigrad(workload, backend, quick: bool, top: int = 15) -> str:
     stats = pstats.Stats(profiler)
     total = stats.total_tt or 1e-12
     entries = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    lines = [f"{workload.name}: {steps} minigrad step(s), {total * 1e3 / steps:.1f} ms/step under cProfile",
+    label = "compiled" if backend.compiled else "minigrad"
+    lines = [f"{workload.name}: {steps} {label} step(s), {total * 1e3 / steps:.1f} ms/step under cProfile",
              f"  {'own %':>6} {'own ms/step':>11} {'cum ms/step':>11} {'calls/step':>10}  function"]
     for (filename, line, function), (_, calls, own, cumulative, _) in entries:
         where = os.path.relpath(filename, _REPO) if filename.startswith(_REPO) else os.path.basename(filename)
@@ -603,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_workload(workload, minigrad_backend, torch_backend, args)
         print(" " + (result["status"] if result["status"] != "ok" else
                      f"minigrad {_time_cell(result, 'minigrad')}, compiled {_time_cell(result, 'compiled')}, "
-                     f"torch {_time_cell(result, 'torch')}"),
+                     f"torch {_time_cell(result, 'torch')}, matmul floor {_time_cell(result, 'floor')}"),
               flush=True)
         results.append(result)
 
@@ -617,7 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntimes: median per training step (forward, backward, optimizer step, zero_grad) over "
           f"{args.repeats} repetition(s); tiny_ops in µs per op. peak MB: extra resident memory of one step, "
           "measured in a fresh process per library (see benchmarks/run.py). check: losses of steps 1 and 2 "
-          "agree between the libraries.")
+          "agree between the libraries. matmul floor: only the BLAS calls (np.matmul, np.dot, np.einsum, "
+          "np.tensordot) of one eager minigrad step, run back to back on the same operands - no Python, "
+          "no elementwise work; `a @ b` on plain arrays is not seen (cnn's weight gradient).")
     for r in results:
         for library in ("minigrad", "torch"):
             error = (r.get(f"memory_{library}") or {}).get("error")
@@ -633,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
             if result["status"] == "ok":
                 print()
                 print(profile_minigrad(WORKLOADS[name], minigrad_backend, args.quick))
+                if result.get("compiled_ms"):
+                    print(profile_minigrad(WORKLOADS[name], dataclasses.replace(minigrad_backend, compiled=True),
+                                           args.quick))
                 print(primitive_times(WORKLOADS[name], minigrad_backend, args.quick))
 
     if args.json:
