@@ -32,7 +32,9 @@ from .creation import tensor
 from .tensor import Tensor, _make
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "bounded_floats", "nonzero_floats",
-           "float_arrays", "tensors", "broadcastable_shapes", "tie_free_arrays", "random_programs"]
+           "float_arrays", "tensors", "broadcastable_shapes", "tie_free_arrays", "random_programs",
+           "ZEROS", "HUGE", "TIE_VALUES", "special_floats", "special_arrays", "tied_arrays",
+           "with_special_values", "masked_logits"]
 
 
 class GradcheckError(AssertionError):
@@ -359,6 +361,147 @@ def tie_free_arrays(*shapes, min_value: float = -3.0, max_value: float = 3.0, ga
 
     parts = [s if isinstance(s, st.SearchStrategy) else st.just(tuple(s)) for s in shapes]
     return st.tuples(*parts).flatmap(build)
+
+
+
+# ---- special values ---------------------------------------------------------------------
+#
+# Random floats never land on the points where a composed or hand-derived gradient goes
+# wrong: an exact 0 (and -0.0), a tie between elements, an op's own bound, a logit of 1e4,
+# a masked (-inf) position or a fully masked row. These strategies put such points into
+# arrays on purpose. Every value they add is exact in float32 as well (or, for 1e-12, keeps
+# its sign and size), so one drawn case can be checked in float64 and in float32.
+
+ZEROS = (0.0, -0.0, 1e-12, -1e-12)
+"""Exact zeros of both signs and values a hair from zero: where relu, abs, sign, norm and the
+std have their kinks, and where x * log(x)-style compositions produce 0 * inf."""
+
+HUGE = (30.0, -30.0, 100.0, -100.0, 1e4, -1e4)
+"""Logit-sized magnitudes: exp overflows float32 beyond 88, sigmoid/softplus/log-sum-exp
+must saturate without inf - inf or 0 * inf."""
+
+TIE_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+"""A small pool of float32-exact values: arrays drawn from it have ties in every row/window."""
+
+
+def special_floats(points: Sequence[float] = (), zeros: bool = True, huge: bool = False,
+                   min_value: float = -3.0, max_value: float = 3.0):
+    """Strategy of floats that are often special: `points`, `ZEROS`, `HUGE`, else ordinary.
+
+    Args:
+        points: the op's own kinks and bounds (clamp limits, relu6's 0 and 6,
+            hardtanh's -1 and 1, smooth-L1's +-beta, Huber's +-delta).
+        zeros: include 0.0, -0.0 and +-1e-12.
+        huge: include +-30, +-100 and +-1e4 (for exp / logsumexp / sigmoid /
+            softplus / binary-cross-entropy families).
+        min_value, max_value: range of the ordinary floats.
+
+    Returns:
+        Strategy of Python floats (half of them special, when any are given).
+    """
+    st, _ = _hypothesis()
+    special = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+    ordinary = bounded_floats(min_value, max_value)
+    return st.one_of(st.sampled_from(special), ordinary) if special else ordinary
+
+
+def tied_arrays(shape=None, values: Sequence[float] = TIE_VALUES, dtype=np.float64, **shape_options):
+    """Strategy of arrays whose elements all come from `values`: every row, window and
+    reduction group of a few elements has ties (for max/min/amax/sort/topk/max-pool).
+
+    Args:
+        shape: a tuple, a strategy of tuples, or None (see `float_arrays`).
+        values: the pool (float32-exact by default: -1, -0.5, 0, 0.5, 1).
+        dtype: float64 or float32.
+
+    Returns:
+        Strategy of np.ndarray.
+    """
+    st, _ = _hypothesis()
+    return float_arrays(shape, dtype, elements=st.sampled_from([float(v) for v in values]), **shape_options)
+
+
+def special_arrays(shape=None, points: Sequence[float] = (), zeros: bool = True, huge: bool = False,
+                   ties: bool = False, dtype=np.float64, min_value: float = -3.0, max_value: float = 3.0,
+                   **shape_options):
+    """Strategy of float arrays that deliberately contain special values.
+
+    Args:
+        shape: a tuple, a strategy of tuples, or None (see `float_arrays`).
+        points, zeros, huge, min_value, max_value: as `special_floats`.
+        ties: draw the ordinary elements from `TIE_VALUES` instead, so that
+            equal elements are common.
+        dtype: float64 or float32.
+
+    Returns:
+        Strategy of np.ndarray.
+
+    Example:
+        @given(x=special_arrays((3, 4), points=[-1.0, 1.0]))   # hardtanh's bounds
+        def test_hardtanh_at_its_bounds(x): ...
+    """
+    st, _ = _hypothesis()
+    if ties:
+        special = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+        elements = st.sampled_from(list(TIE_VALUES) + special)
+    else:
+        elements = special_floats(points, zeros, huge, min_value, max_value)
+    return float_arrays(shape, dtype, elements=elements, **shape_options)
+
+
+def with_special_values(array: np.ndarray, points: Sequence[float] = (), zeros: bool = True,
+                        huge: bool = False, ties: bool = False):
+    """Strategy of copies of `array` with some elements (or all) replaced by special values.
+
+    The replacements are `points`, `ZEROS` (when `zeros`), `HUGE` (when
+    `huge`) and, with `ties`, values of `TIE_VALUES` or other elements of the
+    array itself (so ties appear within the array). Use it to move an
+    existing strategy's cases onto special points:
+    `cases.flatmap(lambda a: with_special_values(a, points=[0.5]))`.
+
+    Returns:
+        Strategy of np.ndarray, same shape and dtype as `array`.
+    """
+    st, hnp = _hypothesis()
+    array = np.asarray(array)
+    pool = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+    if ties:
+        pool += list(TIE_VALUES) + [float(v) for v in array.reshape(-1)[:4]]
+    if not pool or array.size == 0:
+        return st.just(array.copy())
+    masks = st.one_of(hnp.arrays(np.bool_, array.shape), st.just(np.ones(array.shape, bool)))
+    replacements = hnp.arrays(np.float64, array.shape, elements=st.sampled_from(pool))
+    return st.tuples(masks, replacements).map(
+        lambda drawn: np.where(drawn[0], drawn[1], array).astype(array.dtype))
+
+
+def masked_logits(array: np.ndarray, dim: int = -1, fully_masked: bool = True):
+    """Strategy of copies of `array` with -inf at masked positions, as attention masks and
+    masked softmax rows produce them.
+
+    Some positions along `dim` are set to -inf; with `fully_masked`, one whole
+    row along `dim` may be -inf (PyTorch's softmax of such a row is nan, its
+    logsumexp -inf).
+
+    Returns:
+        Strategy of np.ndarray, same shape and dtype as `array`.
+    """
+    st, hnp = _hypothesis()
+    array = np.asarray(array)
+    if array.ndim == 0 or array.size == 0:
+        return st.just(array.copy())
+    axis = dim % array.ndim
+
+    def apply(drawn):
+        mask, whole_row = drawn
+        out = np.where(mask, -np.inf, array).astype(array.dtype)
+        if whole_row is not None:
+            moved = np.moveaxis(out, axis, -1)  # a view: the write lands in `out`
+            rows = list(np.ndindex(moved.shape[:-1]))
+            moved[rows[whole_row % len(rows)]] = -np.inf
+        return out
+    rows = st.one_of(st.none(), st.integers(0, 1000)) if fully_masked else st.none()
+    return st.tuples(hnp.arrays(np.bool_, array.shape), rows).map(apply)
 
 
 # ---- random programs --------------------------------------------------------------------

@@ -71,3 +71,25 @@ def test_backward_through_an_empty_integer_index():
         x.grad = None
         (x[index].sum() + x.sum()).backward()
         np.testing.assert_array_equal(x.grad.numpy(), np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("p", [3, 0.5, 1.5])
+def test_p_norm_of_a_zero_group_has_zero_gradient(p):
+    """PyTorch's norm_backward masks groups whose norm is 0 (and, for p < 1, zero elements)."""
+    x = mg.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, -2.0]], dtype=mg.float64, requires_grad=True)
+    out = x.norm(p, dim=1)
+    (grad,) = mg.grad(out.sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(grad.detach().numpy()[0], np.zeros(3))
+    row = x.detach().numpy()[1]
+    expected = np.sign(row) * np.abs(row) ** (p - 1) / out[1].item() ** (p - 1)
+    np.testing.assert_allclose(grad.detach().numpy()[1], expected, rtol=1e-12)
+    (second,) = mg.grad(grad.sum(), [x])
+    assert np.isfinite(second.numpy()).all()
+
+
+def test_pow_exponent_gradient_at_a_zero_base():
+    """0 ** b: d/db is 0 for b >= 0 (PyTorch's mask) and out * log(0) = -inf for b < 0 (not nan)."""
+    a = mg.tensor([0.0, 0.0, 0.0], dtype=mg.float64)
+    b = mg.tensor([-1.0, 0.0, 2.0], dtype=mg.float64, requires_grad=True)
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [-np.inf, 0.0, 0.0])

@@ -218,6 +218,9 @@ class Pow(Function):
             else:  # a constant base (scalar ** tensor): log(a) is a constant array
                 log_a = np.where(positive, np.log(np.where(positive, a, 1.0)), 0.0).astype(grad.dtype)
             grad_b = grad * out * log_a
+            pole = (np.asarray(_data(a)) == 0) & (np.asarray(_data(b)) < 0)
+            if pole.any():  # 0 ** b for b < 0 is inf: PyTorch's out * log(0) = -inf there, not inf * 0
+                grad_b = where(pole, grad * -np.inf, grad_b)
         return grad_a, grad_b
 
 

@@ -305,7 +305,17 @@ def norm(input, p=2, dim=None, keepdim: bool = False):
         return sum(_abs(input), axes, keepdim=keepdim)
     if p == float("inf"):
         return amax(_abs(input), axes, keepdim=keepdim)
-    return sum(_abs(input) ** p, axes, keepdim=keepdim) ** (1.0 / p)
+    # where a whole group is 0, s ** (1 / p) has an infinite slope times a zero: PyTorch's
+    # norm_backward masks those groups to gradient 0, and so do the safe bases here (as for p < 1
+    # the elements that are 0 inside a nonzero group)
+    magnitude = _abs(input)
+    nonzero = magnitude.array > 0
+    powered = magnitude ** p if nonzero.all() else where(nonzero, where(nonzero, magnitude, 1.0) ** p, 0.0)
+    total = sum(powered, axes, keepdim=keepdim)
+    positive = total.array > 0
+    if positive.all():
+        return total ** (1.0 / p)
+    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
 
 
 def prod(input, dim=None, keepdim: bool = False):
