@@ -148,7 +148,7 @@ class _Graph:
             if key in self._cache:
                 return self._cache[key]
         name = name or self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(array.copy(order="C"), name))  # (ascontiguousarray makes 0-d 1-d)
         if key is not None:
             self._cache[key] = name
         return name
