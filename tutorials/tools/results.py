@@ -95,9 +95,19 @@ def _value(key: str, text: str) -> str:
     return text
 
 
+def chapters() -> dict:
+    """chapter -> what it trains: the ones above, then any other tutorial (its first heading)."""
+    found = dict(CHAPTERS)
+    for path in sorted(TUTORIALS.glob("[0-9]*.py")):
+        if path.stem not in found:
+            heading = next((line[4:].strip() for line in path.read_text().splitlines() if line.startswith("# # ")), "")
+            found[path.stem] = heading
+    return found
+
+
 def table(measured: dict) -> str:
     rows = ["| chapter | what it trains | result | time |", "|---|---|---|---|"]
-    for chapter, what in CHAPTERS.items():
+    for chapter, what in chapters().items():
         entry = measured.get(chapter)
         if entry is None:
             rows.append(f"| {chapter} | {what} | not measured yet | |")
@@ -124,10 +134,11 @@ def rewrite_readme(measured: dict) -> None:
 def main(argv: list) -> int:
     measured = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if argv != ["--table"]:
-        chosen = argv or list(CHAPTERS)
-        unknown = [c for c in chosen if c not in CHAPTERS]
+        known = chapters()
+        chosen = argv or list(known)
+        unknown = [c for c in chosen if c not in known]
         if unknown:
-            raise SystemExit(f"unknown chapters {unknown}; choose from {list(CHAPTERS)}")
+            raise SystemExit(f"unknown chapters {unknown}; choose from {list(known)}")
         for chapter in chosen:
             print(f"running {chapter} ...", flush=True)
             try:
