@@ -27,6 +27,7 @@ EXPECTED = {
     "07_unsupervised.py": ("07_unsupervised", ["ae_vae_losses.png", "reconstructions.png", "latent_spaces.png",
                                                "vae_latent_grid.png", "vae_interpolation_and_samples.png",
                                                "vae_step.svg", "gan_2d.png", "gan_digits.png"]),
+    "08_compile.py": ("08_compile", ["per_op_cost.png", "captured_call.svg", "step_times.png"]),
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -46,6 +46,8 @@ CHAPTERS = {
     "06_transformers": "attention, heads, positional encoding and block written in the chapter; causal "
                        "transformer reversing digits; attention maps",
     "07_unsupervised": "auto-encoder, VAE and GAN written in the chapter; digits and a 2-D toy",
+    "08_compile": "mg.compile taken apart: eager cost per op, the tracer's record of a small model, replay of "
+                  "an MLP and an LSTM (bit-identical to eager), recomputed masks, fallbacks, signature cache",
 }
 _REPORT = re.compile(r"^== (?P<title>.+?): done in (?P<seconds>[\d.]+) s(?P<smoke> \(smoke run\))?$")
 
