@@ -412,10 +412,12 @@ savefig(figure, OUT / "step_times.png")
 # Only what is the same on every call may be decided at capture. Values that
 # depend on the data never are:
 #
-# - **ReLU masks**: `Relu.forward` runs again on the new input, and its ctx
-#   keeps the new mask for backward.
-# - **Max-pool winners**: which element of each window is largest is found
-#   again by the pooling forward; its backward routes the gradient to *those*.
+# - **ReLU masks**: `Relu.forward` runs again on the new input and saves its
+#   new output in the replay's ctx; backward passes the gradient where *that*
+#   output is positive.
+# - **Max-pool winners**: `MaxPool2d.forward` finds again which element of
+#   each window is largest and saves the winners' positions; its backward
+#   routes the gradient to *those*.
 # - **Dropout masks**: the `draw` step calls the generator again, so each
 #   replay gets a fresh mask, and the generator advances exactly as eager
 #   would (that is why the losses above were equal with dropout on).
