@@ -8,8 +8,11 @@ depend on the inputs (batch norm's 1 / sqrt(running_var + eps), a causal mask)
 is computed now and stored as a constant. Parameters and buffers become
 initializers named by their state-dict keys.
 
-Dynamic axes: when `dynamic_axes` is given, the forward is traced a second time
-with those axes one or two longer. A size that differs between the two traces
+The forward is traced a second time on other example values (the inputs'
+entries rolled by one place, and the `dynamic_axes` one or two longer): a
+value recorded as a constant that changes is numpy work on the inputs that the
+tracer could not follow, and is refused rather than baked into the file.
+Dynamic axes: a size that differs between the two traces
 (a reshape target, the batch of an LSTM's zero initial state) is emitted as a
 multiple of the input's runtime size (Shape -> Gather -> Mul), so the same file
 runs at another batch size; a size that cannot be written so is an error that
@@ -436,12 +439,16 @@ def _bounds(item):
 
 @register_op(_sh.GetItem)
 def _getitem(g, s):
-    ndim = len(s.shape(0))
-    items = _index_items(s.settings["index"], ndim)
-    items2 = _index_items(s.settings2["index"], len(s.shape2(0)))
+    return _index(g, s.inputs[0], s.shape(0), s.shape2(0), s.settings["index"], s.settings2["index"])
+
+
+def _index(g, name, shape, shape2, index, index2):
+    """x[index] for numpy's basic indices and one integer index array (a constant or a traced value)."""
+    items = _index_items(index, len(shape))
+    items2 = _index_items(index2, len(shape2))
     if len([i for i in items if isinstance(i, (np.ndarray, Slot))]) > 1:
         raise _Unsupported("indexing with more than one index array (x[rows, cols])")
-    current, axis = s.inputs[0], 0
+    current, axis = name, 0
     slices = []  # (axis, start, start2, stop, stop2, step), emitted as one Slice
 
     def flush(current):
@@ -483,7 +490,7 @@ def _getitem(g, s):
         else:
             raise _Unsupported(f"indexing with {type(item).__name__} {item!r} (boolean masks have no fixed shape)")
     current = flush(current)
-    if current == s.inputs[0]:
+    if current == name:
         current = g.node("Identity", [current])
     return current
 
@@ -563,6 +570,9 @@ def _numpy_step(g, step, describe):
     method = getattr(fn, "__name__", None) if type(fn).__name__ == "_MethodCall" else None
     if method == "astype":
         return name_of(args[0], values[0], out_dtype)
+    if method == "__getitem__" and type(args[0]) is Slot:
+        return _index(g, g.names[args[0].index], np.shape(values[0]), np.shape(g.env2[args[0].index]),
+                      args[1], _template_at(g, step))
     if (method == "reshape" or fn is np.reshape) and type(args[0]) is Slot:
         return _reshape_to(g, g.names[args[0].index], np.shape(out), np.shape(g.env2[step.output]))
     raise _Unsupported(f"numpy's {describe} on a value computed from the inputs")
@@ -570,6 +580,11 @@ def _numpy_step(g, step, describe):
 
 class _Unsupported(Exception):
     pass
+
+
+def _template_at(g, step):
+    """The index of a numpy __getitem__ step as recorded at the other size (the second trace)."""
+    return g.steps2[g.step_index[id(step)]].args[1]
 
 
 # ---- export -------------------------------------------------------------------------------------
@@ -591,12 +606,14 @@ def _flat_outputs(template, out):
     return out
 
 
-def _longer(array: np.ndarray, axes: dict) -> np.ndarray:
-    """array with each dynamic axis made longer by repeating its entries (tokens stay valid tokens)."""
+def _other_example(array: np.ndarray, axes: dict) -> np.ndarray:
+    """The second trace's input: each dynamic axis made longer by repeating its entries, and the
+    entries rolled by one place, so the values are others drawn from the same ones (tokens stay
+    valid tokens) and a constant that secretly depends on them shows up as changed."""
     for k, axis in enumerate(sorted(axes)):
         size = array.shape[axis]
         array = np.take(array, np.arange(size + 1 + k) % size, axis=axis)
-    return array
+    return np.roll(array.ravel(), 1).reshape(array.shape)
 
 
 def _axes_of(spec) -> dict:
@@ -673,26 +690,24 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
         longer = {i: _axes_of(dynamic_axes[name]) for i, name in enumerate(input_names[:len(args)])
                   if name in dynamic_axes}
         symbols = []
-        if longer:
-            from .tensor import _make
-            args2 = tuple(_make(_longer(a.array, longer[i])) if i in longer else a for i, a in enumerate(args))
-            trace2, _ = _trace(model, args2)
-            if [(s.kind, s.target) for s in trace2.steps] != [(s.kind, s.target) for s in trace.steps] \
-                    or trace2.slot_count != trace.slot_count:
-                raise RuntimeError("onnx.export: the model runs different ops at another size of the dynamic axes "
-                                   f"{dynamic_axes} (Python control flow on shapes), so one graph cannot serve "
-                                   "both - export without dynamic_axes, one file per size")
-            env2 = _evaluate(trace2, args2)
-            for i, axes in longer.items():
-                for axis in axes:
-                    symbols.append((input_names[i], axis, args[i].shape[axis], args2[i].shape[axis]))
-        else:
-            trace2, env2 = trace, env
+        from .tensor import _make
+        args2 = tuple(_make(_other_example(a.array, longer.get(i, {}))) for i, a in enumerate(args))
+        trace2, _ = _trace(model, args2)
+        if [(s.kind, s.target) for s in trace2.steps] != [(s.kind, s.target) for s in trace.steps] \
+                or trace2.slot_count != trace.slot_count:
+            raise RuntimeError("onnx.export: the model runs different ops for other input values or sizes of the "
+                               f"dynamic axes {dynamic_axes} (Python control flow on them), so one graph cannot "
+                               "serve both - export without dynamic_axes, or make the control flow fixed")
+        env2 = _evaluate(trace2, args2)
+        for i, axes in longer.items():
+            for axis in axes:
+                symbols.append((input_names[i], axis, args[i].shape[axis], args2[i].shape[axis]))
     finally:
         for m, flag in zip(modules, was_training):
             m.training = flag
 
     graph = _Graph(onnx, opset, env, env2, symbols)
+    graph.steps2, graph.step_index = trace2.steps, {id(step): i for i, step in enumerate(trace.steps)}
     names = _module_names(model)
     h = onnx.helper
 
@@ -739,19 +754,22 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
         if slot in producer and kind.get(slot, "const") != "const":
             stack.extend(_step_inputs(trace.steps[producer[slot]]))
 
-    def const_name(slot):
+    def const_name(slot, index=None):
         value, value2 = env[slot], env2[slot]
         if value is None:
             return None
         array = np.asarray(value)
-        if np.shape(value) != np.shape(value2) or not np.array_equal(array, np.asarray(value2)):
+        if np.shape(value) != np.shape(value2) or not np.array_equal(array, np.asarray(value2), equal_nan=True):
             flat, flat2 = array.ravel(), np.asarray(value2).ravel()
-            if flat.size and flat2.size and (flat == flat[0]).all() and (flat2 == flat[0]).all():
+            if np.shape(value) != np.shape(value2) and flat.size and flat2.size and (flat == flat[0]).all() \
+                    and (flat2 == flat[0]).all():  # a fill (an RNN's zero state): as large as the batch
                 scalar = graph.constant(flat[:1].reshape(()), "fill")
                 return graph.node("Expand", [scalar, graph.shape_tensor(array.shape, np.shape(value2))], "fill")
-            raise RuntimeError(f"onnx.export: a constant of shape {array.shape} changes with the size of the "
-                               f"dynamic axes {dynamic_axes} (now {np.shape(value2)}) and is not a fill - "
-                               "export without dynamic_axes")
+            call = _describe_call(calls.get(index), names, model) if index is not None else "in the model"
+            raise UnsupportedOperatorError(
+                f"onnx.export: a value of shape {array.shape}, used {call}, was computed from the inputs by numpy "
+                "work the tracer could not follow (it changes with the input values or sizes but was recorded as "
+                "a constant) - compute it with minigrad ops on tensors")
         if isinstance(value, np.ndarray) or isinstance(value, np.generic):
             return graph.constant(array, "const")
         return _SCALAR  # a Python number: the consuming op makes it in the dtype it needs
@@ -778,7 +796,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
             continue
         for slot in _step_inputs(step):
             if slot not in graph.names:
-                graph.names[slot] = const_name(slot)
+                graph.names[slot] = const_name(slot, index)
         names_in = [graph.names.get(s) for s in step.args] if step.kind == "primitive" else None
         if step.kind == "primitive":
             converter = _CONVERTERS.get(step.target)

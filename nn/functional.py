@@ -321,9 +321,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if indices.size and indices.max() >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {indices.max()}")
-    out = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
-    return _make(out)
+    # a comparison, not a scatter into zeros: numpy work mg.compile's tracer records (and onnx exports)
+    return _make((indices[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def _pad_source(size: int, before: int, after: int, mode: str) -> np.ndarray:

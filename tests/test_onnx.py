@@ -214,6 +214,35 @@ def test_two_layer_recurrent_heads(cell):
     assert {i.name for i in proto.graph.initializer} >= {"rnn.weight_ih_l0", "rnn.weight_hh_l1", "embed.weight"}
 
 
+class Tagger(nn.Module):
+    """Chapter 5's tagger as written: one-hot tokens into nn.RNN/GRU/LSTM, then a linear head."""
+
+    def __init__(self, rnn, hidden, vocab):
+        super().__init__()
+        self.vocab, self.rnn, self.head = vocab, rnn, nn.Linear(hidden, vocab)
+
+    def forward(self, tokens):
+        h = self.rnn(F.one_hot(tokens, self.vocab).float())
+        return self.head(h[0] if isinstance(h, tuple) else h)
+
+
+@pytest.mark.parametrize("cell", [nn.RNN, nn.GRU, nn.LSTM])
+def test_chapter_5_tagger_with_one_hot_tokens(cell):
+    model = Tagger(cell(7, 9, batch_first=True), 9, 7)
+    _, sizes = _roundtrip(model, torch.randint(0, 7, (2, 5)), [torch.randint(0, 7, (4, 5))])
+    assert sizes == [(2, 5, 7), (4, 5, 7)]
+
+
+def test_numpy_work_the_tracer_cannot_follow_is_refused_not_baked_in():
+    class Baked(nn.Module):
+        def forward(self, x):
+            flags = np.array(x.numpy()) > 0  # a plain copy: invisible to the tracer
+            return x * torch.from_numpy(flags.astype(np.float32))
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="numpy work the tracer could not follow"):
+        torch.onnx.export(Baked(), torch.randn(3, 4), io.BytesIO())
+
+
 def test_lstm_returns_its_state_too():
     lstm = nn.LSTM(3, 5, num_layers=2, batch_first=True)
     proto, _ = _roundtrip(lstm, torch.randn(2, 4, 3), [torch.randn(6, 4, 3)], output_names=["out", "h", "c"])
