@@ -13,7 +13,8 @@
 # which values, with which settings - and later calls *replay* the record: the
 # same numpy calls in the same order, with none of the per-op bookkeeping.
 # This chapter takes minigrad's own implementation (`minigrad/capture.py`)
-# apart:
+# apart (with `import minigrad as torch`, as in every chapter, the code below
+# spells it `torch.compile`):
 #
 # 1. where the time of an eager op goes;
 # 2. what the tracer records (a `Trace` of `Step`s over numbered slots);
@@ -35,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from common import SMOKE, output_dir, plt, report, savefig, say, trange
+from common import SMOKE, output_dir, plt, report, savefig, trange
 
 import minigrad as torch
 from minigrad import nn, optim
@@ -340,7 +341,7 @@ for name in MODELS:
         losses, grads = [], []
         with warnings.catch_warnings():
             warnings.simplefilter("error", CompileWarning)  # no fallback: every call after the first replays
-            for _ in range(check_steps):
+            for _ in trange(check_steps, desc=f"{name}, {'compiled' if compiled else 'eager'}"):
                 losses.append(step().item())
                 grads.append([p.grad.numpy().copy() for p in model.parameters()])
         runs[compiled] = losses, grads, net
