@@ -604,7 +604,8 @@ mlp_name, lstm_name = list(MODELS)
 report("08 compile", {
     "a*b forward + backward, eager / replayed": f"{chain_total / chain_length * 1e6:.1f} / "
                                                 f"{replayed_op * 1e6:.1f} us per op",
-    "MLP step, eager / compiled": f"{step_times[mlp_name, False] * 1e3:.2f} / {step_times[mlp_name, True] * 1e3:.2f} ms",
+    "MLP step, eager / compiled": f"{step_times[mlp_name, False] * 1e3:.2f} / "
+                                  f"{step_times[mlp_name, True] * 1e3:.2f} ms",
     "LSTM step, eager / compiled": f"{step_times[lstm_name, False] * 1e3:.2f} / "
                                    f"{step_times[lstm_name, True] * 1e3:.2f} ms",
     "losses and gradients": "bit-identical to eager",
