@@ -722,7 +722,7 @@ class _Plan:
                 ops.append(_numpy_op(step))
         self.out_slots = []
         _walk_slots(trace.outputs, self.out_slots)
-        self.ops = _with_frees(ops, set(self.out_slots))
+        self.ops = _fast_ops(_with_frees(ops, set(self.out_slots)))
         self.grad_keys = [key for _, key in sorted(step_keys.values(), key=lambda item: item[0])]
         self.slot_key = {trace.steps[i].output: key for i, (_, key) in step_keys.items()}
         self.output_template = trace.outputs
@@ -838,45 +838,128 @@ def _collect_slots(template, out) -> None:
             _collect_slots(t, out)
 
 
+# op kinds of a plan made ready to run (_fast_ops): primitives with 1, 2 or 3 arrays and fixed
+# settings call their forward without building an argument list; numpy calls with top-level
+# slots fill a prepared list, `out=(slot,)` settings a prepared dict
+_PRIM1, _PRIM2, _PRIM3, _NUMPY_FLAT = 3, 4, 5, 6
+
+
+def _fast_ops(ops) -> list:
+    """ops (as _with_frees gives them) specialised for `_execute`."""
+    fast = []
+    for op in ops:
+        kind, target, args, kwargs, dynamic, out, parents, extra, frees = op
+        if kind == _PRIMITIVE and not dynamic and not target.forward_on_tensors and 1 <= len(args) <= 3:
+            fast.append(((_PRIM1, _PRIM2, _PRIM3)[len(args) - 1], target, tuple(args), kwargs or None,
+                         target.forward, out, parents, extra, frees))
+        elif kind == _NUMPY and dynamic:
+            if extra:  # slots in the settings: only `key=slot` and `key=(slot,)` are filled without a walk
+                fills = []
+                for key, value in kwargs.items():
+                    if type(value) is Slot:
+                        fills.append((key, value.index, False))
+                    elif type(value) is tuple and len(value) == 1 and type(value[0]) is Slot:
+                        fills.append((key, value[0].index, True))
+                    elif _has_slot(value):
+                        fills = None
+                        break
+                if fills is None:
+                    fast.append(op)
+                    continue
+                fixed = {k: v for k, v in kwargs.items() if not any(k == f[0] for f in fills)}
+            else:
+                fills, fixed = (), kwargs
+            if type(target) is _MethodCall and args and args[0][0] == 0:
+                # the array whose method it is is a slot (an ndarray at replay): call numpy's method itself
+                target = getattr(np.ndarray, target.__name__)
+            elif getattr(target, "__name__", None) == "__call__" and isinstance(
+                    getattr(target, "__self__", None), np.ufunc):
+                target = target.__self__
+            fast.append((_NUMPY_FLAT, target, tuple(args), fixed, tuple(fills), out, parents, None, frees))
+        else:
+            fast.append(op)
+    return fast
+
+
 def _execute(ops, env, ctxs, recording):
-    """Run a plan's steps over `env`; primitives that feed a gradient leave their ctx in `ctxs`."""
+    """Run a plan's steps over `env`; primitives that feed a gradient leave their ctx in `ctxs`.
+
+    Saved values stay as forward saved them (not (value, version) pairs): the recorded
+    backward reads them so; `_Region.backward` pairs them when a VJP must run eagerly.
+    """
     new = _new
+    ndarray = np.ndarray
     for kind, target, args, kwargs, dynamic, out, parents, extra, frees in ops:
-        if kind == _PRIMITIVE:
+        if kind == _PRIM2:
+            ctx = new(target)
+            ctx.parents = parents
+            if kwargs is None:
+                data = dynamic(ctx, env[args[0]], env[args[1]])
+            else:
+                data = dynamic(ctx, env[args[0]], env[args[1]], **kwargs)
+        elif kind == _PRIM1:
+            ctx = new(target)
+            ctx.parents = parents
+            if kwargs is None:
+                data = dynamic(ctx, env[args[0]])
+            else:
+                data = dynamic(ctx, env[args[0]], **kwargs)
+        elif kind == _NUMPY_FLAT:
+            values = list(parents)
+            for position, index in args:
+                values[position] = env[index]
+            if dynamic:
+                kwargs = kwargs.copy()
+                for key, index, wrap in dynamic:
+                    kwargs[key] = (env[index],) if wrap else env[index]
+            result = target(*values, **kwargs)
+            if out is not None:
+                # capture handed numpy's scalars on as 0-d arrays: so does replay
+                env[out] = np.asarray(result) if isinstance(result, np.generic) else result
+            for slot in frees:
+                env[slot] = None
+            continue
+        elif kind == _PRIM3:
+            ctx = new(target)
+            ctx.parents = parents
+            if kwargs is None:
+                data = dynamic(ctx, env[args[0]], env[args[1]], env[args[2]])
+            else:
+                data = dynamic(ctx, env[args[0]], env[args[1]], env[args[2]], **kwargs)
+        elif kind == _PRIMITIVE:
             ctx = new(target)
             ctx.parents = parents
             if dynamic:
                 kwargs = _resolve(kwargs, env)
             if target.forward_on_tensors:
                 data = target._forward_with_tensors(
-                    ctx, [_make(env[i]) if isinstance(env[i], np.ndarray) else env[i] for i in args], kwargs)
+                    ctx, [_make(env[i]) if isinstance(env[i], ndarray) else env[i] for i in args], kwargs)
             else:
                 data = target.forward(ctx, *[env[i] for i in args], **kwargs)
-            if type(data) is not np.ndarray:
-                raw, data = data, np.asarray(data)
-                if ctx.saved:
-                    ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
-            env[out] = data
-            if extra is not None and recording:
-                if ctx.saved:
-                    ctx.saved = [(value, None) for value in ctx.saved]
-                if kwargs:
-                    ctx.attributes = kwargs
-                ctx.out_shape, ctx.out_dtype = data.shape, data.dtype
-                ctxs[extra] = ctx
         elif kind == _NUMPY:
-            if dynamic:  # only top-level slots (the usual case): filled in place, no walk
-                values = list(parents)
-                for position, index in args:
-                    values[position] = env[index]
-                result = target(*values, **(_resolve(kwargs, env) if extra else kwargs))
-            else:
-                result = target(*_resolve(args, env), **_resolve(kwargs, env))
+            result = target(*_resolve(args, env), **_resolve(kwargs, env))
             if out is not None:
-                # capture handed numpy's scalars on as 0-d arrays: so does replay
                 env[out] = np.asarray(result) if isinstance(result, np.generic) else result
-        elif bool(env[args]) != extra:
-            raise _GuardFailed
+            for slot in frees:
+                env[slot] = None
+            continue
+        else:
+            if bool(env[args]) != extra:
+                raise _GuardFailed
+            for slot in frees:
+                env[slot] = None
+            continue
+        if type(data) is not ndarray:
+            raw, data = data, np.asarray(data)
+            if ctx.saved:
+                ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
+        env[out] = data
+        if extra is not None and recording:
+            if kwargs:
+                ctx.attributes = kwargs
+            ctx.out_shape = data.shape
+            ctx.out_dtype = data.dtype
+            ctxs[extra] = ctx
         for slot in frees:
             env[slot] = None
 
@@ -933,12 +1016,19 @@ class _Region(Function):
         plan = region.plan
         seeds = _seeds(region, grad)
         flat = plan.backward_plan
+        paired = region.paired
         if flat is not None:
             try:
-                return flat.run(ctxs, seeds, region.parents)
+                return flat.run(ctxs, seeds, region.parents, paired)
             except _GuardFailed:
                 pass
-        elif not plan.backward_traced and not region.retained_ctxs:
+        if not paired:
+            # replay leaves each ctx's saved values bare; the VJPs' saved_tensors read (value, version)
+            region.paired = True
+            for ctx in ctxs:
+                if ctx is not None and ctx.saved:
+                    ctx.saved = [(value, None) for value in ctx.saved]
+        if flat is None and not plan.backward_traced and not region.retained_ctxs:
             plan.backward_traced = True
             return _trace_backward(region, seeds)
         return _run_vjps(region, seeds, _GradientStore(False))
@@ -948,6 +1038,7 @@ class _Region(Function):
 
     saved = (True,)  # the engine releases a node's saved values only when it has some
     retained_ctxs = False
+    paired = False
 
 
 def _seeds(region, grad) -> list:
@@ -1072,13 +1163,17 @@ def _trace_backward(region, seeds):
                  for g in grads)
 
 
-def _fetch(getter, ctxs, seeds):
+def _fetch(getter, ctxs, seeds, paired):
     kind = getter[0]
     if kind == "seed":
         return seeds[getter[1]].array
     ctx = ctxs[getter[1]]
     if kind == "saved":
-        value = ctx.saved[getter[2]][0]
+        value = ctx.saved[getter[2]]
+        if paired:
+            value = value[0]
+            if isinstance(value, Tensor):  # a recording backward wrapped it
+                value = _plain_view(value.array)
     elif kind == "attr":
         value = ctx.__dict__[getter[2]]
     else:
@@ -1108,16 +1203,27 @@ class _BackwardPlan:
                 ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
                 ops.append(_numpy_op(step))
-        self.ops = _with_frees(ops, set(r for r in results if r is not None))
+        self.ops = _fast_ops(_with_frees(ops, set(r for r in results if r is not None)))
+        # the usual fetch, a value a forward saved, as flat triples read without a walk
+        self.saved_fetch = [(slot, getter[1], getter[2]) for slot, getter in fetch
+                            if getter[0] == "saved" and len(getter) == 3]
+        self.other_fetch = [(slot, getter) for slot, getter in fetch
+                            if not (getter[0] == "saved" and len(getter) == 3)]
 
-    def run(self, ctxs, seeds, parents):
+    def run(self, ctxs, seeds, parents, paired=False):
         for index, name, value in self.checks:
             now = ctxs[index].__dict__.get(name, _MISSING)
             if now is not value and not _same(now, value):
                 raise _GuardFailed
         env = self.env.copy()
-        for slot, getter in self.fetch:
-            env[slot] = _fetch(getter, ctxs, seeds)
+        if paired:  # the ctxs' saved values were made (value, version) pairs for an eager backward
+            for slot, getter in self.fetch:
+                env[slot] = _fetch(getter, ctxs, seeds, True)
+        else:
+            for slot, index, j in self.saved_fetch:
+                env[slot] = ctxs[index].saved[j]
+            for slot, getter in self.other_fetch:
+                env[slot] = _fetch(getter, ctxs, seeds, False)
         for slot, tensor in self.externals:
             env[slot] = tensor.array
         for slot, value in self.fresh:
