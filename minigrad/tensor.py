@@ -346,6 +346,10 @@ class Tensor:
             raise RuntimeError(
                 f"{name}: a leaf tensor that requires grad is being used in an in-place operation - "
                 "wrap the update in `with mg.no_grad():` or use an out-of-place operation")
+        if recording and self._viewed_leaf() is not None:
+            raise RuntimeError(
+                f"{name}: a view of a leaf tensor that requires grad is being used in an in-place "
+                "operation - wrap the update in `with mg.no_grad():` or change a .clone()")
         if recording:
             if self._node is not None:
                 self._node.view_watch = None  # its output lives on in `old`, a copy nothing will change
@@ -370,6 +374,17 @@ class Tensor:
             self._requires_grad = True
             result._node.rebase_output(self)
         return self
+
+    def _viewed_leaf(self):
+        """The leaf requiring grad whose memory this tensor views (through view ops), or None."""
+        from .function import ViewFunction
+        node = self._node
+        while isinstance(node, ViewFunction) and node.parents:
+            source = node.parents[0]
+            if isinstance(source, Tensor):  # a leaf is its own parent key
+                return source if np.may_share_memory(self.array, source.array) else None
+            node = source
+        return None
 
     def add_(self, other, alpha=1) -> "Tensor":
         return self._inplace("add_", lambda a, b: ops.add(a, b, alpha), other)
@@ -417,8 +432,10 @@ class Tensor:
         if grad_mode._state.enabled and self._node is None and self._requires_grad:
             raise RuntimeError("fill_: a leaf tensor that requires grad is being used in an in-place "
                                "operation - wrap it in `with mg.no_grad():`")
-        if self._node is not None and grad_mode._state.enabled:
-            return self._inplace("fill_", lambda a: ops.mul(a, 0) + value)
+        value_recorded = isinstance(value, Tensor) and value._requires_grad
+        if grad_mode._state.enabled and (self._node is not None or value_recorded):
+            # the old value gets gradient 0; a value that requires grad gets the sum (PyTorch's fill_.Tensor)
+            return self._inplace("fill_", lambda a, v: ops.mul(a, 0) + v, value)
         with self._writing() as array:
             array[...] = value.item() if isinstance(value, Tensor) else value
         return self
@@ -447,8 +464,12 @@ class Tensor:
 
     def _fill_random(self, name: str, values: np.ndarray) -> "Tensor":
         if grad_mode._state.enabled and self._requires_grad:
-            raise RuntimeError(f"{name}: a tensor that requires grad is being used in an in-place "
-                               "operation - wrap it in `with mg.no_grad():`")
+            if self._node is None:
+                raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                                   "operation - wrap it in `with mg.no_grad():`")
+            # a non-leaf (as in PyTorch): the draw replaces it, its old value gets gradient 0
+            drawn = _make(np.asarray(values).astype(self.array.dtype))
+            return self._inplace(name, lambda a: ops.mul(a, 0) + drawn)
         with self._writing() as array:
             array[...] = values
         return self
@@ -464,6 +485,9 @@ class Tensor:
 
     def __itruediv__(self, other):
         return self.div_(other)
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return self._inplace("masked_fill_", lambda a, v: ops.masked_fill(a, mask, v), value)
 
     def __setitem__(self, index, value) -> None:
         self._inplace("setitem", lambda a, v: ops.index_put(a, v, index), value)
