@@ -1,7 +1,6 @@
 """minigrad.onnx.export: the course models export, pass onnx's full check, and onnxruntime's
 outputs match minigrad's eval-mode forward at the traced batch size and at another one."""
 import io
-import math
 
 import numpy as np
 import pytest
@@ -298,7 +297,8 @@ def test_conv1d_pools_and_every_activation():
     _roundtrip(model, torch.randn(2, 2, 16) * 3, [torch.randn(5, 2, 16) * 3])
 
 
-def test_layer_norm_adaptive_pool_reductions_and_indexing():
+@pytest.mark.parametrize("opset", [17, 18])
+def test_layer_norm_adaptive_pool_reductions_and_indexing(opset):
     class Mixed(nn.Module):
         def __init__(self):
             super().__init__()
@@ -312,7 +312,8 @@ def test_layer_norm_adaptive_pool_reductions_and_indexing():
             both = torch.cat([pooled, picked.sum(-1), y.mean((1, 2)), x.std(-1).mean(-1)], dim=1)
             return torch.stack([both, both.flip(1)], dim=1).permute(2, 0, 1).cumsum(0)
 
-    _roundtrip(Mixed(), torch.randn(2, 3, 6, 6), [torch.randn(4, 3, 6, 6)], batch_axes=[0])
+    proto, _ = _roundtrip(Mixed(), torch.randn(2, 3, 6, 6), [torch.randn(4, 3, 6, 6)], opset_version=opset)
+    assert proto.opset_import[0].version == opset
 
 
 # ---- targets, names, errors ---------------------------------------------------------------------
@@ -381,7 +382,11 @@ def test_import_minigrad_does_not_import_onnx():
     assert out.stdout.strip() == "export"
 
 
+def test_opset_before_17_is_refused():
+    with pytest.raises(ValueError, match="opset_version 13 is not supported"):
+        torch.onnx.export(MLP(), torch.randn(1, 64), io.BytesIO(), opset_version=13)
+
+
 def test_args_must_be_tensors():
     with pytest.raises(TypeError, match="args must be a Tensor"):
         torch.onnx.export(MLP(), (np.zeros((1, 64)),), io.BytesIO())
-    assert math.isfinite(1.0)
