@@ -38,10 +38,10 @@ from .serialization import save, load  # noqa: E402
 # the frame around the model: what PyTorch programs ask about devices, precision and threads
 from . import cuda, accelerator, amp, backends, distributed  # noqa: E402
 from .amp import autocast, GradScaler  # noqa: E402
-from .runtime import (compile, set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
+from .runtime import (set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
                       get_num_interop_threads, set_float32_matmul_precision,
                       get_float32_matmul_precision)
-from .capture import compile  # noqa: E402,F811  (capture and replay; replaces runtime's placeholder)
+from .capture import compile  # noqa: E402  (capture and replay, as torch.compile)
 
 __version__ = "0.1.0"
 

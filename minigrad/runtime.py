@@ -1,27 +1,15 @@
-"""Process-wide settings PyTorch programs call: threads, matmul precision, and `compile`."""
+"""Process-wide settings PyTorch programs call: threads and matmul precision (`compile` is capture.py)."""
 from __future__ import annotations
 
 import os
 
-__all__ = ["compile", "set_num_threads", "get_num_threads", "set_num_interop_threads",
+__all__ = ["set_num_threads", "get_num_threads", "set_num_interop_threads",
            "get_num_interop_threads", "set_float32_matmul_precision",
            "get_float32_matmul_precision"]
 
 _threads = {"intra": None, "interop": None}
 _limiter = None   # the threadpoolctl limiter in force, kept alive so its limit stays set
 _precision = ["highest"]
-
-
-def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,
-            options=None, disable: bool = False, **kwargs):
-    """As torch.compile, but returns `model` itself: minigrad runs it eagerly, as written.
-
-    PyTorch's keywords are accepted and ignored. `@mg.compile` and `@mg.compile(...)` work as
-    decorators too (they return the function unchanged).
-    """
-    if model is None:
-        return lambda m: m
-    return model
 
 
 def set_num_threads(n: int) -> None:
