@@ -968,7 +968,7 @@ def _draw_step(draw, st, shape: tuple, env: dict, new_input: Callable):
     return draw(st.sampled_from(families))(draw, st, shape, env, new_input)
 
 
-def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SIZE):
+def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SIZE, special_values: bool = True):
     """Strategy of small random programs: `min_ops` to `max_ops` primitive ops chained.
 
     The ops cover elementwise unary and binary ops (with broadcasting, the
@@ -979,9 +979,13 @@ def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SI
     cat/stack, matmul (batched, left and right), softmax, log_softmax,
     layer_norm and, on 4-D values, conv2d, avg_pool2d and max_pool2d. A third
     of the programs start from an image-shaped (N, C, H, W) value. Inputs are
-    float64 with distinct values in [-2, 2]; log and sqrt only see positive
-    things (log(v * v + 1)); every op with a kink is kept only where its inputs
-    are at least 1e-3 from the kink (no ties in amax); no value has more than
+    float64 with distinct values in [-2, 2], except that with `special_values`
+    a third of them get some (or all) elements replaced by special values
+    (0.0, -0.0, +-1e-12, ties, and sometimes +-30, +-100, +-1e4; see
+    `with_special_values`); log and sqrt only see positive things
+    (log(v * v + 1)); every op with a kink is kept only where its inputs are at
+    least 1e-3 from the kink (no ties in amax), and every step only where its
+    output is finite and at most 30 in magnitude; no value has more than
     `max_size` elements.
 
     Example:
@@ -1001,13 +1005,19 @@ def random_programs(min_ops: int = 3, max_ops: int = 10, max_size: int = _MAX_SI
                      draw(st.integers(2, 4)))
         else:
             shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
-        inputs = [draw(tie_free_arrays(shape, min_value=-2.0, max_value=2.0, gap=1e-2))]
+        def special(array):  # a third of the inputs: some elements 0, -0, +-1e-12, tied, or huge
+            if not special_values or draw(st.integers(0, 2)) != 0:
+                return array
+            return draw(with_special_values(array, zeros=True, huge=draw(st.integers(0, 3)) == 0, ties=True))
+
+        inputs = [special(draw(tie_free_arrays(shape, min_value=-2.0, max_value=2.0, gap=1e-2)))]
         values = [inputs[0]]  # v0, v1, ...: the value after each step (arrays)
         shapes = [shape]
         arrays = {"x0": inputs[0], "v0": inputs[0]}  # every input and value so far, by name
 
         def new_input(input_shape):
-            inputs.append(draw(tie_free_arrays(tuple(input_shape), min_value=-2.0, max_value=2.0, gap=1e-2)))
+            inputs.append(special(draw(tie_free_arrays(tuple(input_shape), min_value=-2.0, max_value=2.0,
+                                                       gap=1e-2))))
             arrays[f"x{len(inputs) - 1}"] = inputs[-1]
             return f"x{len(inputs) - 1}"
 
