@@ -1117,9 +1117,108 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
 
 
 # attention is written in nn/attention.py (which uses this module); imported last so both load in either order
-from .attention import scaled_dot_product_attention  # noqa: E402
 
 from minigrad._missing import missing as _missing  # noqa: E402
+
+
+# ---- attention -----------------------------------------------------------------------------
+
+def _attend(query: Tensor, key: Tensor, value: Tensor, blocked=None, bias=None, dropout_p: float = 0.0,
+            scale: float | None = None, need_weights: bool = False):
+    """softmax(q k^T * scale + bias, -inf where blocked) -> dropout -> @ v.
+
+    Args:
+        query (*, L, E), key (*, S, E), value (*, S, Ev).
+        blocked: bool numpy array broadcastable to (*, L, S), True = may not attend; or None.
+        bias: float tensor/array broadcastable to (*, L, S) added to the scores; or None.
+
+    Returns:
+        (output (*, L, Ev), weights (*, L, S) after dropout, or None unless need_weights).
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    # scaling q (L x E) costs less than scaling the scores (L x S) when E < S, and is the same math
+    scores = mg.matmul(query * scale, mg.transpose(key, -2, -1))
+    if bias is not None:
+        if bias.dtype != scores.dtype and not bias.requires_grad:
+            bias = bias.to(scores.dtype)
+        scores = scores + bias
+    if blocked is not None:
+        scores = mg.masked_fill(scores, blocked, -math.inf)
+    weights = mg.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = mg.dropout(weights, dropout_p, True)
+    return mg.matmul(weights, value), (weights if need_weights else None)
+
+
+def _causal_blocked(length: int, source_length: int) -> np.ndarray:
+    """(L, S) bool: True above the diagonal (position i may not see j > i)."""
+    return np.triu(np.ones((length, source_length), dtype=bool), 1)
+
+
+def _mask_array(mask, name: str, op: str):
+    """Split a mask into (bool numpy array, None) or (None, float tensor)."""
+    if isinstance(mask, Tensor):
+        data = mask.array
+    else:
+        data = np.asarray(mask)
+        mask = None
+    if data.dtype == np.bool_:
+        return data, None
+    if data.dtype.kind != "f":
+        raise TypeError(f"{op}: only bool and floating types of {name} are supported, got {data.dtype}")
+    return None, (mask if mask is not None else mg.from_numpy(data))
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None) -> Tensor:
+    """softmax(Q K^T * scale + mask) V, with PyTorch's semantics.
+
+    Args:
+        query: (*, L, E).
+        key: (*, S, E).
+        value: (*, S, Ev).
+        attn_mask: broadcastable to (*, L, S). bool: True = this position MAY be attended
+            (PyTorch's sdpa convention); float: added to the scores (-inf blocks).
+        dropout_p: dropout on the attention weights; applied whenever > 0 (pass 0.0 in eval,
+            as PyTorch: this function does not know about training mode).
+        is_causal: block j > i (the upper triangle); cannot be combined with attn_mask.
+        scale: factor on Q K^T; 1 / sqrt(E) if None.
+
+    Returns:
+        (*, L, Ev).
+    """
+    op = "scaled_dot_product_attention"
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor) or t.ndim < 2:
+            raise RuntimeError(f"{op}: {name} must be a tensor with at least 2 dims (*, length, features), "
+                               f"got {getattr(t, 'shape', type(t).__name__)}")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"{op}: query of shape {tuple(query.shape)} and key of shape {tuple(key.shape)} "
+                           f"must have the same last dimension ({query.shape[-1]} != {key.shape[-1]})")
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"{op}: key of shape {tuple(key.shape)} and value of shape {tuple(value.shape)} "
+                           f"must have the same length (dim -2: {key.shape[-2]} != {value.shape[-2]})")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    blocked = bias = None
+    length, source_length = query.shape[-2], key.shape[-2]
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError(f"{op}: pass either attn_mask or is_causal=True, not both")
+        blocked = _causal_blocked(length, source_length)
+    elif attn_mask is not None:
+        allowed, bias = _mask_array(attn_mask, "attn_mask", op)
+        if allowed is not None:
+            blocked = ~allowed
+        shape = (allowed if allowed is not None else bias).shape
+        try:
+            np.broadcast_shapes(shape, query.shape[:-1] + (source_length,))
+        except ValueError:
+            raise RuntimeError(f"{op}: attn_mask of shape {tuple(shape)} does not broadcast to the scores' "
+                               f"shape {query.shape[:-1] + (source_length,)}") from None
+    out, _ = _attend(query, key, value, blocked, bias, dropout_p, scale)
+    return out
 
 
 def __getattr__(name: str):
