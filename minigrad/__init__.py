@@ -40,7 +40,11 @@ from . import cuda, accelerator, amp, backends, distributed  # noqa: E402
 from .amp import autocast, GradScaler  # noqa: E402
 from .runtime import (set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
                       get_num_interop_threads, set_float32_matmul_precision,
-                      get_float32_matmul_precision)
+                      get_float32_matmul_precision, use_deterministic_algorithms,
+                      are_deterministic_algorithms_enabled,
+                      is_deterministic_algorithms_warn_only_enabled, memory_format,
+                      contiguous_format, channels_last, channels_last_3d, preserve_format)
+from .printing import set_printoptions  # noqa: E402
 from .capture import compile  # noqa: E402  (capture and replay, as torch.compile)
 
 __version__ = "0.1.0"

@@ -1,11 +1,15 @@
-"""Process-wide settings PyTorch programs call: threads and matmul precision (`compile` is capture.py)."""
+"""Process-wide settings PyTorch programs call: threads, matmul precision, determinism, and the
+memory-format names (`compile` is capture.py, print options printing.py)."""
 from __future__ import annotations
 
 import os
 
 __all__ = ["set_num_threads", "get_num_threads", "set_num_interop_threads",
            "get_num_interop_threads", "set_float32_matmul_precision",
-           "get_float32_matmul_precision"]
+           "get_float32_matmul_precision", "use_deterministic_algorithms",
+           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
+           "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
+           "preserve_format"]
 
 _threads = {"intra": None, "interop": None}
 _limiter = None   # the threadpoolctl limiter in force, kept alive so its limit stays set
@@ -60,3 +64,46 @@ def set_float32_matmul_precision(precision: str) -> None:
 
 def get_float32_matmul_precision() -> str:
     return _precision[0]
+
+
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Remembered only: every minigrad op is already deterministic (numpy on the CPU, no atomics,
+    a fixed order of summation), so there is nothing to switch and nothing to warn about."""
+    _deterministic["mode"] = bool(mode)
+    _deterministic["warn_only"] = bool(warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """What `use_deterministic_algorithms` last set (False at start, as in PyTorch)."""
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _deterministic["warn_only"]
+
+
+class memory_format:
+    """A memory-format name (`mg.channels_last`, ...), accepted where PyTorch takes one
+    (`x.to(memory_format=...)`, `x.contiguous(memory_format=...)`, `module.to(memory_format=...)`)
+    and ignored: minigrad's arrays are always C-contiguous (N, C, H, W), and channels-last only
+    changes speed in PyTorch, never values."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"minigrad.{self.name}"
+
+    def __reduce__(self):
+        return self.name   # pickles as the module-level name, so it stays one object
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")

@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import dtypes, grad_mode
+from . import dtypes, grad_mode, printing
 from .device import CPU as _CPU, device as _device
 from .random import generator as rng
 
@@ -217,7 +217,7 @@ class Tensor:
         return self.array if dtype is None else self.array.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", precision=4, prefix="tensor(")
+        body = printing.array_to_string(self.array, prefix="tensor(")  # mg.set_printoptions
         extra = ""
         if self.array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool) or self.array.size == 0:
             extra += f", dtype={self.array.dtype}"
@@ -302,6 +302,13 @@ class Tensor:
 
     def cpu(self) -> "Tensor":
         return self
+
+    def pin_memory(self, device=None) -> "Tensor":
+        """Self: pinned (page-locked) memory only speeds copies to a GPU, and minigrad has none."""
+        return self
+
+    def is_pinned(self, device=None) -> bool:
+        return False
 
     def cuda(self, *args, **kwargs):
         _check_device("cuda", "cuda")
@@ -833,7 +840,7 @@ class Tensor:
     def clone(self):
         return ops.clone(self)
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):  # every format is C order here (runtime.memory_format)
         return ops.contiguous(self)
 
     def repeat(self, *sizes):

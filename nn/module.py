@@ -256,6 +256,7 @@ class Module:
     def to(self, *args, **kwargs) -> "Module":
         """Cast floating-point parameters and buffers to a dtype (in place); 'cpu' is accepted."""
         dtype = kwargs.pop("dtype", None)
+        kwargs.pop("memory_format", None)   # a name only: arrays are always C order (runtime.py)
         for arg in args + tuple(kwargs.values()):
             if isinstance(arg, (str, mg.device)):
                 _check_device(arg)

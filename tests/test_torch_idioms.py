@@ -1,0 +1,75 @@
+"""Everyday PyTorch lines outside the model itself (issue 11): pinned memory, determinism, print
+options, memory formats, legacy tensor types, bincount, nn.utils.rnn, grouped convolutions."""
+import pickle
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.testing import gradcheck, gradgradcheck
+
+
+# ---- frame: pin_memory, determinism, print options, memory formats ---------------------------
+def test_pin_memory_is_self_and_never_pinned():
+    x = mg.randn(4, 3)
+    assert x.pin_memory() is x
+    assert x.is_pinned() is False
+
+
+def test_use_deterministic_algorithms_is_recorded():
+    assert mg.are_deterministic_algorithms_enabled() is False
+    try:
+        mg.use_deterministic_algorithms(True, warn_only=True)
+        assert mg.are_deterministic_algorithms_enabled() is True
+        assert mg.is_deterministic_algorithms_warn_only_enabled() is True
+    finally:
+        mg.use_deterministic_algorithms(False)
+    assert mg.are_deterministic_algorithms_enabled() is False
+    assert mg.is_deterministic_algorithms_warn_only_enabled() is False
+
+
+@pytest.fixture
+def default_printing():
+    yield
+    mg.set_printoptions(profile="default")
+
+
+def test_set_printoptions_precision_and_profile(default_printing):
+    x = mg.tensor([1.23456, -2.5])
+    assert repr(x) == "tensor([ 1.2346, -2.5   ])"
+    mg.set_printoptions(precision=2)
+    assert repr(x) == "tensor([ 1.23, -2.5 ])"
+    mg.set_printoptions(sci_mode=True)
+    assert "e+00" in repr(x)
+    mg.set_printoptions(profile="default")
+    assert repr(x) == "tensor([ 1.2346, -2.5   ])"
+    with pytest.raises(ValueError, match="profile"):
+        mg.set_printoptions(profile="long")
+
+
+def test_set_printoptions_threshold_edgeitems_linewidth(default_printing):
+    x = mg.arange(20)
+    assert "..." not in repr(x)
+    mg.set_printoptions(threshold=10, edgeitems=2)
+    assert repr(x) == "tensor([ 0,  1, ..., 18, 19])"
+    mg.set_printoptions(profile="full")
+    assert "..." not in repr(mg.arange(5000))
+    mg.set_printoptions(linewidth=30, threshold=float("inf"))
+    assert max(len(line) for line in repr(x).splitlines()) <= 30
+    assert mg.printing.get_printoptions()["threshold"] > 10 ** 9
+
+
+def test_memory_formats_are_accepted_names_that_change_nothing():
+    x = mg.randn(2, 3, 4, 5)
+    for fmt in (mg.channels_last, mg.contiguous_format, mg.preserve_format, mg.channels_last_3d):
+        assert isinstance(fmt, mg.memory_format)
+        np.testing.assert_array_equal(x.contiguous(memory_format=fmt).numpy(), x.numpy())
+        assert x.to(memory_format=fmt) is x
+        y = x.to(mg.float64, memory_format=fmt)
+        assert y.dtype == mg.float64
+    model = nn.Conv2d(3, 4, 3)
+    assert model.to(memory_format=mg.channels_last) is model
+    assert model.weight.dtype == mg.float32
+    assert repr(mg.channels_last) == "minigrad.channels_last"
+    assert pickle.loads(pickle.dumps(mg.channels_last)) is mg.channels_last
