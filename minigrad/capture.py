@@ -838,6 +838,44 @@ def _collect_slots(template, out) -> None:
             _collect_slots(t, out)
 
 
+def _basic_slices(index) -> bool:
+    """Does `array[index]` give a view of every array it is applied to (slices and ... only)?"""
+    if type(index) is slice or index is Ellipsis:
+        return True
+    return type(index) is tuple and all(type(i) is slice or i is Ellipsis for i in index)
+
+
+def _without_self_copies(ops) -> list:
+    """ops without the last step of `v = buf[s]; np.add(v, g, out=(v,)); buf[s] = v` (the
+    engine's `buffer[index] += grad`): with `s` made of slices, v is a view of buf and the
+    assignment copies it onto itself, a no-op."""
+    getitem, setitem = _MethodCall("__getitem__"), _MethodCall("__setitem__")
+    kept = []
+    for index, op in enumerate(ops):
+        if (index >= 2 and op[0] == _NUMPY and op[4] and type(op[1]) is _MethodCall
+                and op[1].__name__ == setitem.__name__ and len(op[2]) == 2 and op[2][0][0] == 0
+                and op[2][1][0] == 2 and not op[3]):
+            buffer, view = op[2][0][1], op[2][1][1]
+            read, add = ops[index - 2], ops[index - 1]
+            if (read[0] == _NUMPY and read[4] and type(read[1]) is _MethodCall
+                    and read[1].__name__ == getitem.__name__ and read[2] == [(0, buffer)] and read[5] == view
+                    and not read[3] and len(read[6]) == 2 and _basic_slices(read[6][1])
+                    and len(op[6]) == 3 and op[6][1] == read[6][1]
+                    and add[0] == _NUMPY and add[4] and add[5] is None
+                    and getattr(add[1], "__self__", None) is np.add and add[2][:1] == [(0, view)]
+                    and _out_slot(add[3]) == view):
+                continue
+        kept.append(op)
+    return kept
+
+
+def _out_slot(kwargs):
+    out = kwargs.get("out") if type(kwargs) is dict else None
+    if type(out) is tuple and len(out) == 1 and type(out[0]) is Slot:
+        return out[0].index
+    return None
+
+
 # op kinds of a plan made ready to run (_fast_ops): primitives with 1, 2 or 3 arrays and fixed
 # settings call their forward without building an argument list; numpy calls with top-level
 # slots fill a prepared list, `out=(slot,)` settings a prepared dict
@@ -1203,6 +1241,7 @@ class _BackwardPlan:
                 ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
                 ops.append(_numpy_op(step))
+        ops = _without_self_copies(ops)
         self.ops = _fast_ops(_with_frees(ops, set(r for r in results if r is not None)))
         # the usual fetch, a value a forward saved, as flat triples read without a walk
         self.saved_fetch = [(slot, getter[1], getter[2]) for slot, getter in fetch
