@@ -51,3 +51,4 @@ def test_the_table_is_made_from_the_measurements_and_only_between_the_markers(tm
     assert once.startswith("before\n") and once.endswith("after\n") and "old table" not in once and row in once
     tool.rewrite_readme(measured)
     assert readme.read_text() == once  # idempotent
+    assert tool.stored_measurements() == measured  # the measurements are kept beside the table

@@ -3,7 +3,7 @@ what they print, so the table cannot go stale.
 
     python tutorials/tools/results.py                          # every chapter, one after another
     python tutorials/tools/results.py quickstart 02_cnn        # only these; the others keep their row
-    python tutorials/tools/results.py --table                  # rewrite the table from results.json only
+    python tutorials/tools/results.py --table                  # rewrite the table from the stored measurements
 
 Each chapter ends with `report(...)` (tutorials/common.py), which prints
 
@@ -13,9 +13,10 @@ Each chapter ends with `report(...)` (tutorials/common.py), which prints
        pictures in ...
 
 This script runs the chapter as its own process, reads that block, times the whole process
-(imports included) and notes the load average, then stores it in tutorials/results.json (kept in
-git: a chapter not run again keeps its last measurement and the date it was made). The README's
-table between the two `results` marker comments is made from that file alone.
+(imports included) and notes the load average. The measurements are kept in the README itself, as
+JSON in a comment between the two `results` markers (a chapter not run again keeps its last
+measurement and the date it was made), and the table beside them is made from them alone: one
+file holds both, so nothing generated sits in git apart from the README.
 """
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ from pathlib import Path
 
 TUTORIALS = Path(__file__).resolve().parent.parent
 ROOT = TUTORIALS.parent
-RESULTS = TUTORIALS / "results.json"
 README = ROOT / "README.md"
-BEGIN = "<!-- results:begin - made by `make results` (tutorials/tools/results.py) from tutorials/results.json -->"
+BEGIN = "<!-- results:begin - made by `make results` (tutorials/tools/results.py) -->"
 END = "<!-- results:end -->"
+DATA = "<!-- results:measurements"  # opens the comment that holds the measurements as JSON
 
 # what each chapter trains: the table's second column (the results come from the runs)
 CHAPTERS = {
@@ -124,17 +125,33 @@ def table(measured: dict) -> str:
     return "\n".join(rows) + "\n\n" + note
 
 
-def rewrite_readme(measured: dict) -> None:
-    text = README.read_text()
+def _between_markers(text: str) -> tuple:
+    """(text before BEGIN, what lies between the markers, text after END)."""
     if BEGIN not in text or END not in text:
         raise SystemExit(f"README.md has no results markers ({BEGIN!r} ... {END!r})")
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{table(measured)}\n{END}{tail}")
+    inside, tail = rest.split(END, 1)
+    return head, inside, tail
+
+
+def stored_measurements() -> dict:
+    """The measurements kept in the README's comment between the markers ({} if none yet)."""
+    _, inside, _ = _between_markers(README.read_text())
+    if DATA not in inside:
+        return {}
+    return json.loads(inside.split(DATA, 1)[1].split("-->", 1)[0])
+
+
+def rewrite_readme(measured: dict) -> None:
+    head, _, tail = _between_markers(README.read_text())
+    # one line a chapter: the comment stays as short as the table
+    data = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}"
+                               for k, v in sorted(measured.items())) + "\n}"
+    README.write_text(f"{head}{BEGIN}\n{DATA}\n{data}\n-->\n{table(measured)}\n{END}{tail}")
 
 
 def main(argv: list) -> int:
-    measured = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    measured = stored_measurements()
     if argv != ["--table"]:
         known = chapters()
         chosen = argv or list(known)
@@ -149,7 +166,7 @@ def main(argv: list) -> int:
                 print(f"{chapter}: no new measurement ({error})", flush=True)
                 continue
             print(f"{chapter}: {measured[chapter]['wall_seconds']} s, {measured[chapter]['results']}", flush=True)
-            RESULTS.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")
+            rewrite_readme(measured)  # after each chapter, so a later failure loses nothing
     rewrite_readme(measured)
     return 0
 
