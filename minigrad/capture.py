@@ -1232,6 +1232,7 @@ class _BackwardPlan:
         self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
         self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
         self.fetch, self.checks, self.results = fetch, checks, results
+        self.trace = trace
         ops = []
         for step in trace.steps:
             if step.kind == "primitive":
