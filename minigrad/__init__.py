@@ -45,6 +45,7 @@ from .runtime import (set_num_threads, get_num_threads, set_num_interop_threads,
                       is_deterministic_algorithms_warn_only_enabled, memory_format,
                       contiguous_format, channels_last, channels_last_3d, preserve_format)
 from .printing import set_printoptions  # noqa: E402
+from .legacy import *  # noqa: E402,F401,F403  (mg.FloatTensor, ... : PyTorch's legacy tensor types)
 from .capture import compile  # noqa: E402  (capture and replay, as torch.compile)
 
 __version__ = "0.1.0"

@@ -60,10 +60,25 @@ _BFLOAT16_FINFO = dict(bits=16, eps=0.0078125, max=3.3895313892515355e+38,
                        smallest_normal=1.1754943508222875e-38, resolution=0.01, dtype="bfloat16")
 
 
+# PyTorch's legacy tensor-type names (legacy.py makes the classes; Tensor.type() gives the string)
+LEGACY_TYPE_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+                     int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor",
+                     int8: "CharTensor", uint8: "ByteTensor", bool: "BoolTensor"}
+_LEGACY_DTYPES = {name: dtype for dtype, name in LEGACY_TYPE_NAMES.items()}
+
+
 def to_dtype(dtype) -> np.dtype | None:
-    """Turn a dtype spelling (np.float32, 'float32', mg.float32, Python float) into a numpy dtype."""
+    """Turn a dtype spelling (np.float32, 'float32', mg.float32, Python float, mg.FloatTensor,
+    'torch.FloatTensor') into a numpy dtype."""
     if dtype is None:
         return None
+    if isinstance(dtype, type) and isinstance(dtype.__dict__.get("dtype"), np.dtype):
+        return dtype.__dict__["dtype"]   # a legacy tensor type (legacy.py)
+    if isinstance(dtype, str) and dtype.rpartition(".")[2] in _LEGACY_DTYPES:
+        module = dtype.rpartition(".")[0]
+        if module not in ("", "torch", "minigrad"):
+            raise TypeError(f"dtype: {dtype!r} is not a CPU tensor type - minigrad runs on the CPU only")
+        return _LEGACY_DTYPES[dtype.rpartition(".")[2]]
     if isinstance(dtype, _NumpyLacks):
         raise dtype.refuse()
 

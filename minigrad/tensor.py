@@ -277,10 +277,11 @@ class Tensor:
             return self
         return ops.cast(self, dtypes.to_dtype(dtype))
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking: bool = False):
+        """No argument: PyTorch's type name ('torch.FloatTensor'); else cast (legacy.py)."""
         if dtype is None:
-            return f"minigrad.{self.dtype}"
-        return self.to(dtype)
+            return f"torch.{dtypes.LEGACY_TYPE_NAMES.get(self.dtype, self.dtype)}"
+        return self.to(dtypes.to_dtype(dtype))
 
     def float(self) -> "Tensor":
         return self.to(dtypes.float32)

@@ -73,3 +73,51 @@ def test_memory_formats_are_accepted_names_that_change_nothing():
     assert model.weight.dtype == mg.float32
     assert repr(mg.channels_last) == "minigrad.channels_last"
     assert pickle.loads(pickle.dumps(mg.channels_last)) is mg.channels_last
+
+
+# ---- legacy tensor types -------------------------------------------------------------------
+LEGACY = [(mg.FloatTensor, mg.float32, "torch.FloatTensor"), (mg.DoubleTensor, mg.float64, "torch.DoubleTensor"),
+          (mg.HalfTensor, mg.float16, "torch.HalfTensor"), (mg.LongTensor, mg.int64, "torch.LongTensor"),
+          (mg.IntTensor, mg.int32, "torch.IntTensor"), (mg.ShortTensor, mg.int16, "torch.ShortTensor"),
+          (mg.CharTensor, mg.int8, "torch.CharTensor"), (mg.ByteTensor, mg.uint8, "torch.ByteTensor"),
+          (mg.BoolTensor, mg.bool, "torch.BoolTensor")]
+
+
+@pytest.mark.parametrize("kind, dtype, name", LEGACY, ids=[row[2] for row in LEGACY])
+def test_legacy_type_constructs_tests_and_casts(kind, dtype, name):
+    data = kind([1, 0, 2])
+    assert type(data) is mg.Tensor and data.dtype == dtype and data.shape == (3,)
+    np.testing.assert_array_equal(data.numpy(), np.array([1, 0, 2]).astype(dtype))
+    empty = kind(3, 4)
+    assert empty.shape == (3, 4) and empty.dtype == dtype
+    assert kind().shape == (0,) and kind().dtype == dtype
+    assert isinstance(data, kind) and not isinstance(np.zeros(3, dtype), kind)
+    others = [other for other, other_dtype, _ in LEGACY if other_dtype != dtype]
+    assert not any(isinstance(data, other) for other in others)
+    assert data.type() == name
+    x = mg.tensor([1.75, -2.0, 0.0])
+    for spelling in (kind, name, name.replace("torch.", "")):
+        cast = x.type(spelling)
+        assert cast.dtype == dtype
+        np.testing.assert_array_equal(cast.numpy(), x.numpy().astype(dtype))
+
+
+def test_legacy_types_details():
+    assert mg.LongTensor([1.9, -1.9]).tolist() == [1, -1]   # cast truncates, as PyTorch
+    assert mg.FloatTensor(mg.tensor([1, 2])).dtype == mg.float32
+    assert mg.FloatTensor([1.0], device="cpu").dtype == mg.float32
+    with pytest.raises(RuntimeError):
+        mg.FloatTensor([1.0], device="cuda")
+    with pytest.raises(TypeError, match="CPU"):
+        mg.randn(2).type("torch.cuda.FloatTensor")
+    assert not isinstance(mg.FloatTensor, mg.Tensor) and not issubclass(mg.FloatTensor, mg.Tensor)
+    assert repr(mg.FloatTensor) == "<class 'minigrad.FloatTensor'>"
+    assert mg.FloatTensor.dtype == mg.float32
+
+
+def test_type_cast_is_differentiable():
+    x = mg.randn(3, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda t: t.type(mg.DoubleTensor) * t, (x,))
+    y = x.type(mg.FloatTensor)
+    y.sum().backward()
+    assert x.grad.dtype == mg.float64 and np.allclose(x.grad.numpy(), 1.0)
