@@ -768,6 +768,9 @@ class Tensor:
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
         return ops.argsort(self, dim, descending, stable)
 
+    def bincount(self, weights=None, minlength: int = 0):
+        return ops.bincount(self, weights, minlength)
+
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         return ops.topk(self, k, dim, largest, sorted)
 

@@ -121,3 +121,44 @@ def test_type_cast_is_differentiable():
     y = x.type(mg.FloatTensor)
     y.sum().backward()
     assert x.grad.dtype == mg.float64 and np.allclose(x.grad.numpy(), 1.0)
+
+
+# ---- bincount ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("values, minlength", [([0, 1, 1, 3], 0), ([2, 2, 2], 5), ([], 0), ([], 3), ([7], 2)])
+def test_bincount_counts_as_numpy(values, minlength):
+    x = mg.tensor(values, dtype=mg.int64)
+    want = np.bincount(np.array(values, dtype=np.int64), minlength=minlength)
+    for got in (mg.bincount(x, minlength=minlength), x.bincount(minlength=minlength)):
+        assert got.dtype == mg.int64
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_bincount_weights_dtype_and_values():
+    x = mg.tensor([0, 1, 1, 3])
+    w = [0.5, 1.0, 2.0, -3.0]
+    got = x.bincount(mg.tensor(w), minlength=6)
+    assert got.dtype == mg.float32
+    np.testing.assert_allclose(got.numpy(), np.bincount([0, 1, 1, 3], w, minlength=6))
+    # any weights but float32 count in float64, as PyTorch on the CPU
+    assert x.bincount(mg.tensor([1, 2, 3, 4])).dtype == mg.float64
+    assert x.bincount(mg.tensor(w, dtype=mg.float64)).dtype == mg.float64
+    assert x.bincount(mg.tensor(w, dtype=mg.float16)).dtype == mg.float64
+
+
+def test_bincount_gradient_in_weights():
+    x = mg.tensor([0, 2, 2, 4, 0, 1])
+    w = mg.randn(6, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda weights: mg.bincount(x, weights, minlength=7), (w,))
+    assert gradgradcheck(lambda weights: mg.bincount(x, weights) ** 2, (w,))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: mg.bincount(mg.tensor([[1, 2]])), "1-D"),
+    (lambda: mg.bincount(mg.tensor([1.0, 2.0])), "integers"),
+    (lambda: mg.bincount(mg.tensor([1, -2])), "non-negative"),
+    (lambda: mg.bincount(mg.tensor([1, 2]), minlength=-1), "minlength"),
+    (lambda: mg.bincount(mg.tensor([1, 2]), mg.tensor([1.0])), "weights"),
+])
+def test_bincount_errors(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()

@@ -15,7 +15,7 @@ import numpy as np
 from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
 from .elementwise import log, exp, sqrt, where, maximum, minimum, abs as _abs
-from .shape import expand, flip, permute, reshape, take_along_dim, squeeze, unsqueeze
+from .shape import expand, flip, index_add, permute, reshape, take_along_dim, squeeze, unsqueeze
 
 
 def normalize_dims(dim, ndim: int, op: str):
@@ -374,6 +374,42 @@ def count_nonzero(input, dim=None):
     return _make(np.asarray(np.count_nonzero(input.array, axis=axes), dtype=np.int64))
 
 
+def bincount(input, weights=None, minlength: int = 0):
+    """How often each value occurs in a 1-D tensor of non-negative ints (weighted: the sum of
+    the weights of each value's positions).
+
+    Args:
+        input: (n,) integer tensor, all values >= 0.
+        weights: None, or (n,) tensor; float32 weights give float32 counts, any other dtype
+            float64 (as PyTorch on the CPU).
+        minlength: the least length of the result.
+
+    Returns:
+        (max(max(input) + 1, minlength),) - int64 without weights. Not differentiable in input;
+        differentiable in weights (each weight gets the gradient of its bin), where PyTorch
+        has no derivative for bincount.
+    """
+    values = input.array if isinstance(input, Tensor) else np.asarray(input)
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise RuntimeError(f"bincount: expected a 1-D tensor of integers, got shape {tuple(values.shape)} "
+                           f"and dtype {values.dtype}")
+    if values.size and values.min() < 0:
+        raise RuntimeError(f"bincount: input must be non-negative, got the value {values.min()}")
+    if int(minlength) < 0:
+        raise RuntimeError(f"bincount: minlength must be non-negative, got {minlength}")
+    size = builtins.max(int(values.max()) + 1 if values.size else 0, int(minlength))
+    if weights is None:
+        return _make(np.bincount(values, minlength=size).astype(np.int64))
+    if not isinstance(weights, Tensor):
+        weights = Tensor(weights)
+    if tuple(weights.shape) != values.shape:
+        raise RuntimeError(f"bincount: weights of shape {tuple(weights.shape)} do not match the input of "
+                           f"shape {values.shape}")
+    if weights.dtype != np.float32:
+        weights = weights.to(np.float64)
+    return index_add(weights, (size,), (values.astype(np.intp),))
+
+
 def cumsum(input, dim: int):
     """Cumulative sum along `dim` (a composition: the VJP is a reversed cumsum)."""
     return Cumsum.apply(input, axis=_check_dim(dim, input.ndim, "cumsum"))
@@ -510,5 +546,5 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     return TopkResult(values, indices)
 
 
-__all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'count_nonzero', 'cumprod', 'cumsum',
+__all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'bincount', 'count_nonzero', 'cumprod', 'cumsum',
            'logsumexp', 'max', 'mean', 'min', 'norm', 'prod', 'sort', 'std', 'sum', 'topk', 'var']
