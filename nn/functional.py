@@ -941,7 +941,8 @@ def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction:
     total = ops.sum(loss)
     if reduction == "sum":
         return total
-    return total / float(factors.sum())
+    # the divisor stays an array (not a Python float), so mg.compile replays it rather than reading it
+    return total / ops.sum(_make(factors))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,

@@ -308,3 +308,17 @@ def test_eager_graph_backward_twice_rule_holds_for_replays():
     y.backward()
     with pytest.raises(RuntimeError, match="second time"):
         y.backward()
+
+
+def test_a_compiled_loss_function_with_mean_cross_entropy_replays():
+    """The mean's divisor is an array, not a Python float read back: no fallback warning."""
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    step = mg.compile(lambda x, y: F.cross_entropy(model(x), y, weight=mg.tensor([1.0, 2.0, 0.5, 1.0])))
+    x, y = mg.randn(5, 8), mg.randint(0, 4, (5,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            compiled = step(x, y)
+    eager = F.cross_entropy(model(x), y, weight=mg.tensor([1.0, 2.0, 0.5, 1.0]))
+    assert compiled.item() == eager.item()
