@@ -265,15 +265,7 @@ class _ConvTransposeNd(Module):
             padding.append(output_size[i] - smallest)
         return tuple(padding)
 
-    def _check(self, input: Tensor) -> None:
-        name = type(self).__name__
-        if input.ndim not in (self._dims + 1, self._dims + 2):
-            raise RuntimeError(f"{name}: expected a {self._dims + 1}-D or {self._dims + 2}-D input {self._layout}, "
-                               f"got shape {tuple(input.shape)}")
-        channels = input.shape[-self._dims - 1]
-        if channels != self.in_channels:
-            raise RuntimeError(f"{name}: expected {self.in_channels} input channels, got input of shape "
-                               f"{tuple(input.shape)} ({channels} channels)")
+    _check = _ConvNd._check  # the same input rule: (C_in, *) or (N, C_in, *)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
