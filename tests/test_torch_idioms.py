@@ -162,3 +162,55 @@ def test_bincount_gradient_in_weights():
 def test_bincount_errors(call, message):
     with pytest.raises(RuntimeError, match=message):
         call()
+
+
+# ---- nn.utils as a package; nn.utils.rnn.pad_sequence --------------------------------------------
+def test_nn_utils_names_stay_importable():
+    from minigrad.nn.utils import (clip_grad_norm_, clip_grad_value_, parameters_to_vector,  # noqa: F401
+                                   vector_to_parameters)
+    from minigrad.nn.utils.rnn import pad_sequence
+    assert nn.utils.rnn.pad_sequence is pad_sequence and nn.utils.clip_grad_norm_ is clip_grad_norm_
+
+
+def _numpy_pad(arrays, batch_first, value, side):
+    longest = max(len(a) for a in arrays)
+    out = np.full((len(arrays), longest, *arrays[0].shape[1:]), value, dtype=arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        if side == "right":
+            out[i, :len(a)] = a
+        else:
+            out[i, longest - len(a):] = a
+    return out if batch_first else np.swapaxes(out, 0, 1)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("trailing", [(), (3,), (2, 2)])
+def test_pad_sequence_matches_numpy(batch_first, side, trailing):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((n, *trailing)).astype(np.float32) for n in (2, 5, 1, 5)]
+    got = nn.utils.rnn.pad_sequence([mg.tensor(a) for a in arrays], batch_first=batch_first,
+                                    padding_value=-7.0, padding_side=side)
+    want = _numpy_pad(arrays, batch_first, -7.0, side)
+    assert got.shape == want.shape and got.dtype == mg.float32
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_pad_sequence_ints_and_gradients():
+    from minigrad.nn.utils.rnn import pad_sequence
+    ints = pad_sequence([mg.tensor([1, 2, 3]), mg.tensor([4])], batch_first=True, padding_value=-1)
+    assert ints.dtype == mg.int64 and ints.tolist() == [[1, 2, 3], [4, -1, -1]]
+    a = mg.randn(3, 2, dtype=mg.float64, requires_grad=True)
+    b = mg.randn(1, 2, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: pad_sequence([x, y], padding_side="left"), (a, b))
+    assert gradgradcheck(lambda x, y: pad_sequence([x, y], batch_first=True) ** 2, (a, b))
+
+
+def test_pad_sequence_errors():
+    from minigrad.nn.utils.rnn import pad_sequence
+    with pytest.raises(RuntimeError, match="same trailing shape"):
+        pad_sequence([mg.ones(2, 3), mg.ones(2, 4)])
+    with pytest.raises(ValueError, match="padding_side"):
+        pad_sequence([mg.ones(2)], padding_side="middle")
+    with pytest.raises(RuntimeError, match="empty"):
+        pad_sequence([])

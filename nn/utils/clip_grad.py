@@ -1,4 +1,4 @@
-"""Gradient clipping and flat parameter vectors (torch.nn.utils).
+"""Gradient clipping and flat parameter vectors (torch.nn.utils.clip_grad, convert_parameters).
 
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
 """
