@@ -30,8 +30,9 @@ class _ConvNd(Module):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        if groups != 1:
-            raise NotImplementedError(f"{name}: groups={groups} is not supported, only groups=1")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported, only 'zeros'")
         if isinstance(padding, str) and padding not in ("same", "valid"):
@@ -45,7 +46,7 @@ class _ConvNd(Module):
         self.dilation = _tuple(dilation, n, "dilation", name)
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = Parameter(mg.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
+        self.weight = Parameter(mg.empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
         else:
@@ -53,7 +54,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        reset_weight_and_bias(self.weight, self.bias)  # fan_in = in_channels * prod(kernel_size)
+        reset_weight_and_bias(self.weight, self.bias)  # fan_in = in_channels / groups * prod(kernel_size)
 
     def _check(self, input: Tensor) -> None:
         name = type(self).__name__
@@ -86,12 +87,13 @@ class Conv2d(_ConvNd):
     Args:
         in_channels, out_channels: C_in and C_out.
         kernel_size, stride, padding, dilation: int or (h, w); padding may be 'same' or 'valid'.
+        groups: C_in and C_out split into this many independent groups (C_in: depthwise).
         bias: learn a (C_out,) bias.
 
     Shapes:
         input (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out),
         H_out = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
-        weight (C_out, C_in, kh, kw), bias (C_out,).
+        weight (C_out, C_in / groups, kh, kw), bias (C_out,).
     """
 
     _dims = 2
@@ -106,7 +108,7 @@ class Conv1d(_ConvNd):
     """1-D convolution over sequences; arguments as Conv2d with ints.
 
     Shapes:
-        input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out); weight (C_out, C_in, k), bias (C_out,).
+        input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out); weight (C_out, C_in / groups, k), bias (C_out,).
     """
 
     _dims = 1

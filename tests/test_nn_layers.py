@@ -195,8 +195,8 @@ def test_conv2d_errors_and_repr():
     assert repr(conv) == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))"
     assert repr(nn.Conv2d(1, 2, (3, 5), stride=2, padding=1, dilation=2, bias=False)) == \
         "Conv2d(1, 2, kernel_size=(3, 5), stride=(2, 2), padding=(1, 1), dilation=(2, 2), bias=False)"
-    with pytest.raises(NotImplementedError, match="groups=2"):
-        nn.Conv2d(4, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"in_channels \(4\) and out_channels \(6\) must be divisible by groups \(4\)"):
+        nn.Conv2d(4, 6, 3, groups=4)   # groups themselves: tests/test_torch_idioms.py
 
 
 def test_conv2d_default_init_bound():

@@ -214,3 +214,86 @@ def test_pad_sequence_errors():
         pad_sequence([mg.ones(2)], padding_side="middle")
     with pytest.raises(RuntimeError, match="empty"):
         pad_sequence([])
+
+
+# ---- grouped and depthwise convolutions ----------------------------------------------------------
+def _numpy_grouped_conv2d(x, w, b, stride, padding, dilation, groups):
+    """Direct loop over every output element: an independent reference for conv2d with groups."""
+    n, c_in, h, width = x.shape
+    c_out, per_in, kh, kw = w.shape
+    per_out = c_out // groups
+    x = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    h_out = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    w_out = (width + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, c_out, h_out, w_out))
+    for o in range(c_out):
+        g = o // per_out
+        for i in range(h_out):
+            for j in range(w_out):
+                rows = i * stride[0] + dilation[0] * np.arange(kh)
+                cols = j * stride[1] + dilation[1] * np.arange(kw)
+                patch = x[:, g * per_in:(g + 1) * per_in][:, :, rows][:, :, :, cols]
+                out[:, o, i, j] = (patch * w[o]).sum(axis=(1, 2, 3)) + (b[o] if b is not None else 0)
+    return out
+
+
+@pytest.mark.parametrize("c_in, c_out, groups, stride, padding, dilation, bias", [
+    (4, 6, 2, (1, 1), (0, 0), (1, 1), True),
+    (6, 6, 3, (2, 1), (1, 2), (1, 1), False),
+    (4, 4, 4, (1, 1), (1, 1), (1, 1), True),      # depthwise
+    (3, 6, 3, (1, 2), (2, 0), (2, 1), True),      # depthwise with a channel multiplier of 2
+    (4, 8, 1, (1, 1), (1, 1), (1, 1), True),      # groups=1 still the one primitive
+])
+def test_grouped_conv2d_matches_reference(c_in, c_out, groups, stride, padding, dilation, bias):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, c_in, 6, 7))
+    w = rng.standard_normal((c_out, c_in // groups, 3, 2))
+    b = rng.standard_normal(c_out) if bias else None
+    got = mg.nn.functional.conv2d(mg.tensor(x), mg.tensor(w), None if b is None else mg.tensor(b),
+                                  stride, padding, dilation, groups)
+    want = _numpy_grouped_conv2d(x, w, b, stride, padding, dilation, groups)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("groups, c_out", [(2, 4), (4, 4)])
+def test_grouped_conv2d_gradients(groups, c_out):
+    rng = np.random.default_rng(2)
+    x = mg.tensor(rng.standard_normal((2, 4, 5, 5)), requires_grad=True)
+    w = mg.tensor(rng.standard_normal((c_out, 4 // groups, 3, 3)), requires_grad=True)
+    b = mg.tensor(rng.standard_normal(c_out), requires_grad=True)
+
+    def f(x, w, b):
+        return mg.nn.functional.conv2d(x, w, b, stride=2, padding=1, groups=groups)
+    assert gradcheck(f, (x, w, b))
+    assert gradgradcheck(f, (x, w, b))
+
+
+def test_grouped_layers():
+    model = nn.Conv2d(4, 6, 3, groups=2, padding="same")
+    assert model.weight.shape == (6, 2, 3, 3) and "groups=2" in repr(model)
+    # fan_in = C_in / groups * kh * kw, as PyTorch: the bias bound is 1 / sqrt(18)
+    assert np.abs(model.bias.detach().numpy()).max() <= 1 / np.sqrt(18)
+    x = mg.randn(2, 4, 5, 5)
+    want = _numpy_grouped_conv2d(x.numpy().astype(np.float64), model.weight.detach().numpy().astype(np.float64),
+                                 model.bias.detach().numpy().astype(np.float64), (1, 1), (1, 1), (1, 1), 2)
+    np.testing.assert_allclose(model(x).detach().numpy(), want, rtol=1e-4, atol=1e-5)
+    depthwise = nn.Conv1d(4, 8, 3, groups=4, padding=1)
+    assert depthwise.weight.shape == (8, 1, 3)
+    seq = mg.randn(3, 4, 9)
+    want = _numpy_grouped_conv2d(seq.numpy()[:, :, None].astype(np.float64),
+                                 depthwise.weight.detach().numpy()[:, :, None].astype(np.float64),
+                                 depthwise.bias.detach().numpy().astype(np.float64), (1, 1), (0, 1), (1, 1), 4)
+    np.testing.assert_allclose(depthwise(seq).detach().numpy(), want[:, :, 0], rtol=1e-4, atol=1e-5)
+    assert depthwise(mg.randn(4, 9)).shape == (8, 9)   # unbatched
+
+
+def test_grouped_conv_errors():
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv1d(3, 6, 3, groups=2)
+    with pytest.raises(RuntimeError, match="expects 4"):
+        mg.nn.functional.conv2d(mg.randn(1, 6, 5, 5), mg.randn(4, 2, 3, 3), groups=2)
+    with pytest.raises(RuntimeError, match="groups must be"):
+        mg.nn.functional.conv2d(mg.randn(1, 6, 5, 5), mg.randn(4, 2, 3, 3), groups=3)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import _make
-from .shape import reshape
+from .shape import cat, reshape
 
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -431,21 +431,27 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
 
     Args:
         input: (N, C_in, H, W).
-        weight: (C_out, C_in, kh, kw).
+        weight: (C_out, C_in / groups, kh, kw).
         bias: (C_out,) or None.
         stride, padding, dilation: int or (h, w) pair; padding may be 'same' or 'valid'.
+        groups: split C_in and C_out into this many groups; output group g sees only input
+            group g (groups = C_in: depthwise).
 
     Returns:
         (N, C_out, H_out, W_out) with H_out = (H + 2p - d(kh - 1) - 1) // s + 1.
     """
     _check_input(input, "conv2d")
-    if groups != 1:
-        raise NotImplementedError(f"conv2d: groups={groups} is not supported, only groups=1")
     if weight.ndim != 4:
-        raise RuntimeError(f"conv2d: expected a 4-D weight (C_out, C_in, kh, kw), got shape {tuple(weight.shape)}")
-    if input.shape[1] != weight.shape[1]:
+        raise RuntimeError(f"conv2d: expected a 4-D weight (C_out, C_in / groups, kh, kw), got shape "
+                           f"{tuple(weight.shape)}")
+    groups = int(groups)
+    if groups < 1 or weight.shape[0] % groups:
+        raise RuntimeError(f"conv2d: groups must be a positive divisor of the weight's C_out "
+                           f"({weight.shape[0]}, weight shape {tuple(weight.shape)}), got groups={groups}")
+    if input.shape[1] != weight.shape[1] * groups:
         raise RuntimeError(f"conv2d: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but the "
-                           f"weight expects {weight.shape[1]} (weight shape {tuple(weight.shape)})")
+                           f"weight expects {weight.shape[1] * groups} (weight shape {tuple(weight.shape)}, "
+                           f"groups={groups})")
     if input.dtype != weight.dtype:
         raise RuntimeError(f"conv2d: input dtype {input.dtype} and weight dtype {weight.dtype} differ - "
                            "convert the input with .float() (or the model with .double())")
@@ -455,6 +461,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
                            f"({weight.shape[0]},) and dtype {weight.dtype}")
     if isinstance(padding, str):
         padding = _named_padding(padding, weight.shape[2:], dilation, stride)
+    if groups > 1:
+        # one convolution per group on its slice of channels, concatenated: gradients (and
+        # double backward) come from the slices and the cat; a group's cost is 1/groups^2 of
+        # a full convolution, so the loop costs groups calls of a small one
+        per_in, per_out = weight.shape[1], weight.shape[0] // groups
+        parts = [conv2d(input[:, g * per_in:(g + 1) * per_in], weight[g * per_out:(g + 1) * per_out],
+                        None if bias is None else bias[g * per_out:(g + 1) * per_out],
+                        stride, padding, dilation)
+                 for g in range(groups)]
+        return cat(parts, 1)
     geometry = Geometry(input.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
     return Conv2d.apply(input, weight, bias, geometry=geometry.key())
 
