@@ -1613,6 +1613,12 @@ def _bce_vjp(arrays, kwargs, outs, gos):
     return [_unbroadcast(gos[0] * grad_x, x.shape), _unbroadcast(gos[0] * grad_y, y.shape)]
 
 
+def _bce_clamped_reference(x, y):
+    """PyTorch's binary_cross_entropy: each log clamped at -100 (so x = 0 or 1 gives 100, not inf)."""
+    clamped_log = lambda v: np.maximum(np.log(np.maximum(v, 0)), -100.0)  # noqa: E731
+    return -(y * clamped_log(x) + (1 - y) * clamped_log(1 - x))
+
+
 def _smooth_l1_vjp(arrays, kwargs, outs, gos):
     d = arrays[0] - arrays[1]
     beta = kwargs.get("beta", kwargs.get("delta"))
@@ -1672,7 +1678,8 @@ SPECIAL_POINTS = {
     "sin": SMOOTH, "cos": SMOOTH,
     "tanh": Special(huge=True), "sigmoid": Special(huge=True),
     "relu": Special(convention=_elementwise(lambda x: (x > 0) * 1.0)),
-    "binary_cross_entropy": Special(points=(0.0, 1.0, 0.5), zeros=False, ties=False, convention=_bce_vjp),
+    "binary_cross_entropy": Special(points=(0.0, 1.0, 0.5), zeros=False, ties=False, convention=_bce_vjp,
+                                    reference=_bce_clamped_reference),
     "binary_cross_entropy_backward": Special(inputs=(0, 2)),
     "tanh_backward": SMOOTH, "sigmoid_backward": SMOOTH,
     "relu_backward": Special(convention=_relu_backward_vjp),
