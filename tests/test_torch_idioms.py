@@ -297,3 +297,77 @@ def test_grouped_conv_errors():
         mg.nn.functional.conv2d(mg.randn(1, 6, 5, 5), mg.randn(4, 2, 3, 3), groups=2)
     with pytest.raises(RuntimeError, match="groups must be"):
         mg.nn.functional.conv2d(mg.randn(1, 6, 5, 5), mg.randn(4, 2, 3, 3), groups=3)
+
+
+# ---- utils.checkpoint, autograd.functional ---------------------------------------------------------
+def test_checkpoint_runs_the_block_with_its_gradients():
+    from minigrad.utils.checkpoint import checkpoint, checkpoint_sequential
+    block = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    x = mg.randn(5, 3, requires_grad=True)
+    plain = block(x).sum()
+    gx, = mg.grad(plain, x)
+    for out in (checkpoint(block, x, use_reentrant=False), checkpoint_sequential(block, 2, x),
+                checkpoint_sequential(list(block), 1, x, use_reentrant=True)):
+        np.testing.assert_allclose(out.sum().item(), plain.item(), rtol=1e-6)
+        np.testing.assert_allclose(mg.grad(out.sum(), x)[0].numpy(), gx.numpy(), rtol=1e-6)
+    assert checkpoint(lambda a, scale: a * scale, x, scale=2.0, use_reentrant=False).shape == (5, 3)
+    assert mg.utils.checkpoint.checkpoint is checkpoint
+
+
+def test_jacobian_single_and_tuples():
+    from minigrad.autograd.functional import jacobian
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 3))
+    x = mg.tensor(rng.standard_normal(3))
+    np.testing.assert_allclose(jacobian(lambda v: mg.tensor(a) @ v, x).numpy(), a)
+    np.testing.assert_allclose(mg.autograd.functional.jacobian(lambda v: v ** 2, x).numpy(),
+                               np.diag(2 * x.numpy()))
+    m = mg.tensor(rng.standard_normal((2, 2)))
+    y = mg.tensor(rng.standard_normal(2))
+    jm, jy = jacobian(lambda m, y: m @ y, (m, y))
+    assert jm.shape == (2, 2, 2) and jy.shape == (2, 2)
+    want_m = np.zeros((2, 2, 2))
+    for i in range(2):
+        want_m[i, i] = y.numpy()
+    np.testing.assert_allclose(jm.numpy(), want_m)
+    np.testing.assert_allclose(jy.numpy(), m.numpy())
+    (j1,), (j2,) = jacobian(lambda v: (v.sum(), v * 3), (x,))
+    assert j1.shape == (3,) and j2.shape == (3, 3)
+    np.testing.assert_allclose(j2.numpy(), 3 * np.eye(3))
+    unused = jacobian(lambda v, w: v * 2, (x, y))
+    assert np.all(unused[1].numpy() == 0) and unused[1].shape == (3, 2)
+    with pytest.raises(RuntimeError, match="strict"):
+        jacobian(lambda v, w: v * 2, (x, y), strict=True)
+    assert not jacobian(lambda v: v ** 2, x).requires_grad
+
+
+def test_jacobian_create_graph_is_differentiable():
+    from minigrad.autograd.functional import jacobian
+    x = mg.randn(3, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda v: jacobian(lambda u: mg.sin(u) * u.sum(), v, create_graph=True), (x,))
+
+
+def test_hessian_quadratic_form_and_tuples():
+    from minigrad.autograd.functional import hessian
+    rng = np.random.default_rng(4)
+    a = mg.tensor(rng.standard_normal((3, 3)))
+    x = mg.tensor(rng.standard_normal(3))
+    h = hessian(lambda v: v @ a @ v, x)
+    np.testing.assert_allclose(h.numpy(), a.numpy() + a.numpy().T, rtol=1e-10)
+    np.testing.assert_allclose(hessian(lambda v: (v ** 3).sum(), x).numpy(), np.diag(6 * x.numpy()))
+    y = mg.tensor(rng.standard_normal(2))
+    blocks = hessian(lambda v, w: (v.sum() * w ** 2).sum(), (x, y))
+    assert [[b.shape for b in row] for row in blocks] == [[(3, 3), (3, 2)], [(2, 3), (2, 2)]]
+    np.testing.assert_allclose(blocks[0][1].numpy(), np.tile(2 * y.numpy(), (3, 1)))
+    np.testing.assert_allclose(blocks[1][1].numpy(), np.diag([2 * x.numpy().sum()] * 2))
+    with pytest.raises(RuntimeError, match="single-element"):
+        hessian(lambda v: v * 2, x)
+
+
+def test_vjp():
+    from minigrad.autograd.functional import vjp
+    x = mg.randn(3, dtype=mg.float64)
+    v = mg.randn(3, dtype=mg.float64)
+    out, g = vjp(lambda u: u ** 2, x, v)
+    np.testing.assert_allclose(out.numpy(), x.numpy() ** 2)
+    np.testing.assert_allclose(g.numpy(), 2 * x.numpy() * v.numpy())

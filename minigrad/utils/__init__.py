@@ -1,4 +1,5 @@
-"""minigrad.utils: as `torch.utils` - its `data` package (datasets, samplers, DataLoader)."""
-from . import data
+"""minigrad.utils: as `torch.utils` - its `data` package (datasets, samplers, DataLoader) and
+`checkpoint` (accepted, runs the block without recomputation)."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]

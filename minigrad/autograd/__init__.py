@@ -5,11 +5,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import function as _function
-from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .engine import run_backward
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, _make
+from .. import function as _function
+from ..anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from ..engine import run_backward
+from ..grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ..tensor import Tensor, _make
 
 __all__ = ["Function", "backward", "grad", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
@@ -96,3 +96,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             raise RuntimeError(f"grad: input {index} (shape {inputs[index].shape}) was not used to compute "
                                "the outputs - pass allow_unused=True to get None for it")
     return result
+
+
+from . import functional  # noqa: E402  (uses grad, above)
