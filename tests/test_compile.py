@@ -322,3 +322,29 @@ def test_a_compiled_loss_function_with_mean_cross_entropy_replays():
             compiled = step(x, y)
     eager = F.cross_entropy(model(x), y, weight=mg.tensor([1.0, 2.0, 0.5, 1.0]))
     assert compiled.item() == eager.item()
+
+
+@pytest.mark.parametrize("replays", [1, 2, 3])
+def test_backward_twice_through_a_replay_gives_eager_gradients(replays):
+    # replay 1 records its backward (the VJPs run eagerly on (value, version) pairs), later replays run
+    # the record on the bare saved values; retain_graph then runs it again on the same ctxs
+    w = mg.randn(3, 4, requires_grad=True)
+    x = mg.randn(2, 3)
+
+    def f(x):
+        h = (x @ w).sigmoid()
+        return (h[:, :2] * h[:, 2:]).tanh().sum()
+
+    compiled = mg.compile(f)
+    compiled(x).backward()  # capture
+    for _ in range(replays):
+        w.grad = None
+        y = compiled(x)
+        y.backward(retain_graph=True)
+        y.backward()
+    got = w.grad.numpy().copy()
+    w.grad = None
+    y = f(x)
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(got, w.grad.numpy())
