@@ -929,20 +929,35 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     return _nll(input, target, valid, w, reduction)
 
 
+def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> Tensor:
+    """Each target's class weight (1 without weights), 0 where ignored, as a tensor shaped like target.
+
+    The weights are picked by an op, not by indexing a numpy array with the targets, so that
+    mg.compile replays the pick when the targets change instead of keeping the first call's.
+    """
+    if w is None:
+        return _make(valid.astype(dtype))
+    picked = ops.getitem(_make(w), np.where(valid, target, 0).astype(np.int64))
+    return ops.where(valid, picked, np.zeros((), dtype))
+
+
+def _weighted_mean(total: Tensor, count: Tensor) -> Tensor:
+    """total / count for the mean over counted targets. With every target ignored (count 0) the
+    value is nan as in PyTorch, but the gradient is 0, not 0 * inf = nan."""
+    empty = count.array == 0
+    return total / ops.where(empty, np.ones((), count.dtype), count) + np.where(empty, np.nan, 0).astype(total.dtype)
+
+
 def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction: str) -> Tensor:
     picked = _picked_log_probs(log_probs, target, valid)
-    if w is not None:
-        factors = np.where(valid, w[np.where(valid, target, 0)], 0).astype(log_probs.dtype)
-    else:
-        factors = valid.astype(log_probs.dtype)
+    factors = _target_weights(target, valid, w, log_probs.dtype)
     loss = picked * -factors
     if reduction == "none":
         return loss
     total = ops.sum(loss)
     if reduction == "sum":
         return total
-    # the divisor stays an array (not a Python float), so mg.compile replays it rather than reading it
-    return total / ops.sum(_make(factors))
+    return _weighted_mean(total, ops.sum(factors))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
@@ -1003,8 +1018,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     terms = log_probs * w.reshape(w_shape) if w is not None else log_probs
     smooth = ops.sum(terms, class_dim) * -valid.astype(input.dtype)
     if reduction == "mean":
-        counted = np.where(valid, w[np.where(valid, target_data, 0)], 0).sum() if w is not None else valid.sum()
-        smooth = ops.sum(smooth) / float(counted)
+        smooth = _weighted_mean(ops.sum(smooth), ops.sum(_target_weights(target_data, valid, w, input.dtype)))
     elif reduction == "sum":
         smooth = ops.sum(smooth)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)

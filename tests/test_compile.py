@@ -348,3 +348,24 @@ def test_backward_twice_through_a_replay_gives_eager_gradients(replays):
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_array_equal(got, w.grad.numpy())
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_weighted_cross_entropy_replays_new_targets(label_smoothing):
+    """The class weights are picked by an op: a replay with other targets picks other weights."""
+    weight = mg.tensor([1.0, 2.0, 0.5, 3.0])
+    step = mg.compile(lambda l, t: F.cross_entropy(l, t, weight=weight, label_smoothing=label_smoothing))
+    logits = mg.randn(6, 4, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every call after the first replays
+        for targets in ([0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0, 1], [3, 3, 3, 3, 3, 1], [2, 0, 0, 1, 1, -100]):
+            t = mg.tensor(targets)
+            logits.grad = None
+            compiled = step(logits, t)
+            compiled.backward()
+            compiled_grad = logits.grad.numpy().copy()
+            logits.grad = None
+            eager = F.cross_entropy(logits, t, weight=weight, label_smoothing=label_smoothing)
+            eager.backward()
+            assert compiled.item() == eager.item()
+            np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())

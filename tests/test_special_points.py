@@ -94,3 +94,20 @@ def test_pow_exponent_gradient_at_a_zero_base():
     b = mg.tensor([-1.0, 0.0, 2.0], dtype=mg.float64, requires_grad=True)
     (a ** b).sum().backward()
     np.testing.assert_array_equal(b.grad.numpy(), [-np.inf, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_with_every_target_ignored_has_zero_gradient(label_smoothing, weighted):
+    """A fully padded batch: the mean is 0 / 0 = nan as in PyTorch, the gradient 0 (not nan)."""
+    x = mg.randn(3, 4, dtype=mg.float64, requires_grad=True)
+    weight = mg.tensor([1.0, 2.0, 0.5, 3.0], dtype=mg.float64) if weighted else None
+    loss = F.cross_entropy(x, mg.tensor([-100, -100, -100]), weight=weight, label_smoothing=label_smoothing)
+    assert np.isnan(loss.item())
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4)))
+    # one counted target: the ordinary mean, and the gradient only in its row
+    x.grad = None
+    loss = F.cross_entropy(x, mg.tensor([-100, 2, -100]), weight=weight, label_smoothing=label_smoothing)
+    loss.backward()
+    assert np.isfinite(loss.item()) and not x.grad.numpy()[[0, 2]].any() and x.grad.numpy()[1].any()
