@@ -283,7 +283,7 @@ for _cls, _op in [(_el.Add, "Add"), (_el.Sub, "Sub"), (_el.Mul, "Mul"), (_el.Div
                   (_el.Cos, "Cos"), (_el.Tanh, "Tanh"), (_el.Sigmoid, "Sigmoid"), (_el.Softplus, "Softplus"),
                   (_el.Relu, "Relu"), (_el.Abs, "Abs"), (_el.Erf, "Erf"), (_el.Maximum, "Max"),
                   (_el.Minimum, "Min"), (_re.RootOfVariance, "Sqrt"), (_sh.Clone, "Identity"),
-                  (_la.MatMul, "MatMul")]:
+                  (_la.MatMul, "MatMul"), (_el.Sign, "Sign"), (_el.Floor, "Floor"), (_el.Ceil, "Ceil")]:
     _CONVERTERS[_cls] = _elementwise(_op)
 
 

@@ -587,7 +587,13 @@ class Tensor:
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __mod__(self, other):
-        return _compare(np.mod, self, other)
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
+
+    def remainder(self, other):
+        return ops.remainder(self, other)
 
     def __invert__(self):
         return _make(np.logical_not(self.array) if self.array.dtype == np.bool_ else np.invert(self.array))

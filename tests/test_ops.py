@@ -90,6 +90,14 @@ def binary_tie_free():
         lambda shapes: tie_free_arrays(*shapes).map(lambda arrays: Case(arrays, {})))
 
 
+def remainder_case():
+    """a from a grid that never meets b's multiples (b is irrational-ish), so a / b is never a jump."""
+    divisors = st.sampled_from([0.7071067811865476, -1.3247179572447458, 1.618033988749895])
+    return broadcastable_shapes(2, max_dims=3).flatmap(
+        lambda shapes: st.builds(lambda a, b: Case((a, b), {}), tie_free_arrays(shapes[0]),
+                                 float_arrays(shapes[1], elements=divisors)))
+
+
 def dims_for(ndim: int, allow_none: bool = True, allow_tuple: bool = True):
     """dim arguments: None, an int (negative too) or a tuple of distinct ints."""
     options = [st.none()] if allow_none or ndim == 0 else []
@@ -942,6 +950,13 @@ SPECS = [
     OpSpec("erf", mg.erf, _erf_reference, unary()),
     OpSpec("softplus", lambda a, beta: mg.softplus(a, beta=beta), lambda a, beta: np.logaddexp(0, beta * a) / beta,
            unary(beta=st.sampled_from([1.0, 2.0, 0.5]))),
+    OpSpec("remainder", mg.remainder, np.remainder, remainder_case()),
+    # piecewise constant: gradient 0 (the grid of tie_free_arrays never lands on a jump)
+    OpSpec("sign", mg.sign, np.sign, unary_tie_free()),
+    OpSpec("floor", mg.floor, np.floor, unary_tie_free()),
+    OpSpec("ceil", mg.ceil, np.ceil, unary_tie_free()),
+    OpSpec("round", lambda a, decimals: mg.round(a, decimals), lambda a, decimals: np.round(a, decimals),
+           unary_tie_free(decimals=st.sampled_from([0, 1]))),
     OpSpec("maximum", mg.maximum, np.maximum, binary_tie_free()),
     OpSpec("minimum", mg.minimum, np.minimum, binary_tie_free()),
     OpSpec("where", lambda a, b, condition: mg.where(mg.tensor(condition), a, b),
@@ -1181,7 +1196,8 @@ def test_table_covers_the_public_ops():
                      "layer_norm", "embedding", "dropout_eval", "addcmul", "tanh_backward", "sigmoid_backward",
                      "relu_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
                      "cumprod", "sort", "topk", "roll", "narrow", "index_select", "masked_select", "scatter",
-                     "scatter_add", "repeat_interleave", "meshgrid", "einsum", "nan_to_num"]:
+                     "scatter_add", "repeat_interleave", "meshgrid", "einsum", "nan_to_num", "remainder",
+                     "sign", "floor", "ceil", "round"]:
         assert required in names, required
 
 
@@ -1686,6 +1702,12 @@ SPECIAL_POINTS = {
     "abs": Special(convention=_elementwise(np.sign)),
     "erf": Special(huge=True),
     "softplus": Special(huge=True),
+    "remainder": Special(inputs=(0,), convention=lambda arrays, kwargs, outs, gos: [
+        _unbroadcast(gos[0] + 0 * arrays[1], arrays[0].shape),
+        _unbroadcast(-gos[0] * np.floor(arrays[0] / arrays[1]), arrays[1].shape)]),
+    "sign": Special(convention=_elementwise(np.zeros_like)), "floor": Special(convention=_elementwise(np.zeros_like)),
+    "ceil": Special(convention=_elementwise(np.zeros_like)),
+    "round": Special(convention=_elementwise(lambda x, decimals: np.zeros_like(x))),
     "maximum": Special(convention=_pick_vjp(True)), "minimum": Special(convention=_pick_vjp(False)),
     "where": SMOOTH,
     "clamp": Special(points=(-0.5, 0.5, 1.0, 1.5), convention=_clamp_vjp),

@@ -512,6 +512,55 @@ class Clamp(Function):
         return grad * inside.array
 
 
+class Remainder(Function):
+    """a - floor(a / b) * b, with the sign of b (Python's %, torch.remainder)."""
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return grad, grad * -div(a, b, rounding_mode="floor")
+
+
+class _PiecewiseConstant(Function):
+    """Base of sign, floor, ceil and round: their derivative is 0 wherever it exists, and
+    PyTorch takes 0 at the jumps too, so the gradient is zeros (not grad * 0, which keeps nan)."""
+    @staticmethod
+    def backward(ctx, grad):
+        return creation.zeros_like(grad)
+
+
+class Sign(_PiecewiseConstant):
+    """-1, 0 or 1."""
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+
+class Floor(_PiecewiseConstant):
+    """The largest integer <= x."""
+    @staticmethod
+    def forward(ctx, x):
+        return np.floor(x)
+
+
+class Ceil(_PiecewiseConstant):
+    """The smallest integer >= x."""
+    @staticmethod
+    def forward(ctx, x):
+        return np.ceil(x)
+
+
+class Round(_PiecewiseConstant):
+    """x rounded to `decimals` places, halves to even (as PyTorch and numpy)."""
+    @staticmethod
+    def forward(ctx, x, *, decimals):
+        return np.round(x, decimals)
+
+
 class Cast(Function):
     """x converted to another dtype; the gradient is cast back."""
     @staticmethod
@@ -703,20 +752,29 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 
 def sign(input):
-    """Sign of each element (no gradient)."""
-    return _make(np.sign(_data(input)))
+    """Sign of each element; its gradient is 0."""
+    return Sign.apply(input)
 
 
 def floor(input):
-    return _make(np.floor(_data(input)))
+    return Floor.apply(input)
 
 
 def ceil(input):
-    return _make(np.ceil(_data(input)))
+    return Ceil.apply(input)
 
 
 def round(input, decimals: int = 0):
-    return _make(np.round(_data(input), decimals))
+    return Round.apply(input, decimals=decimals)
+
+
+def remainder(input, other):
+    """input - floor(input / other) * other: the sign of `other`, as Python's % and torch.remainder.
+
+    The gradient is 1 for input and -floor(input / other) for other.
+    """
+    input, other = _promoted(input, other)
+    return Remainder.apply(input, other)
 
 
 def lerp(input, end, weight):
@@ -809,6 +867,6 @@ def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: 
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
-__all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where',
+__all__ = ['abs', 'add', 'addcmul', 'cast', 'ceil', 'clamp', 'clip', 'cos', 'div', 'divide', 'erf', 'exp', 'expm1', 'floor', 'lerp', 'log', 'log1p', 'maximum', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow', 'relu', 'remainder', 'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'softplus', 'sqrt', 'square', 'sub', 'subtract', 'tanh', 'true_divide', 'where',
            'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal',
            'not_equal', 'equal', 'isclose', 'allclose', 'nan_to_num']
