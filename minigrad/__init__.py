@@ -32,8 +32,6 @@ from .function import Function as _PrimitiveFunction  # noqa: F401
 from . import distributions  # noqa: E402
 from . import data  # noqa: E402
 from . import utils  # noqa: E402  (torch.utils.data)
-from . import viz  # noqa: E402
-from .summary import summary  # noqa: E402
 from .serialization import save, load  # noqa: E402
 # the frame around the model: what PyTorch programs ask about devices, precision and threads
 from . import cuda, accelerator, amp, backends, distributed  # noqa: E402
@@ -46,7 +44,6 @@ from .runtime import (set_num_threads, get_num_threads, set_num_interop_threads,
                       contiguous_format, channels_last, channels_last_3d, preserve_format)
 from .printing import set_printoptions  # noqa: E402
 from .legacy import *  # noqa: E402,F401,F403  (mg.FloatTensor, ... : PyTorch's legacy tensor types)
-from .capture import compile  # noqa: E402  (capture and replay, as torch.compile)
 
 __version__ = "0.1.0"
 
@@ -65,6 +62,10 @@ _keep_freed_memory()
 
 
 from . import nn, optim  # noqa: E402  (built on everything above)
+# built on the engine and on nn: capture and replay, drawing, the summary, ONNX export
+from .capture import compile  # noqa: E402  (capture and replay, as torch.compile)
+from . import viz  # noqa: E402
+from .summary import summary  # noqa: E402
 from . import onnx  # noqa: E402  (torch.onnx.export; the onnx package is imported only when exporting)
 
 from ._missing import missing as _missing  # noqa: E402

@@ -32,8 +32,9 @@ import numpy as np
 from . import grad_mode, scope
 from .capture import Slot, Tracer, _resolve
 from .function import Function
+from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
-from .tensor import Tensor
+from .tensor import Tensor, _make
 
 __all__ = ["export", "register_op", "supported_ops", "UnsupportedOperatorError"]
 
@@ -73,7 +74,6 @@ class _ScopedTracer(Tracer):
 
 
 def _trace(model, args):
-    from .nn import Module
     tracer = _ScopedTracer()
     with grad_mode.no_grad():
         _, trace = tracer.capture(model, args, {}, model if isinstance(model, Module) else None)
@@ -624,7 +624,6 @@ def _axes_of(spec) -> dict:
 
 
 def _module_names(model) -> dict:
-    from .nn import Module
     if not isinstance(model, Module):
         return {}
     return {id(module): name for name, module in model.named_modules(remove_duplicate=False)}
@@ -666,7 +665,6 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     except ImportError:
         raise ImportError("onnx.export needs the onnx package - pip install 'minigrad-numpy[onnx]' "
                           "(or pip install onnx)") from None
-    from .nn import Module
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if opset < 17:
         raise ValueError(f"onnx.export: opset_version {opset} is not supported - use 17 or later "
@@ -690,7 +688,6 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
         longer = {i: _axes_of(dynamic_axes[name]) for i, name in enumerate(input_names[:len(args)])
                   if name in dynamic_axes}
         symbols = []
-        from .tensor import _make
         args2 = tuple(_make(_other_example(a.array, longer.get(i, {}))) for i, a in enumerate(args))
         trace2, _ = _trace(model, args2)
         if [(s.kind, s.target) for s in trace2.steps] != [(s.kind, s.target) for s in trace.steps] \

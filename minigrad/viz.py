@@ -40,9 +40,11 @@ from typing import Mapping
 
 import numpy as np
 
+from . import random as _random, scope
 from .atomic import atomic_write
-from . import scope
+from .capture import Slot, Tracer, _flatten
 from .function import Function
+from .nn import Module
 from .tensor import Tensor, _make
 
 _new = object.__new__
@@ -287,9 +289,6 @@ def draw_call(function, *inputs, params=None, forward_kwargs: Mapping | None = N
     Returns:
         graphviz.Digraph, as `draw`.
     """
-    from .capture import Tracer, _flatten
-    from .nn import Module
-    from . import random as _random
 
     if not callable(function):
         raise TypeError(f"draw_call: expected an nn.Module or a function to call, got {type(function).__name__}")
@@ -297,7 +296,7 @@ def draw_call(function, *inputs, params=None, forward_kwargs: Mapping | None = N
         params = function
     kwargs = dict(forward_kwargs or {})
     module = params if isinstance(params, Module) else None
-    tracer = _tracer_class()()
+    tracer = DrawingTracer()
     buffers = [(b, b.array.copy()) for b in module.buffers() if b is not None] if module is not None else []
     rng = _random.get_rng_state()
     try:
@@ -585,50 +584,39 @@ class _Computed:
         return "tensor" if self.shape is None else f"tensor{_shape_text(self.shape)}"
 
 
-_TRACER_CLASS = None
-
-
-def _tracer_class():
+class DrawingTracer(Tracer):
     """minigrad.capture's Tracer, also noting the module call each step ran in and numpy results' shapes."""
-    global _TRACER_CLASS
-    if _TRACER_CLASS is None:
-        from .capture import Tracer
 
-        class DrawingTracer(Tracer):
-            def __init__(self):
-                super().__init__()
-                self.calls = {}    # step index -> the scope.ModuleCall it ran in (or None)
-                self.shapes = {}   # step index -> (shape, dtype) of a numpy step's result
+    def __init__(self):
+        super().__init__()
+        self.calls = {}    # step index -> the scope.ModuleCall it ran in (or None)
+        self.shapes = {}   # step index -> (shape, dtype) of a numpy step's result
 
-            def record(self, cls, args, kwargs):
-                start, call = len(self.trace.steps), scope._state.current
-                out = super().record(cls, args, kwargs)
-                for index in range(start, len(self.trace.steps)):
-                    self.calls[index] = call
-                return out
+    def record(self, cls, args, kwargs):
+        start, call = len(self.trace.steps), scope._state.current
+        out = super().record(cls, args, kwargs)
+        for index in range(start, len(self.trace.steps)):
+            self.calls[index] = call
+        return out
 
-            def numpy_call(self, fn, args, kwargs):
-                start, call = len(self.trace.steps), scope._state.current
-                result = super().numpy_call(fn, args, kwargs)
-                parts = result if type(result) in (tuple, list) else (result,)
-                for index in range(start, len(self.trace.steps)):
-                    self.calls[index] = call
-                    step = self.trace.steps[index]
-                    if step.output is None:
-                        continue
-                    part = parts[step.args[1]] if step.target is operator.getitem and len(parts) > 1 else result
-                    if isinstance(part, np.ndarray):
-                        self.shapes[index] = (part.shape, part.dtype)
-                return result
-
-        _TRACER_CLASS = DrawingTracer
-    return _TRACER_CLASS
+    def numpy_call(self, fn, args, kwargs):
+        start, call = len(self.trace.steps), scope._state.current
+        result = super().numpy_call(fn, args, kwargs)
+        parts = result if type(result) in (tuple, list) else (result,)
+        for index in range(start, len(self.trace.steps)):
+            self.calls[index] = call
+            step = self.trace.steps[index]
+            if step.output is None:
+                continue
+            part = parts[step.args[1]] if step.target is operator.getitem and len(parts) > 1 else result
+            if isinstance(part, np.ndarray):
+                self.shapes[index] = (part.shape, part.dtype)
+        return result
 
 
 def _trace_nodes(trace, calls: dict, shapes: dict, flat: list, show_constants: bool) -> dict:
     """slot -> what made it: a _TracedOp per step (numpy steps in a chain share one), or the leaf
     Tensor (an input, a parameter, a buffer, a constant array the call used)."""
-    from .capture import Slot
 
     inputs = {id(flat[path]): flat[path] for _, path in trace.inputs}
     made = {}
@@ -728,7 +716,6 @@ def _trace_nodes(trace, calls: dict, shapes: dict, flat: list, show_constants: b
 
 def _slots(value) -> list:
     """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
-    from .capture import Slot
     if type(value) is Slot:
         return [value.index]
     if type(value) in (tuple, list):
@@ -741,7 +728,6 @@ def _slots(value) -> list:
 def _settings(kwargs, made: dict, parents: list) -> dict:
     """A step's settings for its box: values the call computed (Slots) become their shape, and what
     made them becomes an input of the box (the class indices cross-entropy picks with)."""
-    from .capture import Slot
 
     def text(value):
         if type(value) is Slot:
@@ -778,7 +764,6 @@ def _numpy_name(step) -> str:
 
 def _output_slots(template, result, name):
     """(name or None, tensor, slot or None) for each tensor a call returned, walking its trace template."""
-    from .capture import Slot
     if type(template) is Slot and isinstance(result, Tensor):
         yield name, result, template.index
     elif type(template) is tuple and len(template) == 2 and template[0] == "tensor":
@@ -797,7 +782,6 @@ def _output_slots(template, result, name):
 
 def _argument_names(function, inputs: tuple, kwargs: dict, trace_inputs: list) -> list:
     """The name of each traced input: its argument's name in the forward (`x`; `xs[1]` inside a list)."""
-    from .capture import _flatten
     target = getattr(function, "forward", function) if not inspect.isfunction(function) else function
     try:
         parameters = list(inspect.signature(target).parameters.values())
