@@ -44,6 +44,8 @@ PROBE = textwrap.dedent('''
                                    and getattr(sys.modules[parent_name], child) is module
                                    and module.__name__.startswith("minigrad."))
     report["identity"] = identity
+    report["installed_packages"] = sorted(".".join(("minigrad",) + path.parent.relative_to(site / "minigrad").parts)
+                                          for path in (site / "minigrad").rglob("__init__.py"))
     report["stray_modules"] = sorted(name for name in sys.modules
                                      if name.split(".")[0] in ("nn", "optim") and "USER" not in dir(sys.modules[name]))
     report["qualnames"] = {name: getattr(mg.Tensor, name).__qualname__
@@ -118,6 +120,18 @@ def test_the_users_own_nn_and_optim_change_nothing(installed):
     assert report["stray_modules"] == []
     assert report["functional_linear"]
     assert report["sgd"] == "minigrad.optim.sgd"
+
+
+def test_every_package_of_the_checkout_is_installed(installed):
+    """pyproject lists the packages by hand (nn/ and optim/ are mapped into minigrad): none may be left out."""
+    report, _ = installed
+    expected = set()
+    for top, name in (("minigrad", "minigrad"), ("nn", "minigrad.nn"), ("optim", "minigrad.optim")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            if "__pycache__" not in init.parts:
+                relative = init.parent.relative_to(ROOT / top).parts
+                expected.add(".".join((name,) + relative))
+    assert sorted(expected) == report["installed_packages"]
 
 
 def test_every_submodule_is_one_module_object(installed):
