@@ -12,6 +12,7 @@ each a one-line call of the one function in `minigrad.ops` that does the work.
 """
 from __future__ import annotations
 
+import builtins  # annotations: Tensor defines int(), float() and bool() methods
 import contextlib
 import weakref
 
@@ -33,12 +34,13 @@ class Tensor:
                  "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to our operators
 
-    def __init__(self, *args, dtype=None, requires_grad: bool = False):
+    def __init__(self, *args, dtype=None, requires_grad: builtins.bool = False):
         if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
             data = dtypes.as_array(args[0], dtype if dtype is not None else dtypes.default_float)
             data = np.array(data, copy=True)
         else:
             shape = tuple(int(n) for n in (args[0] if len(args) == 1 and isinstance(args[0], tuple) else args))
+            shape = shape if args else (0,)  # Tensor() is empty, as in PyTorch
             data = np.empty(shape, dtype=dtypes.to_dtype(dtype) or dtypes.default_float)
         _set_fields(self, data)
         if requires_grad:
@@ -46,11 +48,11 @@ class Tensor:
 
     # ---- graph state ------------------------------------------------------------
     @property
-    def requires_grad(self) -> bool:
+    def requires_grad(self) -> builtins.bool:
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, value: bool) -> None:
+    def requires_grad(self, value: builtins.bool) -> None:
         if value and self.array.dtype.kind != "f":
             raise RuntimeError(
                 f"requires_grad: only floating-point tensors can require gradients, this one is "
@@ -60,13 +62,13 @@ class Tensor:
                                "(one made by an op) - use .detach() instead")
         self._requires_grad = bool(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> "Tensor":
         """Set `requires_grad` in place and return self."""
         self.requires_grad = requires_grad
         return self
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """True for tensors made by the user (not by a recorded op)."""
         return self._node is None
 
@@ -76,7 +78,7 @@ class Tensor:
         return self._node
 
     @property
-    def _version(self) -> int:
+    def _version(self) -> builtins.int:
         """How many in-place changes this tensor's memory has seen."""
         return self._version_counter[0] if self._version_counter is not None else 0
 
@@ -107,7 +109,8 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph: builtins.bool | None = None,
+                 create_graph: builtins.bool = False) -> None:
         """Accumulate the gradient of this tensor into every leaf that requires grad.
 
         Args:
@@ -157,7 +160,7 @@ class Tensor:
     def shape(self) -> tuple:
         return self.array.shape
 
-    def size(self, dim: int | None = None):
+    def size(self, dim: builtins.int | None = None):
         """The shape, or the length of dimension `dim`."""
         if dim is None:
             return self.array.shape
@@ -168,20 +171,20 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self.array.ndim
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self.array.ndim
 
     ndimension = dim
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return self.array.size
 
     nelement = numel
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.array.shape[0]
@@ -192,7 +195,7 @@ class Tensor:
         return _CPU
 
     @property
-    def is_cuda(self) -> bool:
+    def is_cuda(self) -> builtins.bool:
         return False
 
     is_mps = is_xpu = is_meta = is_cuda
@@ -236,19 +239,19 @@ class Tensor:
                             f"has shape {self.shape} - format .item() of one element, or .tolist()")
         return format(self.array.item(), spec)
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         if self.array.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with {self.array.size} elements is "
                                "ambiguous - use .any() or .all()")
         return bool(self.array)
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> builtins.int:
         if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.array.item())
@@ -277,7 +280,7 @@ class Tensor:
             return self
         return ops.cast(self, dtypes.to_dtype(dtype))
 
-    def type(self, dtype=None, non_blocking: bool = False):
+    def type(self, dtype=None, non_blocking: builtins.bool = False):
         """No argument: PyTorch's type name ('torch.FloatTensor'); else cast (legacy.py)."""
         if dtype is None:
             return f"torch.{dtypes.LEGACY_TYPE_NAMES.get(self.dtype, self.dtype)}"
@@ -308,28 +311,33 @@ class Tensor:
         """Self: pinned (page-locked) memory only speeds copies to a GPU, and minigrad has none."""
         return self
 
-    def is_pinned(self, device=None) -> bool:
+    def is_pinned(self, device=None) -> builtins.bool:
         return False
 
     def cuda(self, *args, **kwargs):
         _check_device("cuda", "cuda")
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> builtins.bool:
         return self.array.dtype.kind == "f"
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self) -> builtins.bool:
         return self.array.flags.c_contiguous
 
     # ---- in-place operations ----------------------------------------------------
     @contextlib.contextmanager
-    def _writing(self):
+    def _writing(self, op: str = "in-place write"):
         """Yield this tensor's array to write into, and count the change when done.
 
         The one way the library writes into a tensor's memory: nodes that
         saved the old value see the version go up and refuse to use it.
+        (An optimizer's own state buffers, exp_avg and the like, are updated
+        as arrays: no recorded op ever saves them.)
+
+        Args:
+            op: the operation's name, for the error about read-only memory.
         """
         if not self.array.flags.writeable:
-            raise RuntimeError("in-place write: this tensor's memory is read-only (an expand()ed view?) - "
+            raise RuntimeError(f"{op}: this tensor's memory is read-only (an expand()ed view?) - "
                                "call .clone() first")
         try:
             yield self.array
@@ -372,10 +380,7 @@ class Tensor:
         if self.array.dtype.kind != "f" and result.array.dtype.kind == "f":
             raise RuntimeError(f"{name}: result type {result.array.dtype} can't be cast to the "
                                f"desired output type {self.array.dtype}")
-        if not self.array.flags.writeable:
-            raise RuntimeError(f"{name}: this tensor's memory is read-only (an expand()ed view?) - "
-                               "call .clone() first")
-        with self._writing() as array:
+        with self._writing(name) as array:
             np.copyto(array, result.array, casting="unsafe")
         if recording:
             self._node = result._node
@@ -414,10 +419,10 @@ class Tensor:
 
     clip_ = clamp_
 
-    def nan_to_num_(self, nan: float = 0.0, posinf=None, neginf=None) -> "Tensor":
+    def nan_to_num_(self, nan: builtins.float = 0.0, posinf=None, neginf=None) -> "Tensor":
         return self._inplace("nan_to_num_", lambda a: ops.nan_to_num(a, nan, posinf, neginf))
 
-    def copy_(self, source, non_blocking: bool = False) -> "Tensor":
+    def copy_(self, source, non_blocking: builtins.bool = False) -> "Tensor":
         """Copy `source` (broadcast to self's shape) into self."""
         def compute(a, b):
             b = b if isinstance(b, Tensor) else _make(dtypes.as_array(b))
@@ -448,20 +453,20 @@ class Tensor:
             array[...] = value.item() if isinstance(value, Tensor) else value
         return self
 
-    def uniform_(self, low: float = 0.0, high: float = 1.0, *, generator=None) -> "Tensor":
+    def uniform_(self, low: builtins.float = 0.0, high: builtins.float = 1.0, *, generator=None) -> "Tensor":
         return self._fill_random("uniform_", rng(generator).uniform(low, high, self.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> "Tensor":
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator=None) -> "Tensor":
         return self._fill_random("normal_", rng(generator).normal(mean, std, self.shape))
 
-    def exponential_(self, lambd: float = 1.0, *, generator=None) -> "Tensor":
+    def exponential_(self, lambd: builtins.float = 1.0, *, generator=None) -> "Tensor":
         return self._fill_random("exponential_", rng(generator).exponential(1.0 / lambd, self.shape))
 
-    def bernoulli_(self, p: float = 0.5, *, generator=None) -> "Tensor":
+    def bernoulli_(self, p: builtins.float = 0.5, *, generator=None) -> "Tensor":
         p = p.array if isinstance(p, Tensor) else p
         return self._fill_random("bernoulli_", rng(generator).random(self.shape) < p)
 
-    def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> "Tensor":
+    def random_(self, low: builtins.int = 0, high: builtins.int | None = None, *, generator=None) -> "Tensor":
         """Integers from [low, high); `random_(high)` is [0, high); no bound: [0, 2**mantissa bits]."""
         if high is None and low != 0:
             low, high = 0, low
@@ -605,13 +610,15 @@ class Tensor:
     def logical_not(self):
         return _make(np.logical_not(self.array))
 
-    def equal(self, other) -> bool:
+    def equal(self, other) -> builtins.bool:
         return ops.equal(self, other)
 
-    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    def isclose(self, other, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08,
+                equal_nan: builtins.bool = False):
         return ops.isclose(self, other, rtol, atol, equal_nan)
 
-    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    def allclose(self, other, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08,
+                 equal_nan: builtins.bool = False) -> builtins.bool:
         return ops.allclose(self, other, rtol, atol, equal_nan)
 
     # arithmetic and math
@@ -701,83 +708,86 @@ class Tensor:
     def ceil(self):
         return ops.ceil(self)
 
-    def round(self, decimals: int = 0):
+    def round(self, decimals: builtins.int = 0):
         return ops.round(self, decimals)
 
     def lerp(self, end, weight):
         return ops.lerp(self, end, weight)
 
-    def softplus(self, beta: float = 1.0, threshold: float = 20.0):
+    def softplus(self, beta: builtins.float = 1.0, threshold: builtins.float = 20.0):
         return ops.softplus(self, beta, threshold)
 
     def where(self, condition, other):
         return ops.where(condition, self, other)
 
-    def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None):
+    def nan_to_num(self, nan: builtins.float = 0.0, posinf=None, neginf=None):
         return ops.nan_to_num(self, nan, posinf, neginf)
 
     # reductions
-    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    def sum(self, dim=None, keepdim: builtins.bool = False, dtype=None, *, axis=None, keepdims=None):
         return ops.sum(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+    def mean(self, dim=None, keepdim: builtins.bool = False, dtype=None, *, axis=None, keepdims=None):
         return ops.mean(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
 
-    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    def var(self, dim=None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
+            correction=None):
         return ops.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    def std(self, dim=None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
+            correction=None):
         return ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=None, keepdim: bool = False):
+    def max(self, dim=None, keepdim: builtins.bool = False):
         return ops.max(self, dim, keepdim)
 
-    def min(self, dim=None, keepdim: bool = False):
+    def min(self, dim=None, keepdim: builtins.bool = False):
         return ops.min(self, dim, keepdim)
 
-    def amax(self, dim=None, keepdim: bool = False):
+    def amax(self, dim=None, keepdim: builtins.bool = False):
         return ops.amax(self, dim, keepdim)
 
-    def amin(self, dim=None, keepdim: bool = False):
+    def amin(self, dim=None, keepdim: builtins.bool = False):
         return ops.amin(self, dim, keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False):
+    def argmax(self, dim=None, keepdim: builtins.bool = False):
         return ops.argmax(self, dim, keepdim)
 
-    def argmin(self, dim=None, keepdim: bool = False):
+    def argmin(self, dim=None, keepdim: builtins.bool = False):
         return ops.argmin(self, dim, keepdim)
 
-    def logsumexp(self, dim, keepdim: bool = False):
+    def logsumexp(self, dim, keepdim: builtins.bool = False):
         return ops.logsumexp(self, dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim: bool = False):
+    def norm(self, p=2, dim=None, keepdim: builtins.bool = False):
         return ops.norm(self, p, dim, keepdim)
 
-    def prod(self, dim=None, keepdim: bool = False):
+    def prod(self, dim=None, keepdim: builtins.bool = False):
         return ops.prod(self, dim, keepdim)
 
-    def all(self, dim=None, keepdim: bool = False):
+    def all(self, dim=None, keepdim: builtins.bool = False):
         return ops.all(self, dim, keepdim)
 
-    def any(self, dim=None, keepdim: bool = False):
+    def any(self, dim=None, keepdim: builtins.bool = False):
         return ops.any(self, dim, keepdim)
 
-    def cumsum(self, dim: int):
+    def cumsum(self, dim: builtins.int):
         return ops.cumsum(self, dim)
 
-    def cumprod(self, dim: int, *, dtype=None):
+    def cumprod(self, dim: builtins.int, *, dtype=None):
         return ops.cumprod(self, dim, dtype=dtype)
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, stable: builtins.bool = False):
         return ops.sort(self, dim, descending, stable)
 
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+    def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False, stable: builtins.bool = False):
         return ops.argsort(self, dim, descending, stable)
 
-    def bincount(self, weights=None, minlength: int = 0):
+    def bincount(self, weights=None, minlength: builtins.int = 0):
         return ops.bincount(self, weights, minlength)
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True):
         return ops.topk(self, k, dim, largest, sorted)
 
     def count_nonzero(self, dim=None):
@@ -795,13 +805,13 @@ class Tensor:
 
     reshape_as = view_as
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1):
         return ops.flatten(self, start_dim, end_dim)
 
     def permute(self, *dims):
         return ops.permute(self, *dims)
 
-    def transpose(self, dim0: int, dim1: int):
+    def transpose(self, dim0: builtins.int, dim1: builtins.int):
         return ops.transpose(self, dim0, dim1)
 
     swapaxes = transpose
@@ -826,22 +836,22 @@ class Tensor:
     def squeeze(self, dim=None):
         return ops.squeeze(self, dim)
 
-    def unsqueeze(self, dim: int):
+    def unsqueeze(self, dim: builtins.int):
         return ops.unsqueeze(self, dim)
 
-    def take_along_dim(self, indices, dim: int):
+    def take_along_dim(self, indices, dim: builtins.int):
         return ops.take_along_dim(self, indices, dim)
 
-    def gather(self, dim: int, index, *, sparse_grad: bool = False):
+    def gather(self, dim: builtins.int, index, *, sparse_grad: builtins.bool = False):
         return ops.gather(self, dim, index)
 
-    def split(self, split_size_or_sections, dim: int = 0):
+    def split(self, split_size_or_sections, dim: builtins.int = 0):
         return ops.split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks: int, dim: int = 0):
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0):
         return ops.chunk(self, chunks, dim)
 
-    def unbind(self, dim: int = 0):
+    def unbind(self, dim: builtins.int = 0):
         return ops.unbind(self, dim)
 
     def flip(self, *dims):
@@ -856,10 +866,10 @@ class Tensor:
     def repeat(self, *sizes):
         return ops.repeat(self, *sizes)
 
-    def tril(self, diagonal: int = 0):
+    def tril(self, diagonal: builtins.int = 0):
         return ops.tril(self, diagonal)
 
-    def triu(self, diagonal: int = 0):
+    def triu(self, diagonal: builtins.int = 0):
         return ops.triu(self, diagonal)
 
     def masked_fill(self, mask, value):
@@ -871,25 +881,25 @@ class Tensor:
     def roll(self, shifts, dims=None):
         return ops.roll(self, shifts, dims)
 
-    def narrow(self, dim: int, start, length: int):
+    def narrow(self, dim: builtins.int, start, length: builtins.int):
         return ops.narrow(self, dim, start, length)
 
-    def index_select(self, dim: int, index):
+    def index_select(self, dim: builtins.int, index):
         return ops.index_select(self, dim, index)
 
     def repeat_interleave(self, repeats, dim=None, *, output_size=None):
         return ops.repeat_interleave(self, repeats, dim)
 
-    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+    def scatter(self, dim: builtins.int, index, src=None, *, value=None, reduce=None):
         return ops.scatter(self, dim, index, src, value=value, reduce=reduce)
 
-    def scatter_add(self, dim: int, index, src):
+    def scatter_add(self, dim: builtins.int, index, src):
         return ops.scatter_add(self, dim, index, src)
 
-    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> "Tensor":
+    def scatter_(self, dim: builtins.int, index, src=None, *, value=None, reduce=None) -> "Tensor":
         return self._inplace("scatter_", lambda a, s: ops.scatter(a, dim, index, s, value=value, reduce=reduce), src)
 
-    def scatter_add_(self, dim: int, index, src) -> "Tensor":
+    def scatter_add_(self, dim: builtins.int, index, src) -> "Tensor":
         return self._inplace("scatter_add_", lambda a, s: ops.scatter_add(a, dim, index, s), src)
 
     # products
@@ -912,33 +922,33 @@ class Tensor:
         return ops.outer(self, vec2)
 
     # neural-network functions
-    def softmax(self, dim: int, dtype=None):
+    def softmax(self, dim: builtins.int, dtype=None):
         return ops.softmax(self, dim, dtype)
 
-    def log_softmax(self, dim: int, dtype=None):
+    def log_softmax(self, dim: builtins.int, dtype=None):
         return ops.log_softmax(self, dim, dtype)
 
     # new tensors like this one
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: builtins.bool = False):
         return creation.zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: builtins.bool = False):
         return creation.ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: builtins.bool = False):
         return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: builtins.bool = False):
         return creation.empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: builtins.bool = False):
         return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _set_fields(t: Tensor, array: np.ndarray, requires_grad: bool = False, node=None,
+def _set_fields(t: Tensor, array: np.ndarray, requires_grad: builtins.bool = False, node=None,
                 version_counter=None) -> Tensor:
     """Give `t` its fields: the one place they are made (Tensor(), _make, Parameter)."""
     t.array = array
@@ -951,7 +961,7 @@ def _set_fields(t: Tensor, array: np.ndarray, requires_grad: bool = False, node=
     return t
 
 
-def _make(array: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
+def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None) -> Tensor:
     """Wrap an array as a tensor without checks or copies (the engine's fast path)."""
     return _set_fields(_new(Tensor), array, requires_grad, node)
 
@@ -974,7 +984,7 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
-def _check_dim(dim: int, ndim: int, op: str) -> int:
+def _check_dim(dim: builtins.int, ndim: builtins.int, op: str) -> builtins.int:
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op}: dimension {dim} is out of range for a tensor of {ndim} dimensions "
                          f"(expected to be in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
@@ -993,7 +1003,7 @@ def _check_device(device, op: str = "to") -> None:
             f"`'cuda' if torch.cuda.is_available() else 'cpu'` picks the CPU)")
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
