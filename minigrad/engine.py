@@ -93,6 +93,15 @@ class _GradientStore:
         self.owned = set()   # ids of keys whose summed array was made here
         self.exclusive = {}  # id(array) -> array: VJP results that nothing else holds
 
+    def seed(self, key, grad) -> bool:
+        """Start from `grad` at a root; True when it is the first gradient of `key`."""
+        current = self.values.get(id(key))
+        if current is None:
+            self.values[id(key)] = grad
+            return True
+        self._add(id(key), current, grad)
+        return False
+
     def pop(self, key):
         """The summed gradient of key, and whether its array is ours to keep."""
         grad = self.values.pop(id(key))
@@ -187,11 +196,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     waiting = []  # heap of (-sequence, node): nodes with a gradient waiting, newest on top
     leaves = []   # leaves with a gradient waiting, in arrival order
     for root, grad in zip(roots, root_grads):
-        key = root._node if root._node is not None else root
-        if id(key) in store.values:
-            store._add(id(key), store.values[id(key)], grad)
-        else:
-            store.values[id(key)] = grad
+        key = _grad_key(root)
+        if store.seed(key, grad):
             _wait(key, waiting, leaves)
     wanted = None if inputs is None else {id(_grad_key(t)): None for t in inputs}
     check_finite = anomaly._state.enabled
