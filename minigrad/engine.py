@@ -202,17 +202,25 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     wanted = None if inputs is None else {id(_grad_key(t)): None for t in inputs}
     check_finite = anomaly._state.enabled
 
+    pop, receive, heappop, heappush = store.pop, store.receive, heapq.heappop, heapq.heappush
     with grad_mode.set_grad_enabled(create_graph):
         while waiting:
-            node = heapq.heappop(waiting)[1]
-            grad, owned = store.pop(node)
+            node = heappop(waiting)[1]
+            grad, owned = pop(node)
             if node.hooks is not None or node.retained is not None or wanted is not None:
                 grad, owned = _before_vjp(node, grad, owned, wanted, create_graph)
-            input_grads = _vjp(node, grad, check_finite)
+            input_grads = node.backward(node, grad)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            if check_finite or len(input_grads) != len(node.parents):
+                _check_vjp(node, input_grads, check_finite)
             for index, (parent, input_grad) in enumerate(zip(node.parents, input_grads)):
                 if parent is not None and input_grad is not None and \
-                        store.receive(node, index, parent, input_grad, grad, owned, input_grads):
-                    _wait(parent, waiting, leaves)
+                        receive(node, index, parent, input_grad, grad, owned, input_grads):
+                    if isinstance(parent, Tensor):  # _wait, written out: this is the hot loop
+                        leaves.append(parent)
+                    else:
+                        heappush(waiting, (-parent.sequence, parent))
             if node.saved and not retain_graph:
                 node.release()
         for leaf in leaves:
@@ -243,12 +251,17 @@ def _vjp(node, grad, check_finite: bool) -> tuple:
     input_grads = node.backward(node, grad)
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
+    _check_vjp(node, input_grads, check_finite)
+    return input_grads
+
+
+def _check_vjp(node, input_grads: tuple, check_finite: bool) -> None:
+    """One gradient per input, and (under detect_anomaly) finite ones."""
     if len(input_grads) != len(node.parents):
         raise RuntimeError(f"{node.name}: backward returned {len(input_grads)} gradients "
                            f"for {len(node.parents)} inputs - expected one per input (None for none)")
     if check_finite:
         anomaly.check_gradient(node, input_grads)
-    return input_grads
 
 
 def _wanted_results(wanted: dict, inputs, create_graph: bool) -> tuple:

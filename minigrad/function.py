@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
+import sys
 import threading
 from types import MappingProxyType
 
@@ -93,8 +94,8 @@ class Function:
     module_call = None
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
 
-    # how many positional inputs forward takes (None: any number); settings are keyword-only
-    input_count = None
+    # how many positional inputs forward takes (sys.maxsize: any number); settings are keyword-only
+    input_count = sys.maxsize
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -102,7 +103,8 @@ class Function:
             parameters = list(inspect.signature(cls.forward).parameters.values())[1:]  # after ctx
             positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
             varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
-            cls.input_count = None if varargs else len(positional)
+            # a user Function (forward on tensors) takes any argument positionally, as PyTorch's
+            cls.input_count = sys.maxsize if varargs or cls.forward_on_tensors else len(positional)
             cls.setting_names = tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
     # ---- saving values for backward -------------------------------------------
@@ -172,7 +174,7 @@ class Function:
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
         if _capture_state.tracer is not None:  # mg.compile is capturing this call (capture.py)
             return _capture_state.tracer.record(cls, args, kwargs)
-        if cls.input_count is not None and len(args) > cls.input_count and not cls.forward_on_tensors:
+        if len(args) > cls.input_count:
             _refuse_positional_settings(cls, args)
         ctx = _new(cls)
         arrays = []

@@ -34,7 +34,7 @@ class Tensor:
                  "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to our operators
 
-    def __init__(self, *args, dtype=None, requires_grad: builtins.bool = False):
+    def __new__(cls, *args, dtype=None, requires_grad: builtins.bool = False):
         if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
             data = dtypes.as_array(args[0], dtype if dtype is not None else dtypes.default_float)
             data = np.array(data, copy=True)
@@ -42,9 +42,10 @@ class Tensor:
             shape = tuple(int(n) for n in (args[0] if len(args) == 1 and isinstance(args[0], tuple) else args))
             shape = shape if args else (0,)  # Tensor() is empty, as in PyTorch
             data = np.empty(shape, dtype=dtypes.to_dtype(dtype) or dtypes.default_float)
-        _set_fields(self, data)
+        tensor = _make(data, cls=cls)
         if requires_grad:
-            self.requires_grad = True
+            tensor.requires_grad = True
+        return tensor
 
     # ---- graph state ------------------------------------------------------------
     @property
@@ -948,22 +949,18 @@ class Tensor:
         return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _set_fields(t: Tensor, array: np.ndarray, requires_grad: builtins.bool = False, node=None,
-                version_counter=None) -> Tensor:
-    """Give `t` its fields: the one place they are made (Tensor(), _make, Parameter)."""
+def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None, cls=None) -> Tensor:
+    """Wrap an array as a tensor without checks or copies: the one place a tensor's fields are
+    made (Tensor(...) and Parameter(...) come here too), and the engine's fast path."""
+    t = _new(cls or Tensor)
     t.array = array
     t.grad = None
     t._requires_grad = requires_grad
     t._node = node
-    t._version_counter = version_counter
+    t._version_counter = None
     t._hooks = None
     t.name = None
     return t
-
-
-def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None) -> Tensor:
-    """Wrap an array as a tensor without checks or copies (the engine's fast path)."""
-    return _set_fields(_new(Tensor), array, requires_grad, node)
 
 
 _new = object.__new__

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import dtypes
-from minigrad.tensor import Tensor, _set_fields
+from minigrad.tensor import Tensor, _make
 
 
 class Parameter(Tensor):
@@ -17,16 +17,19 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data=None, requires_grad: bool = True):
+    def __new__(cls, data=None, requires_grad: bool = True):
         if data is None:
             array = np.empty((0,), dtype=dtypes.default_float)
         elif isinstance(data, Tensor):
             array = data.array
         else:
             array = dtypes.as_array(data)
-        _set_fields(self, array, version_counter=data._version_counter if isinstance(data, Tensor) else None)
+        parameter = _make(array, cls=cls)
+        if isinstance(data, Tensor):  # the same memory: the same version counter
+            parameter._version_counter = data._version_counter
         if requires_grad:
-            self.requires_grad = True
+            parameter.requires_grad = True
+        return parameter
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
