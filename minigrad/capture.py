@@ -1106,9 +1106,9 @@ def _run_vjps(region, seeds, store):
         ctx = ctxs[index]
         node_grad, owned = store.pop(key)
         input_grads = _vjp(ctx, node_grad, False)
-        for i, (parent, input_grad) in enumerate(zip(ctx.parents, input_grads)):
+        for parent, input_grad in zip(ctx.parents, input_grads):
             if parent is not None and input_grad is not None:
-                store.receive(ctx, i, parent, input_grad, node_grad, owned, input_grads)
+                store.receive(ctx, parent, input_grad, node_grad, owned, input_grads)
     result = []
     for slot, parent in zip(plan.grad_input_slots, region.parents):
         result.append(values.get(id(plan.input_keys[slot])) if parent is not None else None)

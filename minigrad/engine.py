@@ -104,12 +104,12 @@ class _GradientStore:
 
     def pop(self, key):
         """The summed gradient of key, and whether its array is ours to keep."""
-        grad = self.values.pop(id(key))
-        owned = id(key) in self.owned or self.exclusive.pop(id(grad.array), None) is grad.array
-        return grad, owned
+        k = id(key)
+        grad = self.values.pop(k)
+        return grad, k in self.owned or self.exclusive.pop(id(grad.array), None) is grad.array
 
-    def receive(self, node, index: int, parent, grad, node_grad, node_grad_owned: bool, siblings) -> bool:
-        """Add `grad`, the VJP result of `node` for its input `index`, to what `parent` has.
+    def receive(self, node, parent, grad, node_grad, node_grad_owned: bool, siblings) -> bool:
+        """Add `grad`, the VJP result of `node` for its input `parent`, to what `parent` has.
 
         Returns True when it is the first gradient to reach `parent`.
         """
@@ -130,7 +130,7 @@ class _GradientStore:
             grad = _make(np.asarray(grad))
         array = grad.array
         if array.shape != shape:
-            grad = _fit(node, index, grad, shape)
+            grad = _fit(node, parent, grad, shape)
         if array.dtype != dtype:
             grad = grad.to(dtype)
         if current is not None:
@@ -160,11 +160,12 @@ class _GradientStore:
         grad.add_into(current.array)
 
 
-def _fit(node, index: int, grad, shape: tuple):
+def _fit(node, parent, grad, shape: tuple):
     """Sum a VJP result that came back in a broadcast shape down to its input's shape."""
     try:
         np.broadcast_shapes(grad.array.shape, shape)
     except ValueError:
+        index = next(i for i, p in enumerate(node.parents) if p is parent)
         raise RuntimeError(f"{node.name}: backward returned a gradient of shape {grad.shape} for input "
                            f"{index}, which has shape {shape} - expected that shape (or one that "
                            "broadcasts to it)") from None
@@ -214,9 +215,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 input_grads = (input_grads,)
             if check_finite or len(input_grads) != len(node.parents):
                 _check_vjp(node, input_grads, check_finite)
-            for index, (parent, input_grad) in enumerate(zip(node.parents, input_grads)):
+            for parent, input_grad in zip(node.parents, input_grads):
                 if parent is not None and input_grad is not None and \
-                        receive(node, index, parent, input_grad, grad, owned, input_grads):
+                        receive(node, parent, input_grad, grad, owned, input_grads):
                     if isinstance(parent, Tensor):  # _wait, written out: this is the hot loop
                         leaves.append(parent)
                     else:

@@ -949,10 +949,10 @@ class Tensor:
         return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None, cls=None) -> Tensor:
+def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None, cls=Tensor) -> Tensor:
     """Wrap an array as a tensor without checks or copies: the one place a tensor's fields are
     made (Tensor(...) and Parameter(...) come here too), and the engine's fast path."""
-    t = _new(cls or Tensor)
+    t = _new(cls)
     t.array = array
     t.grad = None
     t._requires_grad = requires_grad
