@@ -390,7 +390,9 @@ def probe_memory(spec: str, threads: int, quick: bool) -> dict:
     except AttributeError:
         pass
     library, name = spec.split(":")
-    backend = load_minigrad() if library == "minigrad" else load_torch(threads)
+    backend = load_minigrad() if library in ("minigrad", "compiled") else load_torch(threads)
+    if library == "compiled":  # the same model through mg.compile
+        backend = dataclasses.replace(backend, compiled=True)
     workload = WORKLOADS[name]
     backend.lib.manual_seed(0)
     task = workload.build(backend, workload.make_data(np.random.default_rng(0), quick))
@@ -407,7 +409,7 @@ def probe_memory(spec: str, threads: int, quick: bool) -> dict:
         task.step()
         peak_kib, method = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "ru_maxrss"
     record = {"peak_mb": max(peak_kib - before_kib, 0) / 1024, "method": method}
-    if library == "minigrad":  # numpy registers its buffers with tracemalloc; torch's allocator does not
+    if library != "torch":  # numpy registers its buffers with tracemalloc; torch's allocator does not
         gc.collect()
         _release_free_heap()
         tracemalloc.start()
@@ -439,7 +441,8 @@ def measure_all_memory(results: list[dict], libraries: list[str], args) -> None:
     """Fill `memory_<library>` of each successful result; the probes run side by side, one per CPU,
     after all the timing is done (RSS is per process, so running them together does not bias it)."""
     from concurrent.futures import ThreadPoolExecutor
-    jobs = [(result, library) for result in results if result["status"] == "ok" for library in libraries]
+    jobs = [(result, library) for result in results if result["status"] == "ok" for library in libraries
+            if library != "compiled" or result.get("compiled_ms")]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         records = pool.map(lambda job: measure_memory(job[1], job[0]["workload"], args), jobs)
         for (result, library), record in zip(jobs, records):
@@ -450,7 +453,7 @@ def measure_all_memory(results: list[dict], libraries: list[str], args) -> None:
 
 COLUMNS = ["workload", "minigrad ms", "torch ms", "ratio minigrad/torch", "goal", "met?",
            "peak MB minigrad", "peak MB torch", "memory ratio", "check", "compiled ms",
-           "ratio compiled/torch", "matmul floor ms", "floor/torch"]
+           "ratio compiled/torch", "peak MB compiled", "matmul floor ms", "floor/torch"]
 
 
 def _time_cell(result: dict, library: str) -> str:
@@ -486,6 +489,7 @@ def table_rows(results: list[dict]) -> list[list[str]]:
                      _memory_cell(r, "minigrad"), _memory_cell(r, "torch"), memory_ratio, r["check"],
                      _time_cell(r, "compiled"),
                      f"{r['compiled_ratio']:.2f}" if r.get("compiled_ratio") else "-",
+                     _memory_cell(r, "compiled"),
                      _time_cell(r, "floor") if r["unit"] == "ms" else "-",
                      f"{r['floor_ratio']:.2f}" if r.get("floor_ratio") else "-"])
     return rows
@@ -663,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
 
     if not args.no_memory:
-        libraries = ["minigrad"] + (["torch"] if torch_backend is not None else [])
+        libraries = ["minigrad", "compiled"] + (["torch"] if torch_backend is not None else [])
         print(f"  peak memory: {len(libraries) * len(results)} fresh processes ...", flush=True)
         measure_all_memory(results, libraries, args)
 
