@@ -39,11 +39,20 @@ class Method:
     random: bool = False
 
 
+FILLS = {"uniform": lambda t: t.uniform_(-1, 1), "normal": lambda t: t.normal_(0, 2),
+         "exponential": lambda t: t.exponential_(1.5), "bernoulli": lambda t: t.bernoulli_(0.3),
+         "random": lambda t: t.random_(0, 5)}
+
+
 def _draw(kind):
-    """What uniform_/normal_ write, drawn again from the same seed."""
+    """What a random fill writes, drawn again from the same seed."""
     mg.manual_seed(7)
-    target = mg.empty(SHAPE, dtype=mg.float64)
-    return target.uniform_(-1, 1) if kind == "uniform" else target.normal_(0, 2)
+    return FILLS[kind](mg.empty(SHAPE, dtype=mg.float64))
+
+
+def _random_fill(kind):
+    return Method(f"{kind}_", lambda t, s: (mg.manual_seed(7), FILLS[kind](t)),
+                  lambda a, s: a * 0 + _draw(kind), None, random=True)
 
 
 METHODS = [
@@ -68,11 +77,12 @@ METHODS = [
     Method("setitem", lambda t, s: t.__setitem__(slice(1, 3), s), lambda a, s: mg.cat([a[:1], s, a[3:]]), (2,)),
     Method("setitem_mask", lambda t, s: t.__setitem__(mg.tensor(MASK), s),
            lambda a, s: mg.where(mg.tensor(MASK), s, a), ()),
-    Method("uniform_", lambda t, s: (mg.manual_seed(7), t.uniform_(-1, 1)),
-           lambda a, s: a * 0 + _draw("uniform"), None, random=True),
-    Method("normal_", lambda t, s: (mg.manual_seed(7), t.normal_(0, 2)),
-           lambda a, s: a * 0 + _draw("normal"), None, random=True),
-]
+    Method("isub", lambda t, s: t.__isub__(s), lambda a, s: a - s),
+    Method("imul", lambda t, s: t.__imul__(s), lambda a, s: a * s),
+    Method("itruediv", lambda t, s: t.__itruediv__(s), lambda a, s: a / s),
+    Method("clip_", lambda t, s: t.clip_(0.7, 1.8), lambda a, s: mg.clamp(a, 0.7, 1.8), None),
+    Method("nan_to_num_", lambda t, s: t.nan_to_num_(), lambda a, s: a.nan_to_num(), None),
+] + [_random_fill(kind) for kind in FILLS]
 
 TARGETS = ["leaf", "plain_leaf", "non_leaf", "view_of_non_leaf", "view_of_leaf"]
 
