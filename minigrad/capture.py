@@ -47,7 +47,7 @@ import warnings
 import numpy as np
 
 from . import grad_mode, random as _random
-from .engine import _GradientStore, _vjp
+from .engine import _GradientStore, _vjp, running_pass
 from .function import Function, _capture_state, _next_sequence, _RELEASED
 from .tensor import Tensor, _make
 
@@ -1059,9 +1059,10 @@ class _Region(Function):
         seeds = _seeds(region, grad)
         flat = plan.backward_plan
         paired = region.paired
+        release = not running_pass.retain_graph
         if flat is not None:
             try:
-                return flat.run(ctxs, seeds, region.parents, paired)
+                return flat.run(ctxs, seeds, region.parents, paired, release)
             except _GuardFailed:
                 pass
         if not paired:
@@ -1073,7 +1074,7 @@ class _Region(Function):
         if flat is None and not plan.backward_traced and not region.retained_ctxs:
             plan.backward_traced = True
             return _trace_backward(region, seeds)
-        return _run_vjps(region, seeds, _GradientStore(False))
+        return _run_vjps(region, seeds, _GradientStore(False), release)
 
     def release(self) -> None:
         self.ctxs = _RELEASED
@@ -1091,8 +1092,9 @@ def _seeds(region, grad) -> list:
     return [_make(flat[span].reshape(shape).astype(dtype, copy=False)) for _, span, shape, dtype in region.spans]
 
 
-def _run_vjps(region, seeds, store):
-    """Each replayed primitive's VJP, newest first, summed as the engine sums them."""
+def _run_vjps(region, seeds, store, release=False):
+    """Each replayed primitive's VJP, newest first, summed as the engine sums them; with `release`
+    (no retain_graph) each ctx is dropped after its VJP, as the engine releases a node."""
     plan, ctxs = region.plan, region.ctxs
     values = store.values
     outputs = plan.differentiable_outputs if region.spans is None else [slot for slot, *_ in region.spans]
@@ -1113,6 +1115,8 @@ def _run_vjps(region, seeds, store):
         for parent, input_grad in zip(ctx.parents, input_grads):
             if parent is not None and input_grad is not None:
                 store.receive(ctx, parent, input_grad, node_grad, owned, input_grads)
+        if release:
+            ctxs[index] = None
     result = []
     for slot, parent in zip(plan.grad_input_slots, region.parents):
         result.append(values.get(id(plan.input_keys[slot])) if parent is not None else None)
@@ -1247,6 +1251,8 @@ class _BackwardPlan:
             else:
                 ops.append(_numpy_op(step))
         ops = _without_self_copies(ops)
+        # without guards a run cannot fail halfway (and fall back to the ctxs): it may drop them
+        self.guarded = any(op[0] == _GUARD for op in ops)
         self.ops = _fast_ops(_with_frees(ops, set(r for r in results if r is not None)))
         # the usual fetch, a value a forward saved, as flat triples read without a walk
         self.saved_fetch = [(slot, getter[1], getter[2]) for slot, getter in fetch
@@ -1254,7 +1260,9 @@ class _BackwardPlan:
         self.other_fetch = [(slot, getter) for slot, getter in fetch
                             if not (getter[0] == "saved" and len(getter) == 3)]
 
-    def run(self, ctxs, seeds, parents, paired=False):
+    def run(self, ctxs, seeds, parents, paired=False, release=False):
+        """The gradients for `parents`; with `release` (no retain_graph) the ctxs are emptied once
+        their values are fetched, so each saved value is freed after its last use in the plan."""
         for index, name, value in self.checks:
             now = ctxs[index].__dict__.get(name, _MISSING)
             if now is not value and not _same(now, value):
@@ -1272,6 +1280,8 @@ class _BackwardPlan:
             env[slot] = tensor.array
         for slot, value in self.fresh:
             env[slot] = value.copy()
+        if release and not self.guarded:
+            ctxs.clear()
         _execute(self.ops, env, None, False)
         return tuple(None if slot is None or parent is None else _make(env[slot])
                      for slot, parent in zip(self.results, parents))

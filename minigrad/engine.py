@@ -172,6 +172,15 @@ def _fit(node, parent, grad, shape: tuple):
     return unbroadcast(grad, shape)
 
 
+class _Pass:
+    """What the running backward pass was asked: a node whose one VJP spans many ops (a compiled
+    call's region) reads it to free each saved value after its last use, as the engine does per node."""
+    retain_graph = True  # outside a pass nothing may be freed early
+
+
+running_pass = _Pass()
+
+
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
     """Backpropagate `root_grads` from `roots` through the graph.
 
@@ -202,6 +211,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             _wait(key, waiting, leaves)
     wanted = None if inputs is None else {id(_grad_key(t)): None for t in inputs}
     check_finite = anomaly._state.enabled
+    retaining, running_pass.retain_graph = running_pass.retain_graph, retain_graph  # a nested pass restores it
 
     pop, receive, heappop, heappush = store.pop, store.receive, heapq.heappop, heapq.heappush
     with grad_mode.set_grad_enabled(create_graph):
@@ -231,6 +241,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 _accumulate_leaf(leaf, hooked, create_graph, owned and hooked is grad)
             elif id(leaf) in wanted:
                 wanted[id(leaf)] = hooked
+    running_pass.retain_graph = retaining
     return None if wanted is None else _wanted_results(wanted, inputs, create_graph)
 
 
