@@ -1239,7 +1239,7 @@ class _BackwardPlan:
         self.env = env
         self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
         self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
-        self.fetch, self.checks, self.results = fetch, checks, results
+        self.checks, self.results = checks, results
         self.trace = trace
         ops = []
         for step in trace.steps:
@@ -1253,7 +1253,13 @@ class _BackwardPlan:
         ops = _without_self_copies(ops)
         # without guards a run cannot fail halfway (and fall back to the ctxs): it may drop them
         self.guarded = any(op[0] == _GUARD for op in ops)
-        self.ops = _fast_ops(_with_frees(ops, set(r for r in results if r is not None)))
+        kept = set(r for r in results if r is not None)
+        ops = _with_frees(ops, kept)
+        # a value a ctx holds that no recorded op reads (LayerNorm's input, read only under
+        # create_graph) is not fetched: it would stay alive to the end of the run
+        read = kept.union(*[op[-1] for op in ops])
+        self.fetch = fetch = [(slot, getter) for slot, getter in fetch if slot in read]
+        self.ops = _fast_ops(ops)
         # the usual fetch, a value a forward saved, as flat triples read without a walk
         self.saved_fetch = [(slot, getter[1], getter[2]) for slot, getter in fetch
                             if getter[0] == "saved" and len(getter) == 3]
