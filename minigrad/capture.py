@@ -773,20 +773,21 @@ class _Plan:
             region.spans = None
             made[outputs[0]] = _make(data, True, region)
         else:
-            spans, offset = [], 0
-            dtype = np.result_type(*[env[s].dtype for s in outputs])
+            # each output's node hands its gradient to the region (no flat buffer to copy them into,
+            # alive through the whole backward) and sends it a 0-d zero so that the engine runs it
+            spans = []
             for slot in dict.fromkeys(outputs):
                 data = env[slot]
                 node = _new(_RegionOutput)
                 node.parents = [region]
-                node.span = slice(offset, offset + data.size)
+                node.position = len(spans)
                 node.sequence = _next_sequence()
                 node.out_shape, node.out_dtype = data.shape, data.dtype
-                spans.append((slot, node.span, data.shape, data.dtype))
-                offset += data.size
+                spans.append((slot, data.shape, data.dtype))
                 made[slot] = _make(data, True, node)
             region.spans = spans
-            region.out_shape, region.out_dtype = (offset,), dtype
+            region.pending = [None] * len(spans)
+            region.out_shape, region.out_dtype = (), np.dtype(np.float32)
         return _build_outputs(self.output_template, env, made)
 
 
@@ -1085,11 +1086,12 @@ class _Region(Function):
 
 
 def _seeds(region, grad) -> list:
-    """The gradient of each differentiable output of the call."""
+    """The gradient of each differentiable output of the call (zeros for one that received none)."""
     if region.spans is None:
         return [grad]
-    flat = grad.array
-    return [_make(flat[span].reshape(shape).astype(dtype, copy=False)) for _, span, shape, dtype in region.spans]
+    pending, region.pending = region.pending, [None] * len(region.spans)  # the next pass starts empty
+    return [_make(np.zeros(shape, dtype)) if seed is None else seed
+            for seed, (_, shape, dtype) in zip(pending, region.spans)]
 
 
 def _run_vjps(region, seeds, store, release=False):
@@ -1288,6 +1290,7 @@ class _BackwardPlan:
             env[slot] = value.copy()
         if release and not self.guarded:
             ctxs.clear()
+            seeds.clear()
         _execute(self.ops, env, None, False)
         return tuple(None if slot is None or parent is None else _make(env[slot])
                      for slot, parent in zip(self.results, parents))
@@ -1304,12 +1307,14 @@ def _same(a, b) -> bool:
 
 
 class _RegionOutput(Function):
-    """One of several outputs of a replayed call: passes its gradient into the region's flat buffer."""
+    """One of several outputs of a replayed call: hands its gradient to the region, which reads
+    it as a seed (held only there, it is freed after its last use in the backward)."""
 
     @staticmethod
     def backward(ctx, grad):
-        from .engine import ScatteredGradient
-        return (ScatteredGradient(np.ascontiguousarray(grad.array).reshape(-1), ctx.span, True),)
+        region = ctx.parents[0]
+        region.pending[ctx.position] = grad
+        return (_make(np.zeros((), region.out_dtype)),)
 
 
 # ---- mg.compile ---------------------------------------------------------------------------------
