@@ -7,7 +7,9 @@ the sum of the gradients that reached it.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
+import threading
 
 import numpy as np
 
@@ -172,13 +174,24 @@ def _fit(node, parent, grad, shape: tuple):
     return unbroadcast(grad, shape)
 
 
-class _Pass:
-    """What the running backward pass was asked: a node whose one VJP spans many ops (a compiled
-    call's region) reads it to free each saved value after its last use, as the engine does per node."""
+class _Pass(threading.local):
+    """What the backward pass running in this thread was asked: a node whose one VJP spans many
+    ops (a compiled call's region) reads it to free each saved value after its last use, as the
+    engine does per node."""
     retain_graph = True  # outside a pass nothing may be freed early
 
 
 running_pass = _Pass()
+
+
+@contextlib.contextmanager
+def _pass_retaining(retain_graph: bool):
+    """Set running_pass.retain_graph for one pass; a nested pass (or an error) puts it back."""
+    outer, running_pass.retain_graph = running_pass.retain_graph, retain_graph
+    try:
+        yield
+    finally:
+        running_pass.retain_graph = outer
 
 
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
@@ -211,10 +224,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             _wait(key, waiting, leaves)
     wanted = None if inputs is None else {id(_grad_key(t)): None for t in inputs}
     check_finite = anomaly._state.enabled
-    retaining, running_pass.retain_graph = running_pass.retain_graph, retain_graph  # a nested pass restores it
 
     pop, receive, heappop, heappush = store.pop, store.receive, heapq.heappop, heapq.heappush
-    with grad_mode.set_grad_enabled(create_graph):
+    with grad_mode.set_grad_enabled(create_graph), _pass_retaining(retain_graph):
         while waiting:
             node = heappop(waiting)[1]
             grad, owned = pop(node)
@@ -241,7 +253,6 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 _accumulate_leaf(leaf, hooked, create_graph, owned and hooked is grad)
             elif id(leaf) in wanted:
                 wanted[id(leaf)] = hooked
-    running_pass.retain_graph = retaining
     return None if wanted is None else _wanted_results(wanted, inputs, create_graph)
 
 

@@ -436,3 +436,24 @@ def test_several_outputs_some_without_gradient_and_backward_twice():
     for _ in range(4):
         np.testing.assert_array_equal(grads(compiled), expected)
     assert compiled._compiled.replays == 3
+
+
+def test_the_pass_flag_is_per_thread_and_put_back_after_an_error():
+    """The engine tells a compiled region whether the graph is retained: per thread, restored
+    after a backward that raised, so a later region never frees values it still needs."""
+    from minigrad import engine
+
+    x = mg.randn(3, requires_grad=True)
+    bad = x * 2
+    bad.register_hook(lambda grad: (_ for _ in ()).throw(ValueError("hook failed")))
+    with pytest.raises(ValueError):
+        bad.sum().backward()
+    assert engine.running_pass.retain_graph is True
+    seen = []
+    import threading
+    thread = threading.Thread(target=lambda: seen.append(engine.running_pass.retain_graph))
+    with engine._pass_retaining(False):
+        thread.start()
+        thread.join()
+        assert engine.running_pass.retain_graph is False
+    assert seen == [True] and engine.running_pass.retain_graph is True
