@@ -46,9 +46,10 @@ import warnings
 
 import numpy as np
 
-from . import grad_mode, random as _random
+from . import anomaly, grad_mode, random as _random
 from .engine import _GradientStore, _vjp, running_pass
 from .function import Function, _capture_state, _next_sequence, _RELEASED
+from .nn import Module
 from .tensor import Tensor, _make
 
 __all__ = ["compile", "Tracer", "Trace", "Step", "CompileWarning"]
@@ -1404,7 +1405,6 @@ class _Compiled:
 
 
 def anomaly_enabled() -> bool:
-    from . import anomaly
     return anomaly._state.enabled
 
 
@@ -1477,7 +1477,6 @@ def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="induc
         return lambda m: compile(m, disable=disable, cache_size=cache_size)
     if disable:
         return model
-    from .nn import Module
     if isinstance(model, Module):
         return _CompiledModule(model, cache_size)
     if not callable(model):
