@@ -1073,7 +1073,7 @@ class _Region(Function):
             for ctx in ctxs:
                 if ctx is not None and ctx.saved:
                     ctx.saved = [(value, None) for value in ctx.saved]
-        if flat is None and not plan.backward_traced and not region.retained_ctxs:
+        if flat is None and not plan.backward_traced:
             plan.backward_traced = True
             return _trace_backward(region, seeds)
         return _run_vjps(region, seeds, _GradientStore(False), release)
@@ -1082,7 +1082,6 @@ class _Region(Function):
         self.ctxs = _RELEASED
 
     saved = (True,)  # the engine releases a node's saved values only when it has some
-    retained_ctxs = False
     paired = False
 
 
@@ -1365,7 +1364,7 @@ class _Compiled:
         return tuple(parts)
 
     def __call__(self, *args, **kwargs):
-        if self._always_eager or _state.tracer is not None or anomaly_enabled():
+        if self._always_eager or _state.tracer is not None or anomaly.is_anomaly_enabled():
             return self._fn(*args, **kwargs)
         flat = _flatten((args, kwargs))[0]
         signature = self._signature(flat)
@@ -1402,10 +1401,6 @@ class _Compiled:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return result
-
-
-def anomaly_enabled() -> bool:
-    return anomaly._state.enabled
 
 
 def _what_changed(previous, signature) -> str:
