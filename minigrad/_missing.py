@@ -2,7 +2,9 @@
 minigrad.nn, minigrad.nn.functional, minigrad.optim, minigrad.cuda, minigrad.distributed).
 
 PyTorch names that minigrad lacks raise AttributeError saying so plainly, rather than Python's
-near-miss suggestion ("did you mean ...?"), which points at an unrelated function.
+near-miss suggestion ("did you mean ...?"), which points at an unrelated function. Names that
+programs do call but that need hardware or processes minigrad has not (`cuda.current_device`,
+`distributed.all_reduce`) exist, and `refusals` makes them raise a RuntimeError saying why.
 """
 from __future__ import annotations
 
@@ -30,3 +32,14 @@ def missing(prefix: str, name: str) -> AttributeError:
     return AttributeError(f"minigrad has no `{prefix}{name}` - see \"{README_SECTION}\" in "
                           f"minigrad's README.md for what minigrad leaves out and what to use instead",
                           name=name, obj=_NOTHING_NEAR)
+
+
+def refusals(prefix: str, why: str, names) -> dict:
+    """Functions named `names` that raise RuntimeError(f"{prefix}{name}: {why}") when called,
+    for a module to add to its namespace: `globals().update(refusals("cuda.", "...", names))`."""
+    def refusal(name: str):
+        def refuse(*args, **kwargs):
+            raise RuntimeError(f"{prefix}{name}: {why}")
+        refuse.__name__ = refuse.__qualname__ = name
+        return refuse
+    return {name: refusal(name) for name in names}

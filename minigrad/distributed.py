@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from ._missing import missing
+from ._missing import missing, refusals
 
 __all__ = ["is_available", "is_initialized", "is_torchelastic_launched", "get_rank",
            "get_world_size", "get_local_rank", "destroy_process_group", "init_process_group",
@@ -62,21 +62,13 @@ class Backend:
     MPI = "mpi"
 
 
-def _single_process_only(feature: str):
-    def refuse(*args, **kwargs):
-        raise RuntimeError(f"distributed.{feature}: minigrad runs in a single process and has no "
-                           f"process group - run the script as one process (python, not torchrun), "
-                           f"guarded by `if torch.distributed.is_initialized():`")
-    refuse.__name__ = feature
-    return refuse
-
-
-for _name in ("init_process_group", "new_group", "barrier", "all_reduce", "reduce", "broadcast",
-              "all_gather", "all_gather_object", "all_gather_into_tensor", "gather", "scatter",
-              "reduce_scatter", "reduce_scatter_tensor", "all_to_all", "send", "recv", "isend",
-              "irecv", "broadcast_object_list", "monitored_barrier"):
-    globals()[_name] = _single_process_only(_name)
-del _name
+globals().update(refusals(
+    "distributed.", "minigrad runs in a single process and has no process group - run the script "
+    "as one process (python, not torchrun), guarded by `if torch.distributed.is_initialized():`",
+    ("init_process_group", "new_group", "barrier", "all_reduce", "reduce", "broadcast", "all_gather",
+     "all_gather_object", "all_gather_into_tensor", "gather", "scatter", "reduce_scatter",
+     "reduce_scatter_tensor", "all_to_all", "send", "recv", "isend", "irecv", "broadcast_object_list",
+     "monitored_barrier")))
 
 
 def __getattr__(name: str):

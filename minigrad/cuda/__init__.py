@@ -7,7 +7,7 @@ statistics, streams) raises a RuntimeError that names it and says to run on the 
 """
 from __future__ import annotations
 
-from .._missing import missing
+from .._missing import missing, refusals
 from . import amp
 
 __all__ = ["is_available", "device_count", "is_initialized", "is_bf16_supported", "manual_seed",
@@ -55,21 +55,13 @@ def empty_cache() -> None:
     """Does nothing: there is no GPU memory cache."""
 
 
-def _no_cuda(feature: str):
-    def refuse(*args, **kwargs):
-        raise RuntimeError(f"cuda.{feature}: minigrad has no CUDA - it runs on the CPU only; "
-                           "guard GPU-only code with `if torch.cuda.is_available():`")
-    refuse.__name__ = feature
-    return refuse
-
-
-for _name in ("current_device", "set_device", "get_device_name", "get_device_properties",
-              "get_device_capability", "memory_allocated", "max_memory_allocated",
-              "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats",
-              "memory_summary", "mem_get_info", "Stream", "Event", "stream", "current_stream",
-              "device", "graph", "CUDAGraph"):
-    globals()[_name] = _no_cuda(_name)
-del _name
+globals().update(refusals(
+    "cuda.", "minigrad has no CUDA - it runs on the CPU only; guard GPU-only code with "
+    "`if torch.cuda.is_available():`",
+    ("current_device", "set_device", "get_device_name", "get_device_properties",
+     "get_device_capability", "memory_allocated", "max_memory_allocated", "memory_reserved",
+     "max_memory_reserved", "reset_peak_memory_stats", "memory_summary", "mem_get_info", "Stream",
+     "Event", "stream", "current_stream", "device", "graph", "CUDAGraph")))
 
 
 def __getattr__(name: str):
