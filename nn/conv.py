@@ -22,6 +22,31 @@ def _tuple(value, n: int, name: str, layer: str) -> tuple:
     return (int(value),) * n
 
 
+def _convolution_parameters(layer, in_channels: int, out_channels: int, kernel_size, stride, dilation,
+                            groups: int, padding_mode: str, bias: bool, dtype, transposed: bool) -> None:
+    """What every convolution layer has, under PyTorch's names: channels, kernel geometry, groups,
+    and its weight and bias, initialised. A transposed convolution's weight is laid out as the
+    one of the convolution it transposes: (C_in, C_out / groups, *kernel)."""
+    name, n = type(layer).__name__, layer._dims
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                         f"divisible by groups ({groups})")
+    layer.in_channels = in_channels
+    layer.out_channels = out_channels
+    layer.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
+    layer.stride = _tuple(stride, n, "stride", name)
+    layer.dilation = _tuple(dilation, n, "dilation", name)
+    layer.groups = groups
+    layer.padding_mode = padding_mode
+    channels = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
+    layer.weight = Parameter(mg.empty(*channels, *layer.kernel_size, dtype=dtype))
+    if bias:
+        layer.bias = Parameter(mg.empty(out_channels, dtype=dtype))
+    else:
+        layer.register_parameter("bias", None)
+    layer.reset_parameters()
+
+
 class _ConvNd(Module):
     _dims = 0
     _layout = ""
@@ -30,28 +55,13 @@ class _ConvNd(Module):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported, only 'zeros'")
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"{name}: padding {padding!r} is not one of 'same', 'valid' (or an int / tuple)")
-        n = self._dims
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-        self.stride = _tuple(stride, n, "stride", name)
-        self.padding = padding if isinstance(padding, str) else _tuple(padding, n, "padding", name)
-        self.dilation = _tuple(dilation, n, "dilation", name)
-        self.groups = groups
-        self.padding_mode = padding_mode
-        self.weight = Parameter(mg.empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self.padding = padding if isinstance(padding, str) else _tuple(padding, self._dims, "padding", name)
+        _convolution_parameters(self, in_channels, out_channels, kernel_size, stride, dilation, groups,
+                                padding_mode, bias, dtype, transposed=False)
 
     def reset_parameters(self) -> None:
         reset_weight_and_bias(self.weight, self.bias)  # fan_in = in_channels / groups * prod(kernel_size)
@@ -220,26 +230,10 @@ class _ConvTransposeNd(Module):
         name = type(self).__name__
         if padding_mode != "zeros":
             raise ValueError(f'{name}: only "zeros" padding mode is supported, got padding_mode={padding_mode!r}')
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
-        n = self._dims
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-        self.stride = _tuple(stride, n, "stride", name)
-        self.padding = _tuple(padding, n, "padding", name)
-        self.output_padding = _tuple(output_padding, n, "output_padding", name)
-        self.dilation = _tuple(dilation, n, "dilation", name)
-        self.groups = groups
-        self.padding_mode = padding_mode
-        # PyTorch's layout: the weight of the conv this one transposes, (C_in, C_out / groups, *kernel)
-        self.weight = Parameter(mg.empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self.padding = _tuple(padding, self._dims, "padding", name)
+        self.output_padding = _tuple(output_padding, self._dims, "output_padding", name)
+        _convolution_parameters(self, in_channels, out_channels, kernel_size, stride, dilation, groups,
+                                padding_mode, bias, dtype, transposed=True)
 
     def reset_parameters(self) -> None:
         # as PyTorch: fan_in from the weight's dim 1, i.e. (C_out / groups) * prod(kernel_size)
