@@ -28,8 +28,13 @@ class _State(threading.local):
     generator: np.random.Generator | None = None
 
 
+def _fresh_seed() -> int:
+    """A non-deterministic seed from the operating system's entropy (as torch.seed())."""
+    return int(np.random.SeedSequence().entropy % (2**63))
+
+
 _state = _State()
-_initial_seed = int(np.random.SeedSequence().entropy % (2**63))
+_initial_seed = _fresh_seed()
 
 
 def _check_seed(seed, where: str) -> int:
@@ -39,11 +44,6 @@ def _check_seed(seed, where: str) -> int:
     if seed < 0:
         raise ValueError(f"{where}: seed must be non-negative, got {seed}")
     return seed
-
-
-def _fresh_seed() -> int:
-    """A non-deterministic seed from the operating system's entropy (as torch.seed())."""
-    return int(np.random.SeedSequence().entropy % (2**63))
 
 
 def _pack_state(rng: np.random.Generator):
