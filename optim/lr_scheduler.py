@@ -77,9 +77,13 @@ class LRScheduler:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
+        self._set_lrs(values)
+
+    def _set_lrs(self, values) -> None:
+        """Give each param group its rate from `values` and remember them for get_last_lr()."""
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     def state_dict(self) -> dict:
         """Everything the schedule needs to resume (not the optimizer): plain numbers and lists."""
@@ -531,7 +535,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1):
-        if not isinstance(T_0, int) or isinstance(T_0, bool) or T_0 <= 0:
+        if not _positive_int(T_0):
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_0 {T_0!r} - expected a positive integer")
         if not isinstance(T_mult, int) or isinstance(T_mult, bool) or T_mult < 1:
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_mult {T_mult!r} - expected an integer >= 1")
@@ -582,9 +586,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._set_lrs(self.get_lr())
 
 
 class OneCycleLR(LRScheduler):
