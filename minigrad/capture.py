@@ -538,7 +538,7 @@ class Tracer:
         """
         trace = self.trace
         self._module_tensors = []
-        flat, _ = _flatten((args, kwargs))
+        flat = _flatten((args, kwargs))
         for path, value in enumerate(flat):
             if isinstance(value, Tensor) and id(value) not in self._external_tensors:
                 slot = self._new_slot()
@@ -664,7 +664,7 @@ def _flatten(value):
         else:
             out.append(v)
     walk(value)
-    return out, None
+    return out
 
 
 def _plain_outputs(value):
@@ -812,15 +812,9 @@ def _with_frees(ops, keep) -> list:
         if kind == _GUARD:
             used = [args]
         elif kind == _NUMPY and op[4]:
-            used = [index for _, index in args]
-            _collect_slots(kwargs, used)
+            used = [index for _, index in args] + _slots(kwargs)
         else:
-            used = []
-            if kind == _PRIMITIVE:
-                used.extend(args)
-            else:
-                _collect_slots(args, used)
-            _collect_slots(kwargs, used)
+            used = (list(args) if kind == _PRIMITIVE else _slots(args)) + _slots(kwargs)
         for slot in used:
             last[slot] = index
         if op[5] is not None:
@@ -832,16 +826,15 @@ def _with_frees(ops, keep) -> list:
     return [op + (tuple(free),) for op, free in zip(ops, frees)]
 
 
-def _collect_slots(template, out) -> None:
-    kind = type(template)
-    if kind is Slot:
-        out.append(template.index)
-    elif kind is tuple or kind is list:
-        for t in template:
-            _collect_slots(t, out)
-    elif kind is dict:
-        for t in template.values():
-            _collect_slots(t, out)
+def _slots(value) -> list:
+    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
+    if type(value) is Slot:
+        return [value.index]
+    if type(value) in (tuple, list):
+        return [slot for v in value for slot in _slots(v)]
+    if type(value) is dict:
+        return [slot for v in value.values() for slot in _slots(v)]
+    return []
 
 
 def _basic_slices(index) -> bool:
@@ -1366,7 +1359,7 @@ class _Compiled:
     def __call__(self, *args, **kwargs):
         if self._always_eager or _state.tracer is not None or anomaly.is_anomaly_enabled():
             return self._fn(*args, **kwargs)
-        flat = _flatten((args, kwargs))[0]
+        flat = _flatten((args, kwargs))
         signature = self._signature(flat)
         entry = self._cache.get(signature)
         if entry is None:

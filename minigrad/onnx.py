@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from . import grad_mode, scope
-from .capture import Slot, Tracer, _resolve
+from .capture import Slot, Tracer, _resolve, _slots
 from .function import Function
 from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
@@ -103,21 +103,10 @@ def _evaluate(trace, args) -> list:
     return env
 
 
-def _slots_in(value) -> list:
-    kind = type(value)
-    if kind is Slot:
-        return [value.index]
-    if kind in (tuple, list):
-        return [s for v in value for s in _slots_in(v)]
-    if kind is dict:
-        return [s for v in value.values() for s in _slots_in(v)]
-    return []
-
-
 def _step_inputs(step) -> list:
     if step.kind == "primitive":
-        return list(step.args) + _slots_in(step.kwargs)
-    return _slots_in(step.args) + _slots_in(step.kwargs)
+        return list(step.args) + _slots(step.kwargs)
+    return _slots(step.args) + _slots(step.kwargs)
 
 
 # ---- the graph being built ----------------------------------------------------------------------
@@ -788,7 +777,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     for index, step in enumerate(trace.steps):
         if step.output is None or step.output not in needed or kind.get(step.output, "const") == "const":
             if step.kind == "numpy" and step.output is None and any(
-                    kind.get(s) == "dynamic" for s in _slots_in(step.args)):
+                    kind.get(s) == "dynamic" for s in _slots(step.args)):
                 fail(index, f"numpy's in-place {getattr(step.target, '__name__', step.target)}")
             continue
         for slot in _step_inputs(step):

@@ -42,7 +42,7 @@ import numpy as np
 
 from . import random as _random, scope
 from .atomic import atomic_write
-from .capture import Slot, Tracer, _flatten
+from .capture import Slot, Tracer, _flatten, _slots
 from .function import Function
 from .nn import Module
 from .tensor import Tensor, _make
@@ -309,7 +309,7 @@ def draw_call(function, *inputs, params=None, forward_kwargs: Mapping | None = N
                     array[...] = saved
     # drawing needs no replay: a call mg.compile would refuse (Python read a value) is still drawn
     trace = tracer.trace
-    flat = _flatten((inputs, kwargs))[0]
+    flat = _flatten((inputs, kwargs))
     input_names = {}
     for (slot, path), name in zip(trace.inputs, _argument_names(function, inputs, kwargs, trace.inputs)):
         input_names[id(flat[path])] = name
@@ -714,17 +714,6 @@ def _trace_nodes(trace, calls: dict, shapes: dict, flat: list, show_constants: b
     return made
 
 
-def _slots(value) -> list:
-    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
-    if type(value) is Slot:
-        return [value.index]
-    if type(value) in (tuple, list):
-        return [slot for v in value for slot in _slots(v)]
-    if type(value) is dict:
-        return [slot for v in value.values() for slot in _slots(v)]
-    return []
-
-
 def _settings(kwargs, made: dict, parents: list) -> dict:
     """A step's settings for its box: values the call computed (Slots) become their shape, and what
     made them becomes an input of the box (the class indices cross-entropy picks with)."""
@@ -793,7 +782,7 @@ def _argument_names(function, inputs: tuple, kwargs: dict, trace_inputs: list) -
     arguments = [(positional[i] if i < len(positional) else f"{rest or 'input'}[{i - len(positional)}]"
                   if rest or len(inputs) > 1 else "input", value) for i, value in enumerate(inputs)]
     for base, value in arguments + list(kwargs.items()):
-        leaves = _flatten(value)[0]
+        leaves = _flatten(value)
         names += [base] if isinstance(value, Tensor) else [f"{base}[{j}]" for j in range(len(leaves))]
     return [names[path] if path < len(names) else "input" for _, path in trace_inputs]
 
