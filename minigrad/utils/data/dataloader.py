@@ -19,11 +19,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ... import random as _random
 from ...dtypes import as_array
 from ...tensor import Tensor, _make
-from .dataset import IterableDataset, resolve_generator
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .dataset import IterableDataset
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _own_generator
 
 
 def _stack(values: list) -> Tensor:
@@ -188,12 +187,8 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive "
                              "with drop_last")
-        if seed is not None or isinstance(generator, (int, np.integer)):
-            # A seed makes one generator now (not one per epoch): epochs differ, runs repeat.
-            generator = resolve_generator(generator, seed, where="DataLoader")
-        elif generator is not None and not isinstance(generator, (_random.Generator, np.random.Generator)):
-            raise TypeError(f"DataLoader: generator must be a minigrad.Generator, got "
-                            f"{type(generator).__name__}")
+        # A seed makes one generator now (not one per epoch): epochs differ, runs repeat.
+        generator = _own_generator(generator, "DataLoader", seed)
 
         self.dataset = dataset
         self.num_workers = int(num_workers)

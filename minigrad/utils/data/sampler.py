@@ -21,11 +21,12 @@ from .dataset import resolve_generator
 T_co = TypeVar("T_co", covariant=True)
 
 
-def _own_generator(generator, where: str):
-    """Keep a Generator as given (its state moves on every epoch); an int seed becomes one now."""
-    if generator is None or isinstance(generator, (_random.Generator, np.random.Generator)):
+def _own_generator(generator, where: str, seed: int | None = None):
+    """Keep a Generator (or None) as given (its state moves on every epoch); an int seed, given
+    as `generator` or `seed`, becomes one now."""
+    if seed is None and (generator is None or isinstance(generator, (_random.Generator, np.random.Generator))):
         return generator
-    return resolve_generator(generator, where=where)
+    return resolve_generator(generator, seed, where=where)
 
 
 def _positive_int(value, name: str):
