@@ -475,8 +475,9 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         raise RuntimeError(f"conv_transpose2d: bias of shape {tuple(bias.shape)} does not fit {out_channels} "
                            f"output channels")
     op = "conv_transpose2d"
-    stride, padding = _conv_pair(stride, "stride", op), _conv_pair(padding, "padding", op)
-    output_padding, dilation = _conv_pair(output_padding, "output_padding", op), _conv_pair(dilation, "dilation", op)
+    stride, padding = conv_ops._pair(stride, "stride", op), conv_ops._pair(padding, "padding", op)
+    output_padding = conv_ops._pair(output_padding, "output_padding", op)
+    dilation = conv_ops._pair(dilation, "dilation", op)
     kernel = weight.shape[2:]
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {padding} "
@@ -504,13 +505,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         parts.append(conv_ops.ConvTranspose2d.apply(x, w, geometry=geometry.key()))
     out = parts[0] if groups == 1 else ops.cat(parts, 1)
     return out + ops.reshape(bias, (1, out_channels, 1, 1)) if bias is not None else out
-
-
-def _conv_pair(value, name: str, op: str) -> tuple:
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return tuple(int(v) for v in pair)
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -557,8 +551,8 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         return ops.squeeze(fold(ops.unsqueeze(input, 0), output_size, kernel_size, dilation, padding, stride), 0)
     if input.ndim != 3:
         raise RuntimeError(f"fold: expected a 2-D or 3-D input (N, C * kh * kw, L), got shape {tuple(input.shape)}")
-    size = _conv_pair(output_size, "output_size", "fold")
-    kernel = _conv_pair(kernel_size, "kernel_size", "fold")
+    size = conv_ops._pair(output_size, "output_size", "fold")
+    kernel = conv_ops._pair(kernel_size, "kernel_size", "fold")
     blocks = kernel[0] * kernel[1]
     if input.shape[1] % blocks:
         raise RuntimeError(f"fold: expected size of input's dimension 1 ({input.shape[1]}) to be divisible by the "
