@@ -29,12 +29,13 @@ import os
 
 import numpy as np
 
-from . import grad_mode, scope
-from .capture import Slot, Tracer, _resolve, _slots
+from . import grad_mode
+from .capture import Slot, _resolve, _slots
 from .function import Function
 from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
 from .tensor import Tensor, _make
+from .viz import DrawingTracer
 
 __all__ = ["export", "register_op", "supported_ops", "UnsupportedOperatorError"]
 
@@ -48,33 +49,8 @@ class UnsupportedOperatorError(RuntimeError):
 
 # ---- tracing ------------------------------------------------------------------------------------
 
-class _ScopedTracer(Tracer):
-    """capture.Tracer that also keeps, for each step, the module call it was recorded in."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = {}
-
-    def _note(self, before):
-        call = scope._state.current
-        for index in range(before, len(self.trace.steps)):
-            self.calls[index] = call
-
-    def record(self, cls, args, kwargs):
-        before = len(self.trace.steps)
-        out = super().record(cls, args, kwargs)
-        self._note(before)
-        return out
-
-    def numpy_call(self, fn, args, kwargs):
-        before = len(self.trace.steps)
-        out = super().numpy_call(fn, args, kwargs)
-        self._note(before)
-        return out
-
-
 def _trace(model, args):
-    tracer = _ScopedTracer()
+    tracer = DrawingTracer()  # it keeps, for each step, the module call it was recorded in
     with grad_mode.no_grad():
         _, trace = tracer.capture(model, args, {}, model if isinstance(model, Module) else None)
     if trace is None:
