@@ -236,7 +236,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """1 with probability `input` (elementwise; or `p` for every element), else 0; no gradient."""
     probs = input.array if isinstance(input, Tensor) else np.asarray(input)
-    chance = probs if p is None else np.full(probs.shape, float(p))
+    chance = probs if p is None else float(p)
     return _make((rng(generator).random(probs.shape) < chance).astype(probs.dtype))
 
 
