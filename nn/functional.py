@@ -643,6 +643,13 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 _INTERPOLATE_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,)}
 
 
+def _source_ratio(in_size: int, out_size: int, scale, dtype: np.dtype):
+    """Input positions per output position, in `dtype`: 1 / scale_factor if one was given, else in / out."""
+    if scale is not None and scale > 0:
+        return dtype.type(1.0 / scale)
+    return dtype.type(in_size) / dtype.type(out_size)
+
+
 def _nearest_source(in_size: int, out_size: int, scale, exact: bool) -> np.ndarray:
     """PyTorch's nearest index: floor(dst * s) (or floor((dst + 0.5) * s) for nearest-exact), s in float32.
 
@@ -652,7 +659,7 @@ def _nearest_source(in_size: int, out_size: int, scale, exact: bool) -> np.ndarr
         return np.arange(out_size)
     if not exact and out_size == 2 * in_size:  # PyTorch's shortcuts, taken before any scale_factor
         return np.arange(out_size) // 2
-    ratio = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size) / np.float32(out_size)
+    ratio = _source_ratio(in_size, out_size, scale, np.dtype(np.float32))
     dst = np.arange(out_size, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
     return np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
 
@@ -669,7 +676,7 @@ def _linear_weights(in_size: int, out_size: int, scale, align_corners: bool, dty
         ratio = dtype.type(in_size - 1) / dtype.type(out_size - 1) if out_size > 1 else dtype.type(0)
         src = np.arange(out_size, dtype=dtype) * ratio
     else:
-        ratio = dtype.type(1.0 / scale) if scale is not None and scale > 0 else dtype.type(in_size) / dtype.type(out_size)
+        ratio = _source_ratio(in_size, out_size, scale, dtype)
         src = np.maximum((np.arange(out_size, dtype=dtype) + dtype.type(0.5)) * ratio - dtype.type(0.5),
                          dtype.type(0))
     i0 = np.minimum(src.astype(np.int64), in_size - 1)
