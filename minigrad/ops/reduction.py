@@ -14,7 +14,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor, _make, _check_dim
-from .elementwise import log, exp, sqrt, where, maximum, minimum, abs as _abs
+from .elementwise import Sqrt, log, exp, sqrt, where, maximum, minimum, abs as _abs
 from .shape import expand, flip, index_add, permute, reshape, take_along_dim, squeeze, unsqueeze
 
 
@@ -200,15 +200,9 @@ def std(input, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
     return RootOfVariance.apply(var(input, dim, unbiased, keepdim, correction=correction))
 
 
-class RootOfVariance(Function):
-    """sqrt(v) for a variance v >= 0, whose gradient is 0 where v is 0: there every deviation
-    is 0 too, so the chain rule's 0 * inf is taken as 0, as PyTorch's std_backward does."""
-    @staticmethod
-    def forward(ctx, v):
-        out = np.sqrt(v)
-        ctx.save_for_backward(out)
-        return out
-
+class RootOfVariance(Sqrt):
+    """Sqrt's forward for a variance v >= 0, whose gradient is 0 where v is 0: there every
+    deviation is 0 too, so the chain rule's 0 * inf is taken as 0, as PyTorch's std_backward does."""
     @staticmethod
     def backward(ctx, grad):
         out, = ctx.saved_tensors
