@@ -373,12 +373,8 @@ class Tracer:
             self.refuse("a tensor of unknown origin")
         slot = self._external_tensors.get(id(tensor))
         if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
-            slot = self._new_slot()
-            self._external_tensors[id(tensor)] = slot
-            self._keep.append(tensor)
+            slot = self._swap(tensor)
             self.trace.externals.append((slot, tensor))
-            tensor.array = self._traced(array, slot)
-            self._swapped.append((tensor, array))
         return slot
 
     def slot_of_value(self, value) -> int:
@@ -541,18 +537,12 @@ class Tracer:
         flat = _flatten((args, kwargs))
         for path, value in enumerate(flat):
             if isinstance(value, Tensor) and id(value) not in self._external_tensors:
-                slot = self._new_slot()
-                self._external_tensors[id(value)] = slot
-                trace.inputs.append((slot, path))
-                self._swap(value, slot)
+                trace.inputs.append((self._swap(value), path))
         if module is not None:
             for tensor in list(module.parameters()) + [b for b in module.buffers() if b is not None]:
                 if id(tensor) not in self._external_tensors:
-                    slot = self._new_slot()
-                    self._external_tensors[id(tensor)] = slot
-                    trace.externals.append((slot, tensor))
+                    trace.externals.append((self._swap(tensor), tensor))
                     self._module_tensors.append(tensor)
-                    self._swap(tensor, slot)
         real_generator = _random.generator()
         _random._state.generator = _RecordingGenerator(real_generator)
         patches = _patch_tensor()
@@ -571,10 +561,15 @@ class Tracer:
         self._keep.clear()
         return result, (trace if self.reason is None else None)
 
-    def _swap(self, tensor: Tensor, slot: int) -> None:
+    def _swap(self, tensor: Tensor) -> int:
+        """A new slot for a tensor the call reads by reference; its array becomes a recorded view
+        until the capture ends."""
+        slot = self._new_slot()
+        self._external_tensors[id(tensor)] = slot
         self._keep.append(tensor)
         self._swapped.append((tensor, tensor.array))
         tensor.array = self._traced(tensor.array, slot)
+        return slot
 
     def _output_template(self, result):
         if isinstance(result, Tensor):
