@@ -384,6 +384,11 @@ TIE_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 """A small pool of float32-exact values: arrays drawn from it have ties in every row/window."""
 
 
+def _special_pool(points: Sequence[float], zeros: bool, huge: bool) -> list:
+    """`points`, then `ZEROS` and `HUGE` when asked for."""
+    return list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+
+
 def special_floats(points: Sequence[float] = (), zeros: bool = True, huge: bool = False,
                    min_value: float = -3.0, max_value: float = 3.0):
     """Strategy of floats that are often special: `points`, `ZEROS`, `HUGE`, else ordinary.
@@ -400,7 +405,7 @@ def special_floats(points: Sequence[float] = (), zeros: bool = True, huge: bool 
         Strategy of Python floats (half of them special, when any are given).
     """
     st, _ = _hypothesis()
-    special = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+    special = _special_pool(points, zeros, huge)
     ordinary = bounded_floats(min_value, max_value)
     return st.one_of(st.sampled_from(special), ordinary) if special else ordinary
 
@@ -442,8 +447,7 @@ def special_arrays(shape=None, points: Sequence[float] = (), zeros: bool = True,
     """
     st, _ = _hypothesis()
     if ties:
-        special = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
-        elements = st.sampled_from(list(TIE_VALUES) + special)
+        elements = st.sampled_from(list(TIE_VALUES) + _special_pool(points, zeros, huge))
     else:
         elements = special_floats(points, zeros, huge, min_value, max_value)
     return float_arrays(shape, dtype, elements=elements, **shape_options)
@@ -464,7 +468,7 @@ def with_special_values(array: np.ndarray, points: Sequence[float] = (), zeros: 
     """
     st, hnp = _hypothesis()
     array = np.asarray(array)
-    pool = list(points) + (list(ZEROS) if zeros else []) + (list(HUGE) if huge else [])
+    pool = _special_pool(points, zeros, huge)
     if ties:
         pool += list(TIE_VALUES) + [float(v) for v in array.reshape(-1)[:4]]
     if not pool or array.size == 0:
