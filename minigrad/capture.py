@@ -687,8 +687,9 @@ class _Key:
 _PRIMITIVE, _NUMPY, _GUARD = 0, 1, 2
 
 
-class _Plan:
-    """A trace made ready to replay: constants placed, grad keys made, steps as flat tuples."""
+class _Prepared:
+    """What the forward plan and the recorded backward share: a trace's environment with its
+    constants placed, the tensors read at each run, the constants written in place."""
 
     def __init__(self, trace: Trace):
         self.trace = trace
@@ -696,9 +697,25 @@ class _Plan:
         for slot, value in trace.constants.items():
             env[slot] = value
         self.env = env
-        self.inputs = trace.inputs
         self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
         self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
+
+    def _environment(self) -> list:
+        """A fresh environment for one run: the constants, the tensors' arrays as they are now."""
+        env = self.env.copy()
+        for slot, tensor in self.externals:
+            env[slot] = tensor.array
+        for slot, value in self.fresh:
+            env[slot] = value.copy()
+        return env
+
+
+class _Plan(_Prepared):
+    """A trace made ready to replay: constants placed, grad keys made, steps as flat tuples."""
+
+    def __init__(self, trace: Trace):
+        super().__init__(trace)
+        self.inputs = trace.inputs
         self.input_keys = {slot: _Key(shape, dtype) for slot, shape, dtype in trace.grad_inputs}
         step_keys = {}  # step index -> (grad index, key)
         ops = []
@@ -716,8 +733,6 @@ class _Plan:
                 dynamic = _has_slot(step.kwargs)
                 ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, dynamic, step.output, parents,
                             grad_index))
-            elif step.kind == "guard":
-                ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
                 ops.append(_numpy_op(step))
         self.out_slots = []
@@ -737,13 +752,9 @@ class _Plan:
         self.backward_traced = False
 
     def replay(self, flat):
-        env = self.env.copy()
+        env = self._environment()
         for slot, path in self.inputs:
             env[slot] = flat[path].array
-        for slot, tensor in self.externals:
-            env[slot] = tensor.array
-        for slot, value in self.fresh:
-            env[slot] = value.copy()
         recording = grad_mode._state.enabled and bool(self.differentiable_outputs)
         ctxs = [None] * len(self.grad_keys) if recording else None
         _execute(self.ops, env, ctxs, recording)
@@ -788,8 +799,10 @@ class _Plan:
 
 
 def _numpy_op(step: Step) -> tuple:
-    """A numpy step as an op tuple. When its slots are all top-level arguments, `args` is
-    [(position, slot)] and `parents` the argument list with the constants in place."""
+    """A numpy (or draw, or guard) step as an op tuple. When its slots are all top-level arguments,
+    `args` is [(position, slot)] and `parents` the argument list with the constants in place."""
+    if step.kind == "guard":
+        return (_GUARD, None, step.args[0].index, None, False, None, None, step.expected)
     args = step.args
     if all(type(a) is Slot or not _has_slot(a) for a in args):
         slots = [(position, a.index) for position, a in enumerate(args) if type(a) is Slot]
@@ -1219,25 +1232,17 @@ def _fetch(getter, ctxs, seeds, paired):
     return value
 
 
-class _BackwardPlan:
+class _BackwardPlan(_Prepared):
     """A recorded backward: the VJPs' numpy calls over the values the forward's ctxs hold."""
 
     def __init__(self, trace: Trace, fetch, checks, results):
-        env = [None] * trace.slot_count
-        for slot, value in trace.constants.items():
-            env[slot] = value
-        self.env = env
-        self.externals = [(slot, tensor) for slot, tensor in trace.externals if slot not in trace.fresh]
-        self.fresh = [(slot, trace.constants[slot]) for slot in trace.fresh]
+        super().__init__(trace)
         self.checks, self.results = checks, results
-        self.trace = trace
         ops = []
         for step in trace.steps:
             if step.kind == "primitive":
                 ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, _has_slot(step.kwargs), step.output,
                             [None] * len(step.args), None))
-            elif step.kind == "guard":
-                ops.append((_GUARD, None, step.args[0].index, None, False, None, None, step.expected))
             else:
                 ops.append(_numpy_op(step))
         ops = _without_self_copies(ops)
@@ -1263,7 +1268,7 @@ class _BackwardPlan:
             now = ctxs[index].__dict__.get(name, _MISSING)
             if now is not value and not _same(now, value):
                 raise _GuardFailed
-        env = self.env.copy()
+        env = self._environment()
         if paired:  # the ctxs' saved values were made (value, version) pairs for an eager backward
             for slot, getter in self.fetch:
                 env[slot] = _fetch(getter, ctxs, seeds, True)
@@ -1272,10 +1277,6 @@ class _BackwardPlan:
                 env[slot] = ctxs[index].saved[j]
             for slot, getter in self.other_fetch:
                 env[slot] = _fetch(getter, ctxs, seeds, False)
-        for slot, tensor in self.externals:
-            env[slot] = tensor.array
-        for slot, value in self.fresh:
-            env[slot] = value.copy()
         if release and not self.guarded:
             ctxs.clear()
             seeds.clear()
