@@ -186,9 +186,13 @@ def _channel_dropout(input: Tensor, p: float, training: bool, spatial: int, name
     if input.ndim not in (spatial + 1, spatial + 2):
         raise RuntimeError(f"{name}: expected a {spatial + 1}-D or {spatial + 2}-D input, got shape "
                            f"{tuple(input.shape)}")
+    return _drop_channels(input, p, training, input.shape[:input.ndim - spatial] + (1,) * spatial)
+
+
+def _drop_channels(input: Tensor, p: float, training: bool, mask_shape: tuple) -> Tensor:
+    """input times a (mask_shape) keep-mask scaled by 1 / (1 - p): whole channels dropped together."""
     if not training or p == 0.0:
         return input
-    mask_shape = input.shape[:input.ndim - spatial] + (1,) * spatial
     keep = generator().random(mask_shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return input * (keep * scale).astype(input.dtype)
@@ -223,11 +227,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "dim. This behavior will change in a future release to interpret the input as one "
                       "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
                       "dropout behavior, please switch to using dropout1d instead.", UserWarning, stacklevel=2)
-    if not training or p == 0.0:
-        return input
-    keep = generator().random(input.shape[:2] + (1,) * (input.ndim - 2)) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return input * (keep * scale).astype(input.dtype)
+    return _drop_channels(input, p, training, input.shape[:2] + (1,) * (input.ndim - 2))
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
