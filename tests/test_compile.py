@@ -304,6 +304,7 @@ def test_eager_graph_backward_twice_rule_holds_for_replays():
     x = mg.randn(3)
     compiled(x)
     y = compiled(x)
+    assert compiled._compiled.replays == 1  # y is a replay's output, not an eager fallback's
     y.backward(retain_graph=True)
     y.backward()
     with pytest.raises(RuntimeError, match="second time"):
@@ -342,6 +343,9 @@ def test_backward_twice_through_a_replay_gives_eager_gradients(replays):
         y = compiled(x)
         y.backward(retain_graph=True)
         y.backward()
+    assert compiled._compiled.replays == replays
+    (plan,) = compiled._compiled._cache.values()
+    assert plan.backward_plan is not None  # the first replay's backward was recorded
     got = w.grad.numpy().copy()
     w.grad = None
     y = f(x)
