@@ -381,23 +381,16 @@ class Tracer:
         """The slot of a primitive's positional input."""
         if isinstance(value, Tensor):
             return self.slot_of_tensor(value)
-        if isinstance(value, _Traced):
-            if value._slot is None:
-                self.refuse("numpy made a view of a recorded array that the tracer did not follow")
-                return self.constant(_plain_view(value))
-            return value._slot
-        if isinstance(value, np.ndarray):
-            slot = self._check_plain(value)
-            if slot is not None:
-                return slot
-            if self.strict and value.ndim:
-                self.refuse("an array of unknown origin")
-            slot = self._slot_of_array.get(id(value))
-            if slot is None:
-                slot = self._slot_of_array[id(value)] = self.constant(value)
-                self._keep.append(value)
-            return slot
-        return self.constant(value)
+        if not isinstance(value, np.ndarray):
+            return self.constant(value)
+        found = self.template(value)
+        if type(found) is Slot:
+            return found.index
+        slot = self._slot_of_array.get(id(found))
+        if slot is None:  # an array the library made: a constant, one slot however often it is used
+            slot = self._slot_of_array[id(found)] = self.constant(found)
+            self._keep.append(found)
+        return slot
 
     # -- what Function.apply reports
     def record(self, cls, args, kwargs):
