@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes
 from .random import generator
 from .tensor import Tensor, _make
-from .ops import log, exp, clamp, sigmoid, relu, softplus, abs, expand, squeeze, take_along_dim
+from .ops import log, exp, clamp, sigmoid, softplus, expand, squeeze, take_along_dim
 from .ops.neural import softmax, log_softmax
 
 
@@ -215,9 +215,13 @@ class Bernoulli:
         return _make((generator().random(shape) < probs).astype(probs.dtype))
 
     def _bce(self, target) -> Tensor:
-        """binary cross entropy of logits x against target y: max(x, 0) - x y + log(1 + exp(-|x|))."""
+        """binary cross entropy of logits x against target y: softplus(x) - x y.
+
+        As F.binary_cross_entropy_with_logits: one smooth primitive, so the gradient is
+        sigmoid(x) - y everywhere (max(x, 0) + log(1 + exp(-|x|)) has kinks at x = 0 that gave -y).
+        """
         x = self.logits
-        return relu(x) - x * target + softplus(abs(x) * -1)
+        return softplus(x) - x * target
 
     def log_prob(self, value) -> Tensor:
         """value log p + (1 - value) log(1 - p), computed from the logits (stable), broadcast."""

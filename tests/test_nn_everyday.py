@@ -570,6 +570,16 @@ def test_bernoulli_values_gradients_and_sampling():
         Bernoulli()
 
 
+def test_bernoulli_gradient_at_zero_logits():
+    # d/dx log p(y) = y - sigmoid(x) and d/dx H = -x sigmoid'(x), also at x = 0 (zero-initialised heads)
+    logits = mg.tensor([0.0, 0.0], dtype=mg.float64, requires_grad=True)
+    Bernoulli(logits=logits).log_prob(mg.tensor([1.0, 0.0], dtype=mg.float64)).sum().backward()
+    np.testing.assert_allclose(logits.grad.array, [0.5, -0.5])
+    logits.grad = None
+    Bernoulli(logits=logits).entropy().sum().backward()
+    np.testing.assert_allclose(logits.grad.array, [0.0, 0.0], atol=1e-15)
+
+
 # ---- dropout2d ------------------------------------------------------------------------
 
 def test_dropout2d_on_2d_input_warns_and_drops_elementwise():
