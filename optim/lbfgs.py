@@ -74,17 +74,18 @@ class LBFGS(Optimizer):
         return np.result_type(*(p.array.dtype for p in self._params))
 
     def _gather_flat_grad(self) -> np.ndarray:
+        dtype = self._dtype()
         parts = []
         for p in self._params:
             if p.grad is None:
-                parts.append(np.zeros(p.array.size, dtype=self._dtype()))
+                parts.append(np.zeros(p.array.size, dtype=dtype))
                 continue
             g = p.grad.array
             if g.shape != p.array.shape:
                 raise RuntimeError(f"LBFGS: a parameter of shape {p.array.shape} has a .grad of shape "
                                    f"{g.shape} - expected the same shape")
             parts.append(g.reshape(-1))
-        return np.concatenate(parts).astype(self._dtype(), copy=False)
+        return np.concatenate(parts).astype(dtype, copy=False)
 
     def _add_grad(self, step_size: float, direction: np.ndarray) -> None:
         """p <- p + step_size * direction (the slice of the flat direction that belongs to p)."""
@@ -290,11 +291,7 @@ def _array(value):
 
 
 def _scalar(value):
-    if isinstance(value, Tensor):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.item()
-    return value
+    return value.item() if isinstance(value, (Tensor, np.ndarray)) else value
 
 
 def _cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float, bounds=None) -> float:
