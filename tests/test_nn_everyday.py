@@ -605,9 +605,11 @@ def test_dropout2d_4d_input_no_warning_3d_reads_n_c_l():
         out = F.dropout2d(mg.ones(4, 30, 3, 3), 0.5)
     per_channel = out.array.reshape(4, 30, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert (per_channel == 0).all(-1).any() and (per_channel == 2).all(-1).any()   # some channels dropped, some kept
     with pytest.warns(UserWarning, match="3D input to dropout2d"):
         out = F.dropout2d(mg.ones(6, 40, 5), 0.5)
     rows = out.array
     assert np.all((rows == 0).all(-1) | (rows == 2).all(-1))
+    assert (rows == 0).all(-1).any() and (rows == 2).all(-1).any()
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.dropout2d(mg.ones(2, 2, 2, 2), 1.5)
