@@ -46,7 +46,6 @@ _grad_mode_state, _anomaly_state, _scope_state = grad_mode._state, anomaly._stat
 _next_sequence = itertools.count().__next__
 
 
-
 class _CaptureState(threading.local):
     tracer = None  # minigrad.capture's Tracer while it records a call in this thread
 

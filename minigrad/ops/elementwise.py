@@ -95,8 +95,6 @@ def _promoted(a, b, true_division: bool = False):
     return _as_dtype(a, dtype), _as_dtype(b, dtype)
 
 
-
-
 # ---- arithmetic -----------------------------------------------------------------
 
 class Add(Function):

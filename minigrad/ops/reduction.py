@@ -211,7 +211,6 @@ class RootOfVariance(Sqrt):
         return where(zero, 0.0, grad / (where(zero, 1.0, out) * 2))
 
 
-
 MaxResult = namedtuple("max", ["values", "indices"])
 MinResult = namedtuple("min", ["values", "indices"])
 
