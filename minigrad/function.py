@@ -47,9 +47,26 @@ _next_sequence = itertools.count().__next__
 
 
 class _CaptureState(threading.local):
-    tracer = None  # minigrad.capture's Tracer while it records a call in this thread
+    """minigrad.capture's Tracer while it records a call in this thread (`tracer`, else None).
+
+    `_capturing` counts the threads with a tracer, so that `apply` reads one module global, not
+    this thread-local object, while nothing is being captured (every op, in every step)."""
+    _tracer = None
+
+    @property
+    def tracer(self):
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer) -> None:
+        global _capturing
+        with _capturing_lock:
+            _capturing += (tracer is not None) - (self._tracer is not None)
+            self._tracer = tracer
 
 
+_capturing = 0
+_capturing_lock = threading.Lock()
 _capture_state = _CaptureState()
 
 _OUTPUT = object()    # save_for_backward marker: "the op's own output"
@@ -171,7 +188,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
-        if _capture_state.tracer is not None:  # mg.compile is capturing this call (capture.py)
+        if _capturing and _capture_state.tracer is not None:  # mg.compile is capturing this call
             return _capture_state.tracer.record(cls, args, kwargs)
         if len(args) > cls.input_count:
             _refuse_positional_settings(cls, args)
