@@ -1054,19 +1054,20 @@ class _Region(Function):
         plan = region.plan
         seeds = _seeds(region, grad)
         flat = plan.backward_plan
-        paired = region.paired
+        wrapped = region.wrapped
         release = not running_pass.retain_graph
         if flat is not None:
             try:
-                return flat.run(ctxs, seeds, region.parents, paired, release)
+                return flat.run(ctxs, seeds, region.parents, wrapped, release)
             except _GuardFailed:
                 pass
-        if not paired:
-            # replay leaves each ctx's saved values bare; the VJPs' saved_tensors read (value, version)
-            region.paired = True
+        if not wrapped:
+            # replay leaves each ctx's saved values bare arrays; the VJPs' saved_tensors give tensors
+            region.wrapped = True
             for ctx in ctxs:
                 if ctx is not None and ctx.saved:
-                    ctx.saved = [(value, None) for value in ctx.saved]
+                    ctx.saved = tuple(_make(np.asarray(value)) if isinstance(value, (np.ndarray, np.generic))
+                                      else value for value in ctx.saved)
         if flat is None and not plan.backward_traced:
             plan.backward_traced = True
             return _trace_backward(region, seeds)
@@ -1076,7 +1077,7 @@ class _Region(Function):
         self.ctxs = _RELEASED
 
     saved = (True,)  # the engine releases a node's saved values only when it has some
-    paired = False
+    wrapped = False
 
 
 def _seeds(region, grad) -> list:
@@ -1172,8 +1173,8 @@ def _trace_backward(region, seeds):
         if ctx is None:
             continue
         if ctx.saved:
-            ctx.saved = [(_make(wrap(value, ("saved", index, j))), 0) if isinstance(value, (np.ndarray, np.generic))
-                         else (value, None) for j, (value, _) in enumerate(ctx.saved)]
+            ctx.saved = tuple(_make(wrap(value.array, ("saved", index, j))) if isinstance(value, Tensor)
+                              else value for j, value in enumerate(ctx.saved))
         if ctx.attributes:
             ctx.attributes = {k: wrap(v, ("kw", index, k)) for k, v in ctx.attributes.items()}
         for name, value in list(ctx.__dict__.items()):
@@ -1205,17 +1206,15 @@ def _trace_backward(region, seeds):
                  for g in grads)
 
 
-def _fetch(getter, ctxs, seeds, paired):
+def _fetch(getter, ctxs, seeds, wrapped):
     kind = getter[0]
     if kind == "seed":
         return seeds[getter[1]].array
     ctx = ctxs[getter[1]]
     if kind == "saved":
         value = ctx.saved[getter[2]]
-        if paired:
-            value = value[0]
-            if isinstance(value, Tensor):  # a recording backward wrapped it
-                value = _plain_view(value.array)
+        if wrapped and isinstance(value, Tensor):  # wrapped for an eager backward
+            value = _plain_view(value.array)
     elif kind == "attr":
         value = ctx.__dict__[getter[2]]
     else:
@@ -1254,7 +1253,7 @@ class _BackwardPlan(_Prepared):
         self.other_fetch = [(slot, getter) for slot, getter in fetch
                             if not (getter[0] == "saved" and len(getter) == 3)]
 
-    def run(self, ctxs, seeds, parents, paired=False, release=False):
+    def run(self, ctxs, seeds, parents, wrapped=False, release=False):
         """The gradients for `parents`; with `release` (no retain_graph) the ctxs are emptied once
         their values are fetched, so each saved value is freed after its last use in the plan."""
         for index, name, value in self.checks:
@@ -1262,7 +1261,7 @@ class _BackwardPlan(_Prepared):
             if now is not value and not _same(now, value):
                 raise _GuardFailed
         env = self._environment()
-        if paired:  # the ctxs' saved values were made (value, version) pairs for an eager backward
+        if wrapped:  # the ctxs' saved arrays were wrapped as tensors for an eager backward
             for slot, getter in self.fetch:
                 env[slot] = _fetch(getter, ctxs, seeds, True)
         else:

@@ -86,7 +86,10 @@ class Function:
     #   out_shape/out_dtype of the output: a consumer's backward sums and casts
     #                the gradient it sends back here to them
     #   attributes   the keyword settings, for drawing and error messages
-    #   saved        what save_for_backward kept, resolved after forward
+    #   saved        what save_for_backward kept, as backward gets it (after forward: arrays that
+    #                were inputs are the input tensors, others are wrapped; the output is _OUTPUT)
+    #   saved_versions (input tensor, its version) for each saved input, checked at backward
+    #   output_version (version counter, version) of the output, when it is saved
     #   hooks        functions called on the gradient of the output
     #   retained     weak reference to the output tensor, if it called retain_grad()
     # and, when recorded inside an nn.Module's forward (else the class default None):
@@ -102,6 +105,7 @@ class Function:
 
     # defaults shared by every node until an op or the user sets them
     saved = ()
+    saved_versions = ()
     attributes = MappingProxyType({})  # read-only and shared: apply gives a node with settings its own dict
     hooks = None
     retained = None
@@ -141,21 +145,18 @@ class Function:
                 f"{self.name}: trying to backward through the graph a second time, but its saved "
                 "values were freed by the first backward - call backward(retain_graph=True) the "
                 "first time if you need to backward twice")
-        result = []
-        for value, version in saved:
-            if version is None:  # not a tensor: None, a number or an array forward made
-                if type(value) is np.ndarray or isinstance(value, np.generic):  # scalars: from 0-d inputs
-                    value = _make(np.asarray(value))
-            elif value is _OUTPUT:
-                if self.output_version[0] != version:
-                    self._refuse_changed("its output", version, self.output_version[0])
-                value = _make(self.output_data, True, self)
-            else:
-                counter = value._version_counter
-                if counter is not None and counter[0] != version:
-                    self._refuse_changed("an input", version, counter[0])
-            result.append(value)
-        return tuple(result)
+        for tensor, version in self.saved_versions:
+            counter = tensor._version_counter
+            if counter is not None and counter[0] != version:
+                self._refuse_changed("an input", version, counter[0])
+        if self.output_version is None:
+            return saved
+        counter, version = self.output_version
+        if counter[0] != version:
+            self._refuse_changed("its output", version, counter[0])
+        # made here, not kept: a node holding its output tensor would be a reference cycle
+        output = _make(self.output_data, True, self)
+        return tuple(output if value is _OUTPUT else value for value in saved)
 
     def _refuse_changed(self, what: str, version: int, now: int) -> None:
         raise RuntimeError(
@@ -190,8 +191,6 @@ class Function:
         """Run the op on tensors (or arrays and scalars) and record it when needed."""
         if _capturing and _capture_state.tracer is not None:  # mg.compile is capturing this call
             return _capture_state.tracer.record(cls, args, kwargs)
-        if len(args) > cls.input_count:
-            _refuse_positional_settings(cls, args)
         ctx = _new(cls)
         arrays = []
         parents = []
@@ -223,6 +222,10 @@ class Function:
                 if _NAMED.match(str(error)):  # already ours ("setitem: ...")
                     raise
                 raise ValueError(_forward_error(ctx.name, arrays, error)) from None
+            except TypeError:  # checked here, not before every call: settings are keyword-only,
+                if len(args) > cls.input_count:  # so one passed positionally stops the call itself
+                    _refuse_positional_settings(cls, args)
+                raise
         if type(data) is not np.ndarray:
             raw, data = data, np.asarray(data)
             if ctx.saved:  # numpy gives scalars for 0-d inputs: forward saved its output as `raw`
@@ -254,44 +257,49 @@ class Function:
         ctx.saved = tuple(v.array if isinstance(v, Tensor) else v for v in ctx.saved)
         return out.array if isinstance(out, Tensor) else out
 
-    def _resolve_saved(self, args, data, out) -> list:
-        """Pair each saved value with what backward will need: (input tensor, its version),
-        (_OUTPUT, version) for the output, or (array, None) for anything else."""
+    def _resolve_saved(self, args, data, out) -> tuple:
+        """What backward will get for each saved value: an input array is its input tensor (its
+        version noted in saved_versions), the output is _OUTPUT (its version in output_version),
+        another array is wrapped as a tensor, and None or a Python number stays as it is."""
         saved = []
+        versions = []
         for value in self.saved:
-            if type(value) is not np.ndarray:  # None or a Python number: kept as it is
-                saved.append((value, None))
-                continue
-            if value is data:
-                if out._version_counter is None:
-                    out._version_counter = [0]
-                self.output_version = out._version_counter
-                self.output_data = data
-                saved.append((_OUTPUT, 0))
-                continue
-            for arg in args:
-                if isinstance(arg, Tensor) and arg.array is value:
-                    counter = arg._version_counter
-                    saved.append((arg, counter[0] if counter is not None else 0))
-                    break
-            else:
-                saved.append((value, None))
-        return saved
+            if type(value) is np.ndarray:
+                if value is data:
+                    if out._version_counter is None:
+                        out._version_counter = [0]
+                    self.output_version = (out._version_counter, out._version_counter[0])
+                    self.output_data = data
+                    value = _OUTPUT
+                else:
+                    for arg in args:
+                        if isinstance(arg, Tensor) and arg.array is value:
+                            counter = arg._version_counter
+                            versions.append((arg, counter[0] if counter is not None else 0))
+                            value = arg
+                            break
+                    else:
+                        value = _make(value)
+            elif isinstance(value, np.generic):  # numpy gives scalars for 0-d inputs
+                value = _make(np.asarray(value))
+            saved.append(value)
+        if versions:
+            self.saved_versions = versions
+        return tuple(saved)
 
     def rebase_output(self, tensor) -> None:
         """Make `tensor` (changed in place to hold this node's output) the output this node saved."""
         if self.output_version is None:
             return
         counter = tensor._version_counter
-        self.output_version = counter
+        self.output_version = (counter, counter[0])
         self.output_data = tensor.array
-        self.saved = [(value, counter[0]) if value is _OUTPUT else (value, version)
-                      for value, version in self.saved]
 
     def release(self) -> None:
         """Drop what forward saved (called by backward unless retain_graph)."""
         if self.saved:
             self.saved = _RELEASED
+            self.saved_versions = ()
             self.output_data = None
 
 

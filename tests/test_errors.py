@@ -559,3 +559,28 @@ def test_mixed_float_dtypes_are_refused_by_matmul_linear_and_conv2d():
         nn.Linear(3, 2)(mg.tensor([[1, 2, 3]]))
     with raises(RuntimeError, "conv2d:", "float64", "float32"):
         nn.Conv2d(1, 2, 3)(mg.randn(1, 1, 5, 5, dtype=mg.float64))
+
+
+def test_a_setting_passed_positionally_is_refused_at_the_call_naming_the_op_and_the_setting():
+    from minigrad.ops.neural import Softmax
+    from minigrad.ops.reduction import Sum
+    x = mg.randn(2, 3, requires_grad=True)
+    with raises(TypeError, "softmax: setting `axis` passed positionally", "Softmax takes 1 input(s)", "axis=..."):
+        Softmax.apply(x, 1)
+    with raises(TypeError, "sum: setting `axis`, `keepdims` passed positionally", "axis=..., keepdims=..."):
+        Sum.apply(x, 0, True)
+    assert np.allclose(Softmax.apply(x, axis=1).sum(1).detach().numpy(), 1.0)  # by keyword it runs
+
+
+def test_a_type_error_inside_forward_is_not_mistaken_for_a_positional_setting():
+    class Broken(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x + "text"
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+    with pytest.raises(TypeError) as info:
+        Broken.apply(mg.randn(3))
+    assert "positionally" not in str(info.value)

@@ -55,8 +55,8 @@ def graph_references(*tensors, keep=()) -> list:
         seen.add(id(node))
         refs.append(weakref.ref(node))
         stack += [parent for parent in node.parents if parent is not None and not isinstance(parent, mg.Tensor)]
-        saved = node.saved if isinstance(node.saved, (list, tuple)) else ()
-        for value, _ in saved:
+        saved = node.saved if isinstance(node.saved, tuple) else ()
+        for value in saved:
             if isinstance(value, mg.Tensor) and not (value.is_leaf and value.requires_grad) \
                     and id(value) not in kept:
                 refs.append(weakref.ref(value))  # made by an op, or a constant: dies with the graph
