@@ -133,7 +133,7 @@ class _GradientStore:
         array = grad.array
         if array.shape != shape:
             grad = _fit(node, parent, grad, shape)
-        if array.dtype != dtype:
+        if array.dtype is not dtype and array.dtype != dtype:  # `is` first: comparing dtypes is slow
             grad = grad.to(dtype)
         if current is not None:
             self._add(k, current, grad)
