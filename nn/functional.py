@@ -930,23 +930,25 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     return _nll(input, target, valid, w, reduction)
 
 
-def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> Tensor:
-    """Each target's class weight (1 without weights), 0 where ignored, as a tensor shaped like target.
+def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> np.ndarray:
+    """Each target's class weight (1 without weights), 0 where ignored, shaped like target.
 
-    The weights are picked by an op, not by indexing a numpy array with the targets, so that
-    mg.compile replays the pick when the targets change instead of keeping the first call's.
+    Made by numpy calls and ops, which mg.compile records and replays when the targets change.
+    The weights are picked by an op: numpy does not let an index array (np.take's, or an
+    indexing's) tell the tracer about the call, so it would keep the first call's pick.
     """
     if w is None:
-        return _make(valid.astype(dtype))
+        return valid.astype(dtype)
     picked = ops.getitem(_make(w), np.where(valid, target, 0).astype(np.int64))
-    return ops.where(valid, picked, np.zeros((), dtype))
+    return ops.where(valid, picked, np.zeros((), dtype)).array
 
 
-def _weighted_mean(total: Tensor, count: Tensor) -> Tensor:
-    """total / count for the mean over counted targets. With every target ignored (count 0) the
-    value is nan as in PyTorch, but the gradient is 0, not 0 * inf = nan."""
-    empty = count.array == 0
-    return total / ops.where(empty, np.ones((), count.dtype), count) + np.where(empty, np.nan, 0).astype(total.dtype)
+def _weighted_mean(total: Tensor, factors: np.ndarray) -> Tensor:
+    """total / factors.sum(), the mean over counted targets. With every target ignored (a count
+    of 0) the value is nan as in PyTorch, but the gradient is 0, not 0 * inf = nan."""
+    count = np.sum(factors)
+    empty = count == 0
+    return total / np.where(empty, 1, count).astype(total.dtype) + np.where(empty, np.nan, 0).astype(total.dtype)
 
 
 def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction: str) -> Tensor:
@@ -958,7 +960,7 @@ def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction:
     total = ops.sum(loss)
     if reduction == "sum":
         return total
-    return _weighted_mean(total, ops.sum(factors))
+    return _weighted_mean(total, factors)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
@@ -1019,7 +1021,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     terms = log_probs * w.reshape(w_shape) if w is not None else log_probs
     smooth = ops.sum(terms, class_dim) * -valid.astype(input.dtype)
     if reduction == "mean":
-        smooth = _weighted_mean(ops.sum(smooth), ops.sum(_target_weights(target_data, valid, w, input.dtype)))
+        smooth = _weighted_mean(ops.sum(smooth), _target_weights(target_data, valid, w, input.dtype))
     elif reduction == "sum":
         smooth = ops.sum(smooth)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
