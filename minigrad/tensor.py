@@ -13,7 +13,6 @@ each a one-line call of the one function in `minigrad.ops` that does the work.
 from __future__ import annotations
 
 import builtins  # annotations: Tensor defines int(), float() and bool() methods
-import contextlib
 import weakref
 
 import numpy as np
@@ -325,9 +324,8 @@ class Tensor:
         return self.array.flags.c_contiguous
 
     # ---- in-place operations ----------------------------------------------------
-    @contextlib.contextmanager
-    def _writing(self, op: str = "in-place write"):
-        """Yield this tensor's array to write into, and count the change when done.
+    def _writing(self, op: str = "in-place write") -> "_Writing":
+        """A context manager giving this tensor's array to write into, which counts the change when done.
 
         The one way the library writes into a tensor's memory: nodes that
         saved the old value see the version go up and refuse to use it.
@@ -340,14 +338,7 @@ class Tensor:
         if not self.array.flags.writeable:
             raise RuntimeError(f"{op}: this tensor's memory is read-only (an expand()ed view?) - "
                                "call .clone() first")
-        try:
-            yield self.array
-        finally:
-            counter = self._version_counter
-            if counter is None:
-                self._version_counter = [1]
-            else:
-                counter[0] += 1
+        return _Writing(self)
 
     def _inplace(self, name: str, compute, *others) -> "Tensor":
         """Change self in place to `compute(self, *others)`.
@@ -968,6 +959,25 @@ _new = object.__new__
 
 def _compare(ufunc, a: Tensor, b) -> Tensor:
     return _make(ufunc(a.array, b.array if isinstance(b, Tensor) else b))
+
+
+class _Writing:
+    """Tensor._writing's context manager: the version goes up when the write ends, also when it
+    failed half-way. (A class, not contextlib's generator: ~0.3 µs a write instead of ~1.5.)"""
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def __enter__(self) -> np.ndarray:
+        return self.tensor.array
+
+    def __exit__(self, *exc_info) -> None:
+        counter = self.tensor._version_counter
+        if counter is None:
+            self.tensor._version_counter = [1]
+        else:
+            counter[0] += 1
 
 
 class _HookHandle:
