@@ -98,6 +98,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     parser.add_argument("--no-torch", action="store_true", help="benchmark minigrad alone")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="skip the compiled column (an A/B of eager against a checkout without mg.compile: "
+                             "each library's steps are timed in turn, so the same libraries must take turns)")
     parser.add_argument("--profile", action="store_true",
                         help="after the table, print where minigrad's training step spends its time: "
                              "cProfile's top functions and each primitive's forward/VJP own time")
@@ -275,7 +278,7 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
 
     # the compiled column: the same model through mg.compile (capture and replay), same initial weights
     compiled_task = None
-    if minigrad_task.model is not None:
+    if minigrad_task.model is not None and not args.no_compiled:
         try:
             minigrad_backend.lib.manual_seed(0)
             compiled_task = workload.build(dataclasses.replace(minigrad_backend, compiled=True), data)

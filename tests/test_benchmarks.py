@@ -57,6 +57,16 @@ def test_without_torch_reports_minigrad_alone(tmp_path):
     (result,) = json.loads(out.read_text())["results"]
     assert result["minigrad_ms"] > 0
     assert result["torch_ms"] is None and result["ratio"] is None and result["check"] == "-"
+    assert result["compiled_ms"] > 0  # the compiled column is on by default
+
+
+def test_no_compiled_skips_the_compiled_column(tmp_path):
+    out = tmp_path / "results.json"
+    done = run(["--quick", "--workloads", "mlp", "--repeats", "1", "--no-torch", "--no-memory", "--no-compiled",
+                "--json", str(out)])
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["minigrad_ms"] > 0 and not result.get("compiled_ms")
 
 
 def test_threads_restart_the_process_when_numpy_is_already_loaded(tmp_path):
