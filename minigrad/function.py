@@ -224,7 +224,7 @@ class Function:
                 raise ValueError(_forward_error(ctx.name, arrays, error)) from None
             except TypeError:  # checked here, not before every call: settings are keyword-only,
                 if len(args) > cls.input_count:  # so one passed positionally stops the call itself
-                    _refuse_positional_settings(cls, args)
+                    raise _positional_settings_error(cls, args) from None
                 raise
         if type(data) is not np.ndarray:
             raw, data = data, np.asarray(data)
@@ -318,10 +318,10 @@ def _forward_error(name: str, arrays: list, error: ValueError) -> str:
     return f"{name}: {error}"
 
 
-def _refuse_positional_settings(cls, args) -> None:
+def _positional_settings_error(cls, args) -> TypeError:
     extra = len(args) - cls.input_count
     names = ", ".join(f"`{name}`" for name in cls.setting_names[:extra]) or f"{extra} more argument(s)"
-    raise TypeError(f"{cls.__name__.lower()}: setting {names} passed positionally - {cls.__name__} takes "
+    return TypeError(f"{cls.__name__.lower()}: setting {names} passed positionally - {cls.__name__} takes "
                     f"{cls.input_count} input(s); pass settings by keyword "
                     f"({', '.join(f'{n}=...' for n in cls.setting_names)})")
 

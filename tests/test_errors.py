@@ -573,14 +573,14 @@ def test_a_setting_passed_positionally_is_refused_at_the_call_naming_the_op_and_
 
 
 def test_a_type_error_inside_forward_is_not_mistaken_for_a_positional_setting():
-    class Broken(mg.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x + "text"
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad
+    from minigrad.ops.neural import Softmax
     with pytest.raises(TypeError) as info:
-        Broken.apply(mg.randn(3))
-    assert "positionally" not in str(info.value)
+        Softmax.apply(mg.randn(2, 3))  # `axis` missing: Python's own message, passed on unchanged
+    assert "axis" in str(info.value) and "positionally" not in str(info.value)
+
+
+def test_the_positional_setting_error_comes_alone_not_chained_to_pythons():
+    from minigrad.ops.neural import Softmax
+    with pytest.raises(TypeError) as info:
+        Softmax.apply(mg.randn(2, 3), 1)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
