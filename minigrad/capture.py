@@ -609,9 +609,9 @@ _ORIGINAL_WRITING = Tensor._writing
 
 
 @contextlib.contextmanager
-def _writing_while_capturing(self):
+def _writing_while_capturing(self, op: str = "in-place write"):
     tracer = _state.tracer
-    with _ORIGINAL_WRITING(self) as array:
+    with _ORIGINAL_WRITING(self, op) as array:
         yield array if tracer is None else tracer.writable(self, array)
 
 
@@ -922,8 +922,8 @@ def _fast_ops(ops) -> list:
 def _execute(ops, env, ctxs, recording):
     """Run a plan's steps over `env`; primitives that feed a gradient leave their ctx in `ctxs`.
 
-    Saved values stay as forward saved them (not (value, version) pairs): the recorded
-    backward reads them so; `_Region.backward` pairs them when a VJP must run eagerly.
+    Saved values stay as forward saved them, bare arrays: the recorded backward reads them so;
+    `_Region.backward` wraps them as tensors when a VJP must run eagerly.
     """
     new = _new
     ndarray = np.ndarray

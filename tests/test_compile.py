@@ -470,3 +470,24 @@ def test_the_pass_flag_is_per_thread_and_put_back_after_an_error():
         thread.join()
         assert engine.running_pass.retain_graph is False
     assert seen == [True] and engine.running_pass.retain_graph is True
+
+
+def test_in_place_ops_inside_a_compiled_call_replay_with_eager_values_and_gradients():
+    def f(x):
+        y = x * 2
+        y.add_(1)
+        y.mul_(3)
+        return y.sum()
+    compiled = mg.compile(f)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(inplace=True), nn.Linear(4, 1))
+    compiled_model = mg.compile(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to eager
+        for _ in range(3):
+            x = mg.randn(4, requires_grad=True)
+            x_eager = x.detach().clone().requires_grad_()
+            compiled(x).backward()
+            f(x_eager).backward()
+            np.testing.assert_array_equal(x.grad.array, x_eager.grad.array)
+            inputs = mg.randn(5, 3)
+            np.testing.assert_array_equal(compiled_model(inputs).detach().array, model(inputs).detach().array)
