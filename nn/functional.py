@@ -927,7 +927,7 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
     valid = _check_classes(target, classes, ignore_index, "nll_loss")
     w = _weight_array(weight, classes, input.dtype, "nll_loss")
-    return _nll(input, target, valid, w, reduction)
+    return _nll(input, target, valid, _target_weights(target, valid, w, input.dtype), reduction)
 
 
 def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> np.ndarray:
@@ -946,14 +946,14 @@ def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> np.ndarr
 def _weighted_mean(total: Tensor, factors: np.ndarray) -> Tensor:
     """total / factors.sum(), the mean over counted targets. With every target ignored (a count
     of 0) the value is nan as in PyTorch, but the gradient is 0, not 0 * inf = nan."""
-    count = np.sum(factors)
+    count = np.add.reduce(factors, axis=None)
     empty = count == 0
     return total / np.where(empty, 1, count).astype(total.dtype) + np.where(empty, np.nan, 0).astype(total.dtype)
 
 
-def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, w, reduction: str) -> Tensor:
+def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, factors: np.ndarray, reduction: str) -> Tensor:
+    """The negative log-likelihood of the targets, each weighted by its factor (_target_weights)."""
     picked = _picked_log_probs(log_probs, target, valid)
-    factors = _target_weights(target, valid, w, log_probs.dtype)
     loss = picked * -factors
     if reduction == "none":
         return loss
@@ -1014,14 +1014,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
                            f"got dtype {target_data.dtype}")
     _class_dim_shapes(input, target_data.shape, "cross_entropy")
     valid = _check_classes(target_data, classes, ignore_index, "cross_entropy")
-    nll = _nll(log_probs, target_data, valid, w, reduction)
+    factors = _target_weights(target_data, valid, w, input.dtype)
+    nll = _nll(log_probs, target_data, valid, factors, reduction)
     if label_smoothing == 0:
         return nll
     # PyTorch's smoothing term: -sum_c w_c log p_c per sample, zero where ignored, normalised like nll
     terms = log_probs * w.reshape(w_shape) if w is not None else log_probs
     smooth = ops.sum(terms, class_dim) * -valid.astype(input.dtype)
     if reduction == "mean":
-        smooth = _weighted_mean(ops.sum(smooth), _target_weights(target_data, valid, w, input.dtype))
+        smooth = _weighted_mean(ops.sum(smooth), factors)
     elif reduction == "sum":
         smooth = ops.sum(smooth)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
