@@ -584,3 +584,33 @@ def test_the_positional_setting_error_comes_alone_not_chained_to_pythons():
     with pytest.raises(TypeError) as info:
         Softmax.apply(mg.randn(2, 3), 1)
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("returned", [(3, 2), (2, 4), (3,)])
+def test_a_backward_returning_a_gradient_of_the_wrong_shape_is_refused_naming_the_function_and_shapes(returned):
+    class WrongShape(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return mg.ones(*returned)  # (3, 2) has the input's size: summing it down would hide the mistake
+    x = mg.randn(2, 3, requires_grad=True)
+    with raises(RuntimeError, "wrongshape: backward returned a gradient of shape", str(returned),
+                "for input 0, which has shape (2, 3)"):
+        WrongShape.apply(x).sum().backward()
+
+
+def test_a_backward_returning_a_broadcast_gradient_is_summed_down():
+    class Broadcast(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return mg.ones(4, 2, 3)  # x broadcast against a (4, 1, 1) operand
+    x = mg.randn(2, 3, requires_grad=True)
+    Broadcast.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.array, np.full((2, 3), 4.0))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import broadcasts_to
 from ..function import Function
 from ..tensor import Tensor
 from .shape import expand, reshape, unsqueeze, squeeze, transpose
@@ -160,7 +161,7 @@ def addmm(input, mat1, mat2, *, beta: float = 1, alpha: float = 1):
     _check_operands("addmm", mat1, mat2)
     shape = mat1.shape[:-1] + mat2.shape[-1:]
     if beta != 1 or alpha != 1 or not isinstance(input, Tensor) or input.dtype != mat1.dtype or \
-            np.broadcast_shapes(input.shape, shape) != shape:
+            not broadcasts_to(input.shape, shape):
         product = MatMul.apply(mat1, mat2)
         return (product * alpha if alpha != 1 else product) + (input * beta if beta != 1 else input)
     return Addmm.apply(input, mat1, mat2)
