@@ -125,11 +125,12 @@ class _GradientStore:
         if current is not None and k not in self.owned and \
                 self.exclusive.pop(id(current.array), None) is current.array:
             self.owned.add(k)  # a fresh array no one else holds: sum into it in place
-        if type(grad) is ScatteredGradient:
-            self._scatter(k, current, grad, shape, dtype)
-            return current is None
-        if not isinstance(grad, Tensor):
-            grad = _make(np.asarray(grad))
+        if type(grad) is not Tensor:  # one test for the common case
+            if type(grad) is ScatteredGradient:
+                self._scatter(k, current, grad, shape, dtype)
+                return current is None
+            if not isinstance(grad, Tensor):
+                grad = _make(np.asarray(grad))
         array = grad.array
         if array.shape != shape:
             grad = _fit(node, parent, grad, shape)

@@ -262,7 +262,7 @@ class Function:
         version noted in saved_versions), the output is _OUTPUT (its version in output_version),
         another array is wrapped as a tensor, and None or a Python number stays as it is."""
         saved = []
-        versions = []
+        versions = None
         for value in self.saved:
             if type(value) is np.ndarray:
                 if value is data:
@@ -275,6 +275,8 @@ class Function:
                     for arg in args:
                         if isinstance(arg, Tensor) and arg.array is value:
                             counter = arg._version_counter
+                            if versions is None:
+                                versions = self.saved_versions = []
                             versions.append((arg, counter[0] if counter is not None else 0))
                             value = arg
                             break
@@ -283,8 +285,6 @@ class Function:
             elif isinstance(value, np.generic):  # numpy gives scalars for 0-d inputs
                 value = _make(np.asarray(value))
             saved.append(value)
-        if versions:
-            self.saved_versions = versions
         return tuple(saved)
 
     def rebase_output(self, tensor) -> None:
