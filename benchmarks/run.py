@@ -276,13 +276,15 @@ def run_workload(workload, minigrad_backend, torch_backend, args) -> dict:
                 result["status"] = "error: weights do not transfer to torch: " + _describe(error)
                 return result
 
-    # the compiled column: the same model through mg.compile (capture and replay), same initial weights
+    # the compiled column: the same model (or op chain) through mg.compile (capture and replay),
+    # same initial weights
     compiled_task = None
-    if minigrad_task.model is not None and not args.no_compiled:
+    if not args.no_compiled:
         try:
             minigrad_backend.lib.manual_seed(0)
             compiled_task = workload.build(dataclasses.replace(minigrad_backend, compiled=True), data)
-            compiled_task.model.load_state_dict(minigrad_task.model.state_dict())
+            if minigrad_task.model is not None:
+                compiled_task.model.load_state_dict(minigrad_task.model.state_dict())
         except Exception as error:
             result["compiled_status"] = "error: " + _describe(error)
             compiled_task = None

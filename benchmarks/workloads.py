@@ -40,7 +40,8 @@ class Backend:
     compiled: bool = False  # run models through lib.compile (minigrad's capture and replay)
 
     def run(self, model):
-        """What the step calls: the model itself, or `lib.compile(model)` for the compiled column."""
+        """What the step calls: the model (or function) itself, or `lib.compile(model)` for the
+        compiled column."""
         return self.lib.compile(model) if self.compiled else model
 
     def tensor(self, array: np.ndarray):
@@ -115,12 +116,15 @@ def build_chain(b: Backend, data: dict) -> Task:
     x = b.tensor(data["x"]).requires_grad_()
     pairs = data["n_ops"] // 2
 
-    def step():
-        y = x
+    def chain(y):
         for _ in range(pairs):
             y = y * 1.0001
             y = y + 0.001
-        loss = y.sum()
+        return y
+    run = b.run(chain)  # the compiled column: the chain captured once, then replayed
+
+    def step():
+        loss = run(x).sum()
         loss.backward()
         x.grad = None
         return loss

@@ -41,6 +41,9 @@ def test_quick_run_prints_the_table(tmp_path):
         assert result["minigrad_ms"] > 0
         assert result["memory_minigrad"].get("peak_mb", -1) >= 0, result["memory_minigrad"]
     assert results["tiny_ops"]["ops_per_step"] == 1000
+    # the op chains have a compiled column too, replaying the eager losses bit for bit
+    tiny = results["tiny_ops"]
+    assert tiny["compiled_us_per_op"] > 0 and tiny["losses_compiled"] == tiny["losses_minigrad"]
     if TORCH_INSTALLED:
         # same weights and data: the libraries must agree on the losses, or the timing means nothing
         for result in results.values():
