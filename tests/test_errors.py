@@ -586,31 +586,28 @@ def test_the_positional_setting_error_comes_alone_not_chained_to_pythons():
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-@pytest.mark.parametrize("returned", [(3, 2), (2, 4), (3,)])
-def test_a_backward_returning_a_gradient_of_the_wrong_shape_is_refused_naming_the_function_and_shapes(returned):
-    class WrongShape(mg.autograd.Function):
+def _function_whose_backward_returns(shape):
+    """y = 2x, as a user Function whose backward returns ones of `shape`, whatever x's shape."""
+    class Custom(mg.autograd.Function):
         @staticmethod
         def forward(ctx, x):
             return x * 2
 
         @staticmethod
         def backward(ctx, grad):
-            return mg.ones(*returned)  # (3, 2) has the input's size: summing it down would hide the mistake
+            return mg.ones(*shape)
+    return Custom
+
+
+@pytest.mark.parametrize("returned", [(3, 2), (2, 4), (3,)])  # (3, 2): x's size, so summing would hide it
+def test_a_backward_returning_a_gradient_of_the_wrong_shape_is_refused_naming_the_function_and_shapes(returned):
     x = mg.randn(2, 3, requires_grad=True)
-    with raises(RuntimeError, "wrongshape: backward returned a gradient of shape", str(returned),
+    with raises(RuntimeError, "custom: backward returned a gradient of shape", str(returned),
                 "for input 0, which has shape (2, 3)"):
-        WrongShape.apply(x).sum().backward()
+        _function_whose_backward_returns(returned).apply(x).sum().backward()
 
 
 def test_a_backward_returning_a_broadcast_gradient_is_summed_down():
-    class Broadcast(mg.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, grad):
-            return mg.ones(4, 2, 3)  # x broadcast against a (4, 1, 1) operand
     x = mg.randn(2, 3, requires_grad=True)
-    Broadcast.apply(x).sum().backward()
+    _function_whose_backward_returns((4, 2, 3)).apply(x).sum().backward()  # x broadcast against (4, 1, 1)
     np.testing.assert_array_equal(x.grad.array, np.full((2, 3), 4.0))
