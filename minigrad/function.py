@@ -30,7 +30,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
-import sys
 import threading
 from types import MappingProxyType
 
@@ -113,19 +112,6 @@ class Function:
     view_watch = None  # (version counter, version) once the output shares memory with a view
     module_call = None
     forward_on_tensors = False  # primitives get arrays; user Functions (autograd.Function) get tensors
-
-    # how many positional inputs forward takes (sys.maxsize: any number); settings are keyword-only
-    input_count = sys.maxsize
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__:
-            parameters = list(inspect.signature(cls.forward).parameters.values())[1:]  # after ctx
-            positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-            varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
-            # a user Function (forward on tensors) takes any argument positionally, as PyTorch's
-            cls.input_count = sys.maxsize if varargs or cls.forward_on_tensors else len(positional)
-            cls.setting_names = tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
     # ---- saving values for backward -------------------------------------------
     def save_for_backward(self, *values) -> None:
@@ -222,9 +208,10 @@ class Function:
                 if _NAMED.match(str(error)):  # already ours ("setitem: ...")
                     raise
                 raise ValueError(_forward_error(ctx.name, arrays, error)) from None
-            except TypeError:  # checked here, not before every call: settings are keyword-only,
-                if len(args) > cls.input_count:  # so one passed positionally stops the call itself
-                    raise _positional_settings_error(cls, args) from None
+            except TypeError:  # settings are keyword-only: one passed positionally stops the call here
+                refusal = _positional_settings_error(cls, len(arrays))
+                if refusal is not None:
+                    raise refusal from None
                 raise
         if type(data) is not np.ndarray:
             raw, data = data, np.asarray(data)
@@ -318,12 +305,20 @@ def _forward_error(name: str, arrays: list, error: ValueError) -> str:
     return f"{name}: {error}"
 
 
-def _positional_settings_error(cls, args) -> TypeError:
-    extra = len(args) - cls.input_count
-    names = ", ".join(f"`{name}`" for name in cls.setting_names[:extra]) or f"{extra} more argument(s)"
+def _positional_settings_error(cls, given: int) -> TypeError | None:
+    """The error for a setting passed positionally, if that is why `cls.forward` refused `given`
+    positional arguments (its signature is read only then, after the call failed)."""
+    parameters = list(inspect.signature(cls.forward).parameters.values())[1:]  # after ctx
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    inputs = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    settings = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    extra = given - inputs
+    if extra <= 0:
+        return None
+    names = ", ".join(f"`{name}`" for name in settings[:extra]) or f"{extra} more argument(s)"
     return TypeError(f"{cls.__name__.lower()}: setting {names} passed positionally - {cls.__name__} takes "
-                    f"{cls.input_count} input(s); pass settings by keyword "
-                    f"({', '.join(f'{n}=...' for n in cls.setting_names)})")
+                     f"{inputs} input(s); pass settings by keyword ({', '.join(f'{n}=...' for n in settings)})")
 
 
 def _check_view_watch(cls, node) -> None:

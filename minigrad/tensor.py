@@ -382,7 +382,6 @@ class Tensor:
 
     def _viewed_leaf(self):
         """The leaf requiring grad whose memory this tensor views (through view ops), or None."""
-        from .function import ViewFunction
         node = self._node
         while isinstance(node, ViewFunction) and node.parents:
             source = node.parents[0]
@@ -1017,3 +1016,4 @@ def is_tensor(obj) -> builtins.bool:
 # The ops are built on Tensor and Tensor's methods call them: they are imported once the class
 # exists, so either module can be imported first.
 from . import autograd, creation, ops  # noqa: E402
+from .function import ViewFunction  # noqa: E402
