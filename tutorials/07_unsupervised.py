@@ -187,25 +187,15 @@ print(f"auto-encoder: reconstruction error {ae_history[0]:.2f} -> {ae_history[-1
 
 # %%
 class VarEncoder(nn.Module):
-    """Image (N, 1, s_img, s_img) -> (mu, logvar), each (N, latent_dims)."""
+    """Image (N, 1, s_img, s_img) -> (mu, logvar), each (N, latent_dims): two auto-encoder encoders."""
 
     def __init__(self, latent_dims, s_img, hdim):
         super().__init__()
-        # layers for g1: the mean
-        self.linear1_1 = nn.Linear(s_img * s_img, hdim[0])
-        self.linear2_1 = nn.Linear(hdim[0], hdim[1])
-        self.linear3_1 = nn.Linear(hdim[1], latent_dims)
-        # layers for g2: the log-variance
-        self.linear1_2 = nn.Linear(s_img * s_img, hdim[0])
-        self.linear2_2 = nn.Linear(hdim[0], hdim[1])
-        self.linear3_2 = nn.Linear(hdim[1], latent_dims)
-        self.relu = nn.ReLU()
+        self.g1 = Encoder(latent_dims, s_img, hdim)  # the mean
+        self.g2 = Encoder(latent_dims, s_img, hdim)  # the log-variance
 
     def forward(self, x):
-        x = x.view(x.shape[0], -1)
-        mu = self.linear3_1(self.relu(self.linear2_1(self.relu(self.linear1_1(x)))))
-        logvar = self.linear3_2(self.relu(self.linear2_2(self.relu(self.linear1_2(x)))))
-        return mu, logvar
+        return self.g1(x), self.g2(x)
 
 
 def reparameterise(mu, logvar):
