@@ -433,12 +433,10 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value) -> "Tensor":
-        if grad_mode._state.enabled and self._node is None and self._requires_grad:
-            raise RuntimeError("fill_: a leaf tensor that requires grad is being used in an in-place "
-                               "operation - wrap it in `with mg.no_grad():`")
         value_recorded = isinstance(value, Tensor) and value._requires_grad
-        if grad_mode._state.enabled and (self._node is not None or value_recorded):
-            # the old value gets gradient 0; a value that requires grad gets the sum (PyTorch's fill_.Tensor)
+        if grad_mode._state.enabled and (self._requires_grad or value_recorded):
+            # the old value gets gradient 0; a value that requires grad gets the sum (PyTorch's
+            # fill_.Tensor); _inplace refuses a leaf that requires grad
             return self._inplace("fill_", lambda a, v: ops.mul(a, 0) + v, value)
         with self._writing() as array:
             array[...] = value.item() if isinstance(value, Tensor) else value
@@ -468,10 +466,8 @@ class Tensor:
 
     def _fill_random(self, name: str, values: np.ndarray) -> "Tensor":
         if grad_mode._state.enabled and self._requires_grad:
-            if self._node is None:
-                raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place "
-                                   "operation - wrap it in `with mg.no_grad():`")
-            # a non-leaf (as in PyTorch): the draw replaces it, its old value gets gradient 0
+            # a non-leaf (as in PyTorch): the draw replaces it, its old value gets gradient 0;
+            # _inplace refuses a leaf
             drawn = _make(np.asarray(values).astype(self.array.dtype))
             return self._inplace(name, lambda a: ops.mul(a, 0) + drawn)
         with self._writing() as array:
