@@ -195,12 +195,17 @@ with torch.no_grad():
     np.testing.assert_allclose(wide(x).numpy(), side_by_side.numpy(), rtol=1e-5, atol=1e-6)
 print(f"wide, {h} heads == {h} SelfAttention heads side by side + unifyheads")
 
+
+def library_state(att):
+    """A narrow MultiHeadAttention's weights as the state_dict of the nn.MultiheadAttention it equals."""
+    return {"in_proj_weight": torch.cat([att.toqueries.weight, att.tokeys.weight, att.tovalues.weight]),
+            "in_proj_bias": torch.zeros(3 * att.unifyheads.out_features),
+            "out_proj.weight": att.unifyheads.weight, "out_proj.bias": att.unifyheads.bias}
+
+
 narrow = MultiHeadAttention(k, heads=h, mask=True, wide=False)
 library = nn.MultiheadAttention(k, h, batch_first=True)
-library.load_state_dict({"in_proj_weight": torch.cat([narrow.toqueries.weight, narrow.tokeys.weight,
-                                                      narrow.tovalues.weight]),
-                         "in_proj_bias": torch.zeros(3 * k),
-                         "out_proj.weight": narrow.unifyheads.weight, "out_proj.bias": narrow.unifyheads.bias})
+library.load_state_dict(library_state(narrow))
 with torch.no_grad():
     theirs, their_weights = library(x, x, x, attn_mask=causal_mask(6), average_attn_weights=False)
     np.testing.assert_allclose(narrow(x).numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
@@ -264,13 +269,9 @@ class TransformerBlock(nn.Module):
 
 block = TransformerBlock(16, heads=4, mask=True, wide=False)
 layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=64, dropout=0.0, batch_first=True)
-att = block.att
-layer.load_state_dict({"self_attn.in_proj_weight": torch.cat([att.toqueries.weight, att.tokeys.weight,
-                                                              att.tovalues.weight]),
-                       "self_attn.in_proj_bias": torch.zeros(48),
-                       "self_attn.out_proj.weight": att.unifyheads.weight, "self_attn.out_proj.bias": att.unifyheads.bias,
-                       "linear1.weight": block.ff[0].weight, "linear1.bias": block.ff[0].bias,
-                       "linear2.weight": block.ff[2].weight, "linear2.bias": block.ff[2].bias}
+layer.load_state_dict({f"self_attn.{name}": value for name, value in library_state(block.att).items()}
+                      | {"linear1.weight": block.ff[0].weight, "linear1.bias": block.ff[0].bias,
+                         "linear2.weight": block.ff[2].weight, "linear2.bias": block.ff[2].bias}
                       | {f"{norm}.{p}": getattr(getattr(block, norm), p) for norm in ("norm1", "norm2")
                          for p in ("weight", "bias")})
 x = torch.randn(2, 6, 16)
