@@ -463,25 +463,30 @@ SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
 
 
-def _sort_indices(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
-    """Stable argsort along `axis`: equal elements keep their order, descending too; nan sorts
-    as the largest value (last ascending, first descending), as in PyTorch."""
-    if not descending:
-        return np.argsort(data, axis=axis, kind="stable")
-    # ascending on the reversed data, read backwards: ties come out in their original order
-    backwards = np.flip(np.argsort(np.flip(data, axis), axis=axis, kind="stable"), axis)
-    return data.shape[axis] - 1 - backwards
+def _sort_indices(input, dim: int, descending: bool, op: str) -> tuple:
+    """(axis, int64 indices that sort input along it), after the checks sort, argsort and topk share.
 
-
-def _ordered(input, dim: int, descending: bool, op: str):
-    """(values, int64 indices) of input sorted along dim; a 0-d input is its own sort."""
+    The sort is stable: equal elements keep their order, descending too; nan sorts as the largest
+    value (last ascending, first descending), as in PyTorch. A 0-d input is its own sort (index 0).
+    """
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(input).__name__}")
     axis = _check_dim(dim, input.ndim, op)
     if input.ndim == 0:
-        return input * 1 if input.dtype.kind == "f" else _make(input.array.copy()), _make(np.zeros((), np.int64))
-    indices = _sort_indices(input.array, axis, descending)
-    return take_along_dim(input, indices, axis), _make(indices.astype(np.int64))
+        return axis, np.zeros((), np.int64)
+    data = input.array
+    if not descending:
+        return axis, np.argsort(data, axis=axis, kind="stable").astype(np.int64, copy=False)
+    # ascending on the reversed data, read backwards: ties come out in their original order
+    backwards = np.flip(np.argsort(np.flip(data, axis), axis=axis, kind="stable"), axis)
+    return axis, (data.shape[axis] - 1 - backwards).astype(np.int64, copy=False)
+
+
+def _sorted_values(input, indices: np.ndarray, axis: int):
+    """The elements of input at `indices` along axis; their gradient goes back to where they came from."""
+    if input.ndim == 0:  # its own sort: a copy (input * 1 would turn a bool into an int)
+        return input * 1 if input.dtype.kind == "f" else _make(input.array.copy())
+    return take_along_dim(input, indices, axis)
 
 
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -498,17 +503,13 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):
     Returns:
         namedtuple (values, indices), both of input's shape; indices are int64.
     """
-    return SortResult(*_ordered(input, dim, descending, "sort"))
+    axis, indices = _sort_indices(input, dim, descending, "sort")
+    return SortResult(_sorted_values(input, indices, axis), _make(indices))
 
 
 def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False):
     """The int64 indices that sort input along `dim` (`sort(...).indices`)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"argsort: argument 'input' must be a Tensor, got {type(input).__name__}")
-    axis = _check_dim(dim, input.ndim, "argsort")
-    if input.ndim == 0:
-        return _make(np.zeros((), np.int64))
-    return _make(_sort_indices(input.array, axis, descending).astype(np.int64))
+    return _make(_sort_indices(input, dim, descending, "argsort")[1])
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
@@ -524,20 +525,15 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     Returns:
         namedtuple (values, indices), shaped like input with k at `dim`; indices are int64.
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"topk: argument 'input' must be a Tensor, got {type(input).__name__}")
-    axis = _check_dim(dim, input.ndim, "topk")
+    axis, indices = _sort_indices(input, dim, largest, "topk")
     n = input.shape[axis] if input.ndim else 1
     k = int(k)
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {n} "
                            f"(tensor shape {tuple(input.shape)}) - expected 0 <= k <= {n}")
-    values, indices = _ordered(input, dim, largest, "topk")
-    if input.ndim and k < n:
-        first = (slice(None),) * axis + (slice(0, k),)
-        values, indices = values[first], _make(indices.array[first])
-    return TopkResult(values, indices)
-
+    if input.ndim and k < n:  # the first k indices, and only their elements taken from input
+        indices = indices[(slice(None),) * axis + (slice(0, k),)]
+    return TopkResult(_sorted_values(input, indices, axis), _make(indices))
 
 __all__ = ['all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'bincount', 'count_nonzero', 'cumprod', 'cumsum',
            'logsumexp', 'max', 'mean', 'min', 'norm', 'prod', 'sort', 'std', 'sum', 'topk', 'var']
