@@ -528,7 +528,7 @@ class _PiecewiseConstant(Function):
     PyTorch takes 0 at the jumps too, so the gradient is zeros (not grad * 0, which keeps nan)."""
     @staticmethod
     def backward(ctx, grad):
-        return creation.zeros_like(grad)
+        return _make_zeros(grad)
 
 
 class Sign(_PiecewiseConstant):
