@@ -728,9 +728,8 @@ class _Plan(_Prepared):
                             grad_index))
             else:
                 ops.append(_numpy_op(step))
-        self.out_slots = []
-        _walk_slots(trace.outputs, self.out_slots)
-        self.ops = _fast_ops(_with_frees(ops, set(self.out_slots)))
+        out_slots = _slots(trace.outputs)
+        self.ops = _fast_ops(_with_frees(ops, set(out_slots)))
         self.grad_keys = [key for _, key in sorted(step_keys.values(), key=lambda item: item[0])]
         self.slot_key = {trace.steps[i].output: key for i, (_, key) in step_keys.items()}
         self.output_template = trace.outputs
@@ -740,7 +739,7 @@ class _Plan(_Prepared):
         # where each grad input's tensor is found at replay: ("arg", path) or ("tensor", t)
         self.grad_sources = [("arg", input_path[slot]) if slot in input_path else ("tensor", external_of[slot])
                              for slot in self.grad_input_slots]
-        self.differentiable_outputs = [s for s in self.out_slots if s in self.slot_key]
+        self.differentiable_outputs = [s for s in out_slots if s in self.slot_key]
         self.backward_plan = None     # the flat backward, recorded by the first backward
         self.backward_traced = False
 
@@ -1000,20 +999,6 @@ def _execute(ops, env, ctxs, recording):
             ctxs[extra] = ctx
         for slot in frees:
             env[slot] = None
-
-
-def _walk_slots(template, out):
-    if type(template) is Slot:
-        out.append(template.index)
-    elif type(template) in (tuple, list):
-        if len(template) == 3 and template[0] == "namedtuple":
-            _walk_slots(template[2], out)
-        elif not (len(template) == 2 and template[0] == "tensor"):
-            for t in template:
-                _walk_slots(t, out)
-    elif type(template) is dict:
-        for t in template.values():
-            _walk_slots(t, out)
 
 
 def _build_outputs(template, env, made):
