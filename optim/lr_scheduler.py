@@ -652,10 +652,11 @@ class OneCycleLR(LRScheduler):
         self._anneal_func_type = anneal_strategy
 
         total = self.total_steps
+        warm_up = dict(end_step=float(pct_start * total) - 1, start_lr="initial_lr", end_lr="max_lr",
+                       start_momentum="max_momentum", end_momentum="base_momentum")
         if three_phase:
             self._schedule_phases = [
-                dict(end_step=float(pct_start * total) - 1, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                warm_up,
                 dict(end_step=float(2 * pct_start * total) - 2, start_lr="max_lr", end_lr="initial_lr",
                      start_momentum="base_momentum", end_momentum="max_momentum"),
                 dict(end_step=total - 1, start_lr="initial_lr", end_lr="min_lr",
@@ -663,8 +664,7 @@ class OneCycleLR(LRScheduler):
             ]
         else:
             self._schedule_phases = [
-                dict(end_step=float(pct_start * total) - 1, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                warm_up,
                 dict(end_step=total - 1, start_lr="max_lr", end_lr="min_lr",
                      start_momentum="base_momentum", end_momentum="max_momentum"),
             ]
