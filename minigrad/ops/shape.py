@@ -626,8 +626,10 @@ def _scatter_position(op: str, input, dim: int, index, src=None) -> tuple:
     return tuple(index.astype(np.int64) if d == axis else grid[d] for d in range(input.ndim))
 
 
-def _src_part(op: str, input, src, index_shape: tuple):
-    """The elements of src that are sent (its leading block of index's shape), in input's dtype."""
+def _src_part(op: str, input, src, position: tuple):
+    """The elements of src sent to `position` (from _scatter_position): src's leading block of
+    index's shape, in input's dtype."""
+    index_shape = np.broadcast_shapes(*(p.shape for p in position))  # index and its grid broadcast to it
     if src.dtype != input.dtype:
         raise RuntimeError(f"{op}: expected src to have input's dtype {input.dtype}, got {src.dtype}")
     return src if src.shape == index_shape else getitem(src, tuple(slice(0, n) for n in index_shape))
@@ -666,8 +668,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
     position = _scatter_position("scatter", input, dim, index, src)
     if src is None:
         return index_put(input, np.asarray(value, dtype=input.dtype), position)
-    shape = np.broadcast_shapes(*(p.shape for p in position))  # index's shape
-    return index_put(input, _src_part("scatter", input, src, shape), position)
+    return index_put(input, _src_part("scatter", input, src, position), position)
 
 
 def scatter_add(input, dim: int, index, src):
@@ -677,8 +678,7 @@ def scatter_add(input, dim: int, index, src):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     position = _scatter_position("scatter_add", input, dim, index, src)
-    shape = np.broadcast_shapes(*(p.shape for p in position))
-    return input + index_add(_src_part("scatter_add", input, src, shape), input.shape, position)
+    return input + index_add(_src_part("scatter_add", input, src, position), input.shape, position)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
