@@ -269,14 +269,15 @@ def _resolve(value, env):
     return value
 
 
-def _has_slot(value) -> bool:
+def _slots(value) -> list:
+    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
     if type(value) is Slot:
-        return True
+        return [value.index]
     if type(value) in (tuple, list):
-        return any(_has_slot(v) for v in value)
+        return [slot for v in value for slot in _slots(v)]
     if type(value) is dict:
-        return any(_has_slot(v) for v in value.values())
-    return False
+        return [slot for v in value.values() for slot in _slots(v)]
+    return []
 
 
 # ---- the tracer ---------------------------------------------------------------------------------
@@ -723,7 +724,7 @@ class _Plan(_Prepared):
                                for p in step.parents]
                 else:
                     parents = [None] * len(step.args)
-                dynamic = _has_slot(step.kwargs)
+                dynamic = bool(_slots(step.kwargs))
                 ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, dynamic, step.output, parents,
                             grad_index))
             else:
@@ -796,10 +797,10 @@ def _numpy_op(step: Step) -> tuple:
     if step.kind == "guard":
         return (_GUARD, None, step.args[0].index, None, False, None, None, step.expected)
     args = step.args
-    if all(type(a) is Slot or not _has_slot(a) for a in args):
+    if all(type(a) is Slot or not _slots(a) for a in args):
         slots = [(position, a.index) for position, a in enumerate(args) if type(a) is Slot]
         constants = [None if type(a) is Slot else a for a in args]
-        return (_NUMPY, step.target, slots, step.kwargs, True, step.output, constants, _has_slot(step.kwargs))
+        return (_NUMPY, step.target, slots, step.kwargs, True, step.output, constants, bool(_slots(step.kwargs)))
     return (_NUMPY, step.target, args, step.kwargs, False, step.output, None, None)
 
 
@@ -824,17 +825,6 @@ def _with_frees(ops, keep) -> list:
         if slot not in keep:
             frees[index].append(slot)
     return [op + (tuple(free),) for op, free in zip(ops, frees)]
-
-
-def _slots(value) -> list:
-    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
-    if type(value) is Slot:
-        return [value.index]
-    if type(value) in (tuple, list):
-        return [slot for v in value for slot in _slots(v)]
-    if type(value) is dict:
-        return [slot for v in value.values() for slot in _slots(v)]
-    return []
 
 
 def _basic_slices(index) -> bool:
@@ -897,7 +887,7 @@ def _fast_ops(ops) -> list:
                         fills.append((key, value.index, False))
                     elif type(value) is tuple and len(value) == 1 and type(value[0]) is Slot:
                         fills.append((key, value[0].index, True))
-                    elif _has_slot(value):
+                    elif _slots(value):
                         fills = None
                         break
                 if fills is None:
@@ -1218,7 +1208,7 @@ class _BackwardPlan(_Prepared):
         ops = []
         for step in trace.steps:
             if step.kind == "primitive":
-                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, _has_slot(step.kwargs), step.output,
+                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, bool(_slots(step.kwargs)), step.output,
                             [None] * len(step.args), None))
             else:
                 ops.append(_numpy_op(step))
