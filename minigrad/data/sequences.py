@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, _make
-from .dataset import Dataset, resolve_generator
+from ..utils.data.dataset import Dataset, resolve_generator
 
 PLUS = 10
 EQUALS = 11

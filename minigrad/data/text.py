@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..tensor import Tensor, _make
-from .dataset import Dataset
+from ..utils.data.dataset import Dataset
 
 # Large, pure-Python standard-library modules whose source is the default corpus.
 # Sorted, so the text is the same on every run of one Python version.

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..tensor import Tensor, _make
-from .dataset import Dataset
+from ..utils.data.dataset import Dataset
 from .idx import read_idx
 
 
