@@ -1,4 +1,5 @@
-"""Convolution and pooling layers: Conv2d, Conv1d, MaxPool2d, AvgPool2d, MaxPool1d, AvgPool1d, AdaptiveAvgPool2d.
+"""Convolution and pooling layers: Conv2d, Conv1d, ConvTranspose2d, ConvTranspose1d, Unfold, Fold,
+MaxPool2d, AvgPool2d, MaxPool1d, AvgPool1d, AdaptiveAvgPool2d.
 
 The 2-D layers call the engine's fused conv2d / max_pool2d primitives; the
 1-D ones view (N, C, L) as (N, C, 1, L) and call the same primitives.
@@ -22,49 +23,48 @@ def _tuple(value, n: int, name: str, layer: str) -> tuple:
     return (int(value),) * n
 
 
-def _convolution_parameters(layer, in_channels: int, out_channels: int, kernel_size, stride, dilation,
-                            groups: int, padding_mode: str, bias: bool, dtype, transposed: bool) -> None:
-    """What every convolution layer has, under PyTorch's names: channels, kernel geometry, groups,
-    and its weight and bias, initialised. A transposed convolution's weight is laid out as the
-    one of the convolution it transposes: (C_in, C_out / groups, *kernel)."""
-    name, n = type(layer).__name__, layer._dims
-    if groups < 1 or in_channels % groups or out_channels % groups:
-        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                         f"divisible by groups ({groups})")
-    layer.in_channels = in_channels
-    layer.out_channels = out_channels
-    layer.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-    layer.stride = _tuple(stride, n, "stride", name)
-    layer.dilation = _tuple(dilation, n, "dilation", name)
-    layer.groups = groups
-    layer.padding_mode = padding_mode
-    channels = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
-    layer.weight = Parameter(mg.empty(*channels, *layer.kernel_size, dtype=dtype))
-    if bias:
-        layer.bias = Parameter(mg.empty(out_channels, dtype=dtype))
-    else:
-        layer.register_parameter("bias", None)
-    layer.reset_parameters()
-
-
 class _ConvNd(Module):
+    """What every convolution layer has, under PyTorch's names (and, as there, the base of the
+    transposed ones): channels, kernel geometry, groups, its weight and bias, the input check and
+    the repr. A transposed convolution's weight is laid out as the one of the convolution it
+    transposes: (C_in, C_out / groups, *kernel)."""
+
     _dims = 0
     _layout = ""
+    _transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
-        name = type(self).__name__
+        name, n = type(self).__name__, self._dims
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported, only 'zeros'")
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"{name}: padding {padding!r} is not one of 'same', 'valid' (or an int / tuple)")
-        self.padding = padding if isinstance(padding, str) else _tuple(padding, self._dims, "padding", name)
-        _convolution_parameters(self, in_channels, out_channels, kernel_size, stride, dilation, groups,
-                                padding_mode, bias, dtype, transposed=False)
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
+        self.stride = _tuple(stride, n, "stride", name)
+        self.padding = padding if isinstance(padding, str) else _tuple(padding, n, "padding", name)
+        self.dilation = _tuple(dilation, n, "dilation", name)
+        self.output_padding = (0,) * n  # a transposed convolution sets its own
+        self.groups = groups
+        self.padding_mode = padding_mode
+        channels = ((in_channels, out_channels // groups) if self._transposed
+                    else (out_channels, in_channels // groups))
+        self.weight = Parameter(mg.empty(*channels, *self.kernel_size, dtype=dtype))
+        if bias:
+            self.bias = Parameter(mg.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        reset_weight_and_bias(self.weight, self.bias)  # fan_in = in_channels / groups * prod(kernel_size)
+        # fan_in from the weight's dim 1: C_in / groups (transposed: C_out / groups) * prod(kernel_size)
+        reset_weight_and_bias(self.weight, self.bias)
 
     def _check(self, input: Tensor) -> None:
         name = type(self).__name__
@@ -82,6 +82,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._dims:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -219,25 +221,19 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class _ConvTransposeNd(Module):
-    _dims = 0
-    _layout = ""
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None):
-        super().__init__()
         name = type(self).__name__
         if padding_mode != "zeros":
             raise ValueError(f'{name}: only "zeros" padding mode is supported, got padding_mode={padding_mode!r}')
-        self.padding = _tuple(padding, self._dims, "padding", name)
+        # a tuple before _ConvNd sees it: 'same' and 'valid' are a convolution's, not a transposed one's
+        super().__init__(in_channels, out_channels, kernel_size, stride, _tuple(padding, self._dims, "padding", name),
+                         dilation, groups, bias, padding_mode, device, dtype)
         self.output_padding = _tuple(output_padding, self._dims, "output_padding", name)
-        _convolution_parameters(self, in_channels, out_channels, kernel_size, stride, dilation, groups,
-                                padding_mode, bias, dtype, transposed=True)
-
-    def reset_parameters(self) -> None:
-        # as PyTorch: fan_in from the weight's dim 1, i.e. (C_out / groups) * prod(kernel_size)
-        reset_weight_and_bias(self.weight, self.bias)
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
         """output_padding that gives `output_size` (PyTorch's forward(input, output_size))."""
@@ -260,22 +256,6 @@ class _ConvTransposeNd(Module):
                                  f"{tuple(input.shape)})")
             padding.append(output_size[i] - smallest)
         return tuple(padding)
-
-    _check = _ConvNd._check  # the same input rule: (C_in, *) or (N, C_in, *)
-
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,) * self._dims:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * self._dims:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * self._dims:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 class ConvTranspose2d(_ConvTransposeNd):
