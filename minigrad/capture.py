@@ -724,9 +724,7 @@ class _Plan(_Prepared):
                                for p in step.parents]
                 else:
                     parents = [None] * len(step.args)
-                dynamic = bool(_slots(step.kwargs))
-                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, dynamic, step.output, parents,
-                            grad_index))
+                ops.append(_primitive_op(step, parents, grad_index))
             else:
                 ops.append(_numpy_op(step))
         out_slots = _slots(trace.outputs)
@@ -789,6 +787,12 @@ class _Plan(_Prepared):
             region.pending = [None] * len(spans)
             region.out_shape, region.out_dtype = (), np.dtype(np.float32)
         return _build_outputs(self.output_template, env, made)
+
+
+def _primitive_op(step: Step, parents: list, grad_index) -> tuple:
+    """A primitive step as an op tuple; `grad_index` is where its ctx goes (None: it feeds no gradient)."""
+    return (_PRIMITIVE, step.target, step.args, step.kwargs, bool(_slots(step.kwargs)), step.output, parents,
+            grad_index)
 
 
 def _numpy_op(step: Step) -> tuple:
@@ -1208,8 +1212,7 @@ class _BackwardPlan(_Prepared):
         ops = []
         for step in trace.steps:
             if step.kind == "primitive":
-                ops.append((_PRIMITIVE, step.target, step.args, step.kwargs, bool(_slots(step.kwargs)), step.output,
-                            [None] * len(step.args), None))
+                ops.append(_primitive_op(step, [None] * len(step.args), None))
             else:
                 ops.append(_numpy_op(step))
         ops = _without_self_copies(ops)
