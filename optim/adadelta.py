@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.tensor import _make
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _regularized_gradient
 
 
 class Adadelta(Optimizer):
@@ -52,11 +52,8 @@ class Adadelta(Optimizer):
                 state["step"] = 0
                 state["square_avg"] = _make(np.zeros_like(p.array))
                 state["acc_delta"] = _make(np.zeros_like(p.array))
-            if maximize:
-                g = np.negative(g)
             state["step"] += 1
-            if weight_decay != 0:
-                g = np.add(g, weight_decay * p.array)
+            g = _regularized_gradient(p, g, weight_decay, maximize)
 
             v, u = state["square_avg"].array, state["acc_delta"].array
             v *= rho

@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.tensor import _make
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _regularized_gradient
 
 
 class Adagrad(Optimizer):
@@ -64,12 +64,9 @@ class Adagrad(Optimizer):
             state = self.state[p]
             if not state:  # a parameter added with add_param_group after construction
                 self._init_state(p, group)
-            if maximize:
-                g = np.negative(g)
             state["step"] += 1
             t = state["step"]
-            if weight_decay != 0:
-                g = np.add(g, weight_decay * p.array)
+            g = _regularized_gradient(p, g, weight_decay, maximize)
             clr = lr / (1 + (t - 1) * lr_decay)
 
             s = state["sum"].array

@@ -7,7 +7,7 @@ import numpy as np
 
 from minigrad.tensor import _make
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _regularized_gradient
 
 
 class Adam(Optimizer):
@@ -70,16 +70,12 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = _make(np.zeros_like(p.array))
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = _make(np.zeros_like(p.array))
-            if maximize:
-                g = np.negative(g)
             state["step"] += 1
             t = state["step"]
-            if weight_decay != 0:
-                if decoupled:
-                    with p._writing() as weight:
-                        weight *= 1 - lr * weight_decay
-                else:
-                    g = np.add(g, weight_decay * p.array)
+            if decoupled and weight_decay != 0:
+                with p._writing() as weight:
+                    weight *= 1 - lr * weight_decay
+            g = _regularized_gradient(p, g, 0.0 if decoupled else weight_decay, maximize)
             m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             scratch = np.subtract(g, m, dtype=p.array.dtype)
             scratch *= 1 - beta1

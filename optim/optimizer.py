@@ -251,6 +251,25 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def _regularized_gradient(p: Tensor, g: np.ndarray, weight_decay: float, maximize: bool) -> np.ndarray:
+    """The gradient an update rule follows: g, negated if `maximize`, plus the L2 term weight_decay * p.
+
+    Returns g itself when neither applies (the caller must not write to it);
+    otherwise one new array holding what `(-g if maximize else g) + weight_decay * p`
+    holds, with no temporary per term.
+    """
+    if weight_decay == 0:
+        return np.negative(g) if maximize else g
+    direction = np.multiply(p.array, weight_decay)
+    if direction.dtype != g.dtype:  # a .grad of another dtype than its parameter: promote as `g + ...` would
+        direction = direction.astype(np.result_type(direction, g), copy=False)
+    if maximize:
+        direction -= g
+    else:
+        direction += g
+    return direction
+
+
 def _plain(value):
     """A numpy scalar or array (as read back from an .npz file) as a Python number or list."""
     if isinstance(value, (np.ndarray, np.generic)):

@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.tensor import _make
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _regularized_gradient
 
 
 class RMSprop(Optimizer):
@@ -63,11 +63,8 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = _make(np.zeros_like(p.array))
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = _make(np.zeros_like(p.array))
-            if maximize:
-                g = np.negative(g)
             state["step"] += 1
-            if weight_decay != 0:
-                g = np.add(g, weight_decay * p.array)
+            g = _regularized_gradient(p, g, weight_decay, maximize)
 
             v = state["square_avg"].array
             v *= alpha

@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.tensor import _make
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _regularized_gradient
 
 
 class SGD(Optimizer):
@@ -52,16 +52,8 @@ class SGD(Optimizer):
         for p, g in self._params_with_grad(group):
             # d is the step direction; `owned` says whether d is our own scratch array
             # (so it may be changed in place) or someone else's (the grad, the buffer)
-            d, owned = g, False
-            if weight_decay != 0:
-                d = np.multiply(p.array, weight_decay)
-                if maximize:
-                    d -= g
-                else:
-                    d += g
-                owned = True
-            elif maximize:
-                d, owned = np.negative(g), True
+            d = _regularized_gradient(p, g, weight_decay, maximize)
+            owned = d is not g
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
