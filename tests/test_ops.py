@@ -1618,21 +1618,24 @@ def _logsumexp_vjp(arrays, kwargs, outs, gos):
     return [_kept(gos[0], dim, keepdim, x.ndim) * np.exp(x - out)]
 
 
+def _clamped_log(v):
+    """PyTorch's log inside binary_cross_entropy: clamped at -100 (log(0) included)."""
+    return np.maximum(np.log(np.maximum(v, 0)), -100.0)
+
+
 def _bce_vjp(arrays, kwargs, outs, gos):
     """minigrad's binary_cross_entropy at probabilities 0 and 1: the derivative of the clamped loss
     (a clamped log passes nothing), where PyTorch's formula gives (x - y) / 1e-12 (see README)."""
     x, y = arrays
     keep_x, keep_1mx = x >= np.exp(-100.0), 1 - x >= np.exp(-100.0)
     grad_x = np.where(keep_x, -y / np.where(keep_x, x, 1), 0) + np.where(keep_1mx, (1 - y) / np.where(keep_1mx, 1 - x, 1), 0)
-    clamped_log = lambda v: np.maximum(np.log(np.maximum(v, 0)), -100.0)  # noqa: E731
-    grad_y = clamped_log(1 - x) - clamped_log(x)
+    grad_y = _clamped_log(1 - x) - _clamped_log(x)
     return [_unbroadcast(gos[0] * grad_x, x.shape), _unbroadcast(gos[0] * grad_y, y.shape)]
 
 
 def _bce_clamped_reference(x, y):
     """PyTorch's binary_cross_entropy: each log clamped at -100 (so x = 0 or 1 gives 100, not inf)."""
-    clamped_log = lambda v: np.maximum(np.log(np.maximum(v, 0)), -100.0)  # noqa: E731
-    return -(y * clamped_log(x) + (1 - y) * clamped_log(1 - x))
+    return -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
 
 
 def _smooth_l1_vjp(arrays, kwargs, outs, gos):
