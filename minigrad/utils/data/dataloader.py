@@ -22,7 +22,7 @@ import numpy as np
 from ...dtypes import as_array
 from ...tensor import Tensor, _make
 from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, _own_generator
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _batch_count, _own_generator
 
 
 def _stack(values: list) -> Tensor:
@@ -222,9 +222,7 @@ class DataLoader:
         """The number of batches per epoch (samples, when batch_size is None)."""
         if isinstance(self.dataset, IterableDataset):
             n = len(self.dataset)
-            if self.batch_size is None:
-                return n
-            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            return n if self.batch_size is None else _batch_count(n, self.batch_size, self.drop_last)
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def __iter__(self) -> Iterator:
@@ -246,7 +244,7 @@ class DataLoader:
         get_batch = getattr(self.dataset, "get_batch", None) if self._fast else None
         for indices in index_batches:
             if get_batch is not None:
-                array = indices if isinstance(indices, np.ndarray) else np.asarray(indices)
+                array = np.asarray(indices)   # no copy when the batch sampler hands over an array
                 batch = get_batch(array) if array.dtype.kind in "iu" and array.ndim == 1 else None
                 if batch is not None:
                     yield _wrap(batch)

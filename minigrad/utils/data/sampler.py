@@ -35,6 +35,11 @@ def _positive_int(value, name: str):
     return int(value)
 
 
+def _batch_count(n: int, batch_size: int, drop_last: bool) -> int:
+    """How many batches `n` items make: the last, short one counts unless `drop_last`."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
 def _boolean(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} should be a boolean value, but got {name}={value!r}")
@@ -205,5 +210,4 @@ class BatchSampler(Sampler[list]):
             yield batch
 
     def __len__(self) -> int:
-        n = len(self.sampler)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return _batch_count(len(self.sampler), self.batch_size, self.drop_last)
