@@ -494,15 +494,15 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if min(size) < 1:
         raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} with kernel {tuple(kernel)}, stride {stride} "
                            f"and padding {padding} gives an output of size {size}, which is too small")
-    n = input.shape[0]
-    parts = []
     per_in, per_out = weight.shape[0] // groups, weight.shape[1]
+    # conv2d's input VJP: its geometry is that of the conv2d mapping our output back onto our input,
+    # one group's at a time (the same for every group)
+    geometry = conv_ops.Geometry((input.shape[0], per_out) + size, kernel, stride, padding, dilation, op).key()
+    parts = []
     for g in range(groups):
         x = input if groups == 1 else input[:, g * per_in:(g + 1) * per_in]
         w = weight if groups == 1 else weight[g * per_in:(g + 1) * per_in]
-        # conv2d's input VJP: its geometry is that of the conv2d mapping our output back onto our input
-        geometry = conv_ops.Geometry((n, per_out) + size, kernel, stride, padding, dilation, op)
-        parts.append(conv_ops.ConvTranspose2d.apply(x, w, geometry=geometry.key()))
+        parts.append(conv_ops.ConvTranspose2d.apply(x, w, geometry=geometry))
     out = parts[0] if groups == 1 else ops.cat(parts, 1)
     return out + ops.reshape(bias, (1, out_channels, 1, 1)) if bias is not None else out
 
