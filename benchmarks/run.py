@@ -134,7 +134,9 @@ def load_minigrad():
     parts = {}
     for name in ("nn", "nn.functional", "optim"):
         try:
-            parts[name] = __import__(name, fromlist=["_"])
+            # minigrad.nn, not the checkout's top-level nn/: that would be a second copy of the package,
+            # whose Module is not minigrad's (mg.compile would take a model for a plain function)
+            parts[name] = __import__(f"minigrad.{name}", fromlist=["_"])
         except Exception as error:  # another engineer's half-written file must not stop the run
             parts[name] = _Missing(name, error)
     return Backend("minigrad", minigrad, parts["nn"], parts["nn.functional"], parts["optim"])

@@ -90,3 +90,13 @@ def test_unknown_workload_is_an_error():
     done = run(["--workloads", "nope"])
     assert done.returncode == 2
     assert "unknown workload(s) nope" in done.stderr
+
+
+def test_the_compiled_column_compiles_the_model_as_a_module():
+    """The workloads' nn is minigrad.nn itself (not a second copy of the package), so that
+    mg.compile(model) wraps the model as a module instead of taking it for a plain function."""
+    code = ("from benchmarks.run import load_minigrad; import minigrad; b = load_minigrad(); "
+            "assert b.nn is minigrad.nn and b.F is minigrad.nn.functional and b.optim is minigrad.optim; "
+            "assert type(b.lib.compile(b.nn.Linear(3, 2))).__name__ == '_CompiledModule'")
+    done = run([], code=code)
+    assert done.returncode == 0, done.stderr
