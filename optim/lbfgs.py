@@ -77,14 +77,8 @@ class LBFGS(Optimizer):
         dtype = self._dtype()
         parts = []
         for p in self._params:
-            if p.grad is None:
-                parts.append(np.zeros(p.array.size, dtype=dtype))
-                continue
-            g = p.grad.array
-            if g.shape != p.array.shape:
-                raise RuntimeError(f"LBFGS: a parameter of shape {p.array.shape} has a .grad of shape "
-                                   f"{g.shape} - expected the same shape")
-            parts.append(g.reshape(-1))
+            g = self._grad_array(p)
+            parts.append(np.zeros(p.array.size, dtype=dtype) if g is None else g.reshape(-1))
         return np.concatenate(parts).astype(dtype, copy=False)
 
     def _add_grad(self, step_size: float, direction: np.ndarray) -> None:

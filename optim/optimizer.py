@@ -152,14 +152,20 @@ class Optimizer:
     def _params_with_grad(self, group: dict):
         """(param, gradient array) for every param of `group` whose .grad is set."""
         for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g = grad.array
-            if g.shape != p.array.shape:
-                raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.array.shape} has a "
-                                   f".grad of shape {g.shape} - expected the same shape")
-            yield p, g
+            g = self._grad_array(p)
+            if g is not None:
+                yield p, g
+
+    def _grad_array(self, p: Tensor):
+        """The array of p's .grad (None if unset), refused if its shape is not p's."""
+        grad = p.grad
+        if grad is None:
+            return None
+        g = grad.array
+        if g.shape != p.array.shape:
+            raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.array.shape} has a "
+                               f".grad of shape {g.shape} - expected the same shape")
+        return g
 
     # ---- state dicts ----------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -246,6 +246,8 @@ def test_grad_of_wrong_shape_is_refused():
     w.grad = mg.ones(1)
     with pytest.raises(RuntimeError, match=r"SGD: a parameter of shape \(3,\) has a .grad of shape \(1,\)"):
         optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"LBFGS: a parameter of shape \(3,\) has a .grad of shape \(1,\)"):
+        optim.LBFGS([w]).step(lambda: mg.tensor(0.0))
 
 
 def test_step_does_not_change_the_gradient():
