@@ -711,16 +711,18 @@ class _Plan(_Prepared):
         super().__init__(trace)
         self.inputs = trace.inputs
         self.input_keys = {slot: _Key(shape, dtype) for slot, shape, dtype in trace.grad_inputs}
-        step_keys = {}  # step index -> (grad index, key)
+        grad_keys = []     # one per primitive that feeds a gradient; its ctx's place in ctxs is the key's
+        key_of_step = {}   # step index -> its grad key
         ops = []
         for index, step in enumerate(trace.steps):
             if step.kind == "primitive":
-                grad_index = parents = None
+                grad_index = None
                 if step.parents is not None:
-                    grad_index = len(step_keys)
-                    step_keys[index] = (grad_index, _Key(step.shape, step.dtype))
+                    grad_index = len(grad_keys)
+                    key_of_step[index] = _Key(step.shape, step.dtype)
+                    grad_keys.append(key_of_step[index])
                     parents = [None if p is None else
-                               step_keys[p[1]][1] if p[0] == "step" else self.input_keys[p[1]]
+                               key_of_step[p[1]] if p[0] == "step" else self.input_keys[p[1]]
                                for p in step.parents]
                 else:
                     parents = [None] * len(step.args)
@@ -729,8 +731,8 @@ class _Plan(_Prepared):
                 ops.append(_numpy_op(step))
         out_slots = _slots(trace.outputs)
         self.ops = _fast_ops(_with_frees(ops, set(out_slots)))
-        self.grad_keys = [key for _, key in sorted(step_keys.values(), key=lambda item: item[0])]
-        self.slot_key = {trace.steps[i].output: key for i, (_, key) in step_keys.items()}
+        self.grad_keys = grad_keys
+        self.slot_key = {trace.steps[i].output: key for i, key in key_of_step.items()}
         self.output_template = trace.outputs
         self.grad_input_slots = [slot for slot, _, _ in trace.grad_inputs]
         external_of = {slot: tensor for slot, tensor in trace.externals}
