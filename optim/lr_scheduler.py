@@ -537,7 +537,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                  last_epoch: int = -1):
         if not _positive_int(T_0):
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_0 {T_0!r} - expected a positive integer")
-        if not isinstance(T_mult, int) or isinstance(T_mult, bool) or T_mult < 1:
+        if not _positive_int(T_mult):
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_mult {T_mult!r} - expected an integer >= 1")
         if not isinstance(eta_min, (int, float)):
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid eta_min {eta_min!r} - expected a number")
