@@ -299,16 +299,19 @@ def norm(input, p=2, dim=None, keepdim: bool = False):
     if p == float("inf"):
         return amax(_abs(input), axes, keepdim=keepdim)
     # where a whole group is 0, s ** (1 / p) has an infinite slope times a zero: PyTorch's
-    # norm_backward masks those groups to gradient 0, and so do the safe bases here (as for p < 1
+    # norm_backward masks those groups to gradient 0, and so does the safe power here (as for p < 1
     # the elements that are 0 inside a nonzero group)
-    magnitude = _abs(input)
-    nonzero = magnitude.array > 0
-    powered = magnitude ** p if nonzero.all() else where(nonzero, where(nonzero, magnitude, 1.0) ** p, 0.0)
-    total = sum(powered, axes, keepdim=keepdim)
-    positive = total.array > 0
+    total = sum(_power_of_nonnegative(_abs(input), p), axes, keepdim=keepdim)
+    return _power_of_nonnegative(total, 1.0 / p)
+
+
+def _power_of_nonnegative(x, exponent):
+    """x ** exponent for x >= 0, with value and gradient 0 where x is 0: the base there is 1
+    inside the power, so no infinite slope meets the zero."""
+    positive = x.array > 0
     if positive.all():
-        return total ** (1.0 / p)
-    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+        return x ** exponent
+    return where(positive, where(positive, x, 1.0) ** exponent, 0.0)
 
 
 def prod(input, dim=None, keepdim: bool = False):
