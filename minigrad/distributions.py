@@ -158,7 +158,8 @@ class Categorical:
 
     def entropy(self) -> Tensor:
         """-sum_k p_k log p_k over the classes: batch_shape (a zero-probability class adds 0)."""
-        logits = clamp(self.logits, min=float(np.finfo(self.logits.dtype).min))
+        logits = self.logits
+        logits = clamp(logits, min=float(np.finfo(logits.dtype).min))
         return (logits * self.probs).sum(-1) * -1
 
     @property
@@ -167,6 +168,15 @@ class Categorical:
 
     def __repr__(self) -> str:
         return f"Categorical({'probs' if self._probs is not None else 'logits'}: {self.param_shape})"
+
+
+def _bce(logits: Tensor, target) -> Tensor:
+    """binary cross entropy of logits x against target y: softplus(x) - x y.
+
+    As F.binary_cross_entropy_with_logits: one smooth primitive, so the gradient is
+    sigmoid(x) - y everywhere (max(x, 0) + log(1 + exp(-|x|)) has kinks at x = 0 that gave -y).
+    """
+    return softplus(logits) - logits * target
 
 
 class Bernoulli:
@@ -206,7 +216,8 @@ class Bernoulli:
 
     @property
     def variance(self) -> Tensor:
-        return self.probs * (1 - self.probs)
+        probs = self.probs
+        return probs * (1 - probs)
 
     def sample(self, sample_shape=()) -> Tensor:
         """0.0 / 1.0 values (the parameter's dtype) of shape sample_shape + batch_shape, no gradient."""
@@ -214,25 +225,17 @@ class Bernoulli:
         shape = tuple(sample_shape) + self.batch_shape
         return _make((generator().random(shape) < probs).astype(probs.dtype))
 
-    def _bce(self, target) -> Tensor:
-        """binary cross entropy of logits x against target y: softplus(x) - x y.
-
-        As F.binary_cross_entropy_with_logits: one smooth primitive, so the gradient is
-        sigmoid(x) - y everywhere (max(x, 0) + log(1 + exp(-|x|)) has kinks at x = 0 that gave -y).
-        """
-        x = self.logits
-        return softplus(x) - x * target
-
     def log_prob(self, value) -> Tensor:
         """value log p + (1 - value) log(1 - p), computed from the logits (stable), broadcast."""
+        logits = self.logits
         value = _as_tensor(value)
         if value.dtype.kind != "f":
-            value = _make(value.array.astype(self.logits.dtype))
-        return self._bce(value) * -1
+            value = _make(value.array.astype(logits.dtype))
+        return _bce(logits, value) * -1
 
     def entropy(self) -> Tensor:
         """-(p log p + (1 - p) log(1 - p)), elementwise."""
-        return self._bce(self.probs)
+        return _bce(self.logits, self.probs)
 
     def __repr__(self) -> str:
         return f"Bernoulli({'probs' if self._probs is not None else 'logits'}: {self.batch_shape})"
