@@ -687,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
           "np.tensordot) of one eager minigrad step, run back to back on the same operands - no Python, "
           "no elementwise work; `a @ b` on plain arrays is not seen (cnn's weight gradient).")
     for r in results:
-        for library in ("minigrad", "torch"):
+        for library in ("minigrad", "compiled", "torch"):
             error = (r.get(f"memory_{library}") or {}).get("error")
             if error:
                 print(f"memory probe of {library} on {r['workload']} failed: {error}")
