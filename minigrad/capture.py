@@ -303,6 +303,7 @@ class Tracer:
         self.strict = False          # (backward traces) an unknown array is refused, not taken as a constant
         self._by_layout = {}         # (address, shape, strides, dtype) -> slot of a recorded array
         self._owners = {}            # id(memory owner) -> owner, of every recorded array
+        self._module_tensors = []    # the module's parameters and buffers: writes into them last (not fresh)
 
     # -- slots
     def _new_slot(self) -> int:
@@ -527,7 +528,6 @@ class Tracer:
             (result, trace or None); with None, `self.reason` says why.
         """
         trace = self.trace
-        self._module_tensors = []
         flat = _flatten((args, kwargs))
         for path, value in enumerate(flat):
             if isinstance(value, Tensor) and id(value) not in self._external_tensors:
@@ -1135,7 +1135,6 @@ def _trace_backward(region, seeds):
     """Run the region's VJPs once with a tracer on; keep the record as the plan's flat backward."""
     plan, ctxs = region.plan, region.ctxs
     tracer = Tracer()
-    tracer._module_tensors = []
     tracer.late_guards = tracer.strict = True
     fetch, checks = [], []
 
