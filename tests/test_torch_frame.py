@@ -239,10 +239,10 @@ def test_grad_scaler_skips_a_step_with_inf_and_backs_off():
     np.testing.assert_array_equal(model.weight.detach().numpy(), before)
     scaler.update()
     assert scaler.get_scale() == 4.0
-    with pytest.raises(RuntimeError, match="unscale_"):
-        scaler.scale(loss_fn()).backward()
-        scaler.unscale_(opt)
-        scaler.unscale_(opt)
+    scaler.scale(loss_fn()).backward()
+    scaler.unscale_(opt)               # once after update() is fine ...
+    with pytest.raises(RuntimeError, match="unscale_: already called"):
+        scaler.unscale_(opt)           # ... a second time is refused
 
 
 def test_autocast_runs_float32_as_context_and_decorator():
