@@ -269,14 +269,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = input - mean
         var = ops.mean(centered * centered, axes, keepdim=True)
         if training and running_mean is not None and running_var is not None:
-            with mg.no_grad():
-                unbiased = var.array.reshape(channels) * (count / max(count - 1, 1))
-                with running_mean._writing() as statistic:
-                    statistic *= 1 - momentum
-                    statistic += momentum * mean.array.reshape(channels)
-                with running_var._writing() as statistic:
-                    statistic *= 1 - momentum
-                    statistic += momentum * unbiased
+            unbiased = var.array.reshape(channels) * (count / max(count - 1, 1))
+            with running_mean._writing() as statistic:
+                statistic *= 1 - momentum
+                statistic += momentum * mean.array.reshape(channels)
+            with running_var._writing() as statistic:
+                statistic *= 1 - momentum
+                statistic += momentum * unbiased
         out = centered * ops.rsqrt(var + eps)
         if weight is not None:
             out = out * ops.reshape(weight, stat_shape)

@@ -345,16 +345,15 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" +
                                "\n\t".join(problems))
-        with mg.no_grad():
-            for key, target in own.items():
-                if key not in given:
-                    continue
-                value = given[key]
-                array = value.array if isinstance(value, Tensor) else np.asarray(value)
-                if array.dtype == object:
-                    raise TypeError(f"load_state_dict: value for {key} is an object array, expected numbers")
-                with target._writing() as memory:
-                    memory[...] = array.astype(target.dtype, copy=False)
+        for key, target in own.items():
+            if key not in given:
+                continue
+            value = given[key]
+            array = value.array if isinstance(value, Tensor) else np.asarray(value)
+            if array.dtype == object:
+                raise TypeError(f"load_state_dict: value for {key} is an object array, expected numbers")
+            with target._writing() as memory:
+                memory[...] = array.astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- hooks ----------------------------------------------------------------------

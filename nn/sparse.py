@@ -56,9 +56,8 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with mg.no_grad():
-                with self.weight._writing() as weight:
-                    weight[self.padding_idx] = 0
+            with self.weight._writing() as weight:
+                weight[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)

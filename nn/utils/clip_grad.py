@@ -84,9 +84,8 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         raise ValueError(f"vector_to_parameters: the vector has {vec.shape[0]} elements but the parameters "
                          f"need {needed}")
     pointer = 0
-    with mg.no_grad():
-        for p in parameters:
-            n = p.array.size
-            with p._writing() as array:
-                array[...] = vec.array[pointer:pointer + n].reshape(p.shape)
-            pointer += n
+    for p in parameters:
+        n = p.array.size
+        with p._writing() as array:
+            array[...] = vec.array[pointer:pointer + n].reshape(p.shape)
+        pointer += n
