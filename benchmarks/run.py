@@ -218,7 +218,7 @@ def _record_blas_calls(step) -> list:
     import numpy as np
     calls, originals = [], {name: getattr(np, name) for name in _BLAS_FUNCTIONS}
 
-    def watched(name, function):
+    def watched(function):
         def call(*args, **kwargs):
             result = function(*args, **kwargs)
             kept = dict(kwargs)
@@ -229,7 +229,7 @@ def _record_blas_calls(step) -> list:
         return call
     try:
         for name, function in originals.items():
-            setattr(np, name, watched(name, function))
+            setattr(np, name, watched(function))
         step()
     finally:
         for name, function in originals.items():
