@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from . import grad_mode
-from .capture import Slot, _resolve, _slots
+from .capture import Slot, _Prepared, _resolve, _slots
 from .function import Function
 from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
@@ -60,11 +60,7 @@ def _trace(model, args):
 
 def _evaluate(trace, args) -> list:
     """Every slot's value at capture, by running the recorded steps again on the call's arrays."""
-    env = [None] * trace.slot_count
-    for slot, tensor in trace.externals:
-        env[slot] = tensor.array
-    for slot, value in trace.constants.items():
-        env[slot] = value
+    env = _Prepared(trace)._environment()
     for slot, path in trace.inputs:
         env[slot] = args[path].array
     with grad_mode.no_grad():
