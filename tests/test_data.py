@@ -813,3 +813,11 @@ def test_random_split_with_a_minigrad_generator_and_empty_splits():
     assert [len(p) for p in parts] == [1, 1, 0]
     with pytest.raises(TypeError, match="random_split: generator must be a minigrad.Generator"):
         random_split(ds, [15, 15], generator="0")
+
+
+def test_shuffling_an_empty_dataset_is_refused_when_the_loader_is_made():
+    empty = TensorDataset(np.zeros((0, 2), np.float32))
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value, but got num_samples=0"):
+        DataLoader(empty, shuffle=True)
+    with pytest.raises(ValueError, match="RandomSampler: the dataset is empty"):
+        RandomSampler(empty, num_samples=3)

@@ -97,8 +97,9 @@ class RandomSampler(_EpochSampler):
         self.replacement = _boolean(replacement, "replacement")
         self._num_samples = num_samples
         self.generator = _own_generator(generator, "RandomSampler")
-        if num_samples is not None:
-            _positive_int(num_samples, "num_samples")
+        _positive_int(self.num_samples, "num_samples")  # an empty dataset too, as in PyTorch
+        if len(data_source) == 0:
+            raise ValueError("RandomSampler: the dataset is empty - there is nothing to draw samples from")
 
     @property
     def num_samples(self) -> int:
@@ -112,7 +113,7 @@ class RandomSampler(_EpochSampler):
         parts = [rng.permutation(n) for _ in range(k // n)]
         if k % n:
             parts.append(rng.permutation(n)[:k % n])
-        return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+        return np.concatenate(parts).astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return self.num_samples
