@@ -180,15 +180,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return ops.dropout(input, p, training)
 
 
-def _channel_dropout(input: Tensor, p: float, training: bool, spatial: int, name: str) -> Tensor:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
-    if input.ndim not in (spatial + 1, spatial + 2):
-        raise RuntimeError(f"{name}: expected a {spatial + 1}-D or {spatial + 2}-D input, got shape "
-                           f"{tuple(input.shape)}")
-    return _drop_channels(input, p, training, input.shape[:input.ndim - spatial] + (1,) * spatial)
-
-
 def _drop_channels(input: Tensor, p: float, training: bool, mask_shape: tuple) -> Tensor:
     """input times a (mask_shape) keep-mask scaled by 1 / (1 - p): whole channels dropped together."""
     if not training or p == 0.0:
@@ -200,7 +191,11 @@ def _drop_channels(input: Tensor, p: float, training: bool, mask_shape: tuple) -
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, L) or (C, L) with probability p."""
-    return _channel_dropout(input, p, training, 1, "dropout1d")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: expected a 2-D or 3-D input, got shape {tuple(input.shape)}")
+    return _drop_channels(input, p, training, input.shape[:-1] + (1,))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

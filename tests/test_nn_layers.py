@@ -432,10 +432,17 @@ def test_dropout_gradient_is_the_mask():
 
 
 def test_channel_dropout_zeroes_whole_channels():
+    mg.manual_seed(0)
     out = nn.Dropout2d(0.5)(mg.ones(8, 16, 3, 3))
     per_channel = out.array.reshape(8, 16, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert 0 < (per_channel == 0).all(-1).mean() < 1
+    for shape in ((8, 16, 5), (16, 5)):   # Dropout1d: (N, C, L) and (C, L)
+        per_channel = nn.Dropout1d(0.5)(mg.ones(*shape)).array
+        assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+        assert 0 < (per_channel == 0).all(-1).mean() < 1
+    with pytest.raises(RuntimeError, match=r"dropout1d: expected a 2-D or 3-D input, got shape \(2, 2, 2, 2\)"):
+        F.dropout1d(mg.ones(2, 2, 2, 2))
 
 
 def test_gaussian_noise_only_in_training():
