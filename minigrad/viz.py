@@ -181,7 +181,8 @@ def _draw(outputs, params, show_shapes, show_grads, cluster_modules, max_nodes, 
 
     # ---- tensor boxes: leaves of drawn ops, then outputs --------------------------------
     leaf_ids = {}
-    inside = set() if collapse is None else _inside_collapsed(drawn, params, module_names, collapse)
+    groups = _collapsed(drawn, params, module_names, collapse) if collapse is not None else {}
+    inside = set() if collapse is None else _inside_collapsed(groups, params)
     for node in reversed(drawn):  # inputs first, so the DOT text reads in data-flow order
         for parent in node.parents:
             if isinstance(parent, Tensor) and id(parent) in inside:
@@ -203,7 +204,6 @@ def _draw(outputs, params, show_shapes, show_grads, cluster_modules, max_nodes, 
         scene.tensor_box(f"out{index}", tensor, name, show_shapes, show_grads, grads, output=True)
 
     # ---- op boxes (or, with collapse, one box per collapsed module call) and their arrows --
-    groups = _collapsed(drawn, params, module_names, collapse) if collapse is not None else {}
     op_ids = {id(node): f"op{i}" for i, node in enumerate(drawn)}
     group_ids = {}
     for node in drawn:
@@ -543,9 +543,10 @@ def _collapsed(drawn: list, model, module_names: dict, collapse: int) -> dict:
     return groups
 
 
-def _inside_collapsed(drawn: list, model, module_names: dict, collapse: int) -> set:
-    """ids of the parameters of modules drawn as one box: their box shows the count instead."""
-    folded_modules = {call.module_id for call in _collapsed(drawn, model, module_names, collapse).values()}
+def _inside_collapsed(groups: dict, model) -> set:
+    """ids of the parameters of modules drawn as one box (`groups`, as _collapsed gives them): their
+    box shows the count instead."""
+    folded_modules = {call.module_id for call in groups.values()}
     return {id(p) for m in model.modules() if id(m) in folded_modules
             for p in list(m.parameters()) + [b for b in m.buffers() if b is not None]}
 
