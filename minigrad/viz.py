@@ -594,11 +594,8 @@ class DrawingTracer(Tracer):
         self.shapes = {}   # step index -> (shape, dtype) of a numpy step's result
 
     def record(self, cls, args, kwargs):
-        start, call = len(self.trace.steps), scope._state.current
-        out = super().record(cls, args, kwargs)
-        for index in range(start, len(self.trace.steps)):
-            self.calls[index] = call
-        return out
+        self.calls[len(self.trace.steps)] = scope._state.current  # a primitive is recorded as one step
+        return super().record(cls, args, kwargs)
 
     def numpy_call(self, fn, args, kwargs):
         start, call = len(self.trace.steps), scope._state.current
