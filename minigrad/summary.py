@@ -7,6 +7,7 @@ the memory of the parameters and of one forward's activations.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,7 @@ class ModelSummary:
         body = []
         for row in self.rows:
             cells = self._cells(row)
-            cells[0] = "&nbsp;&nbsp;&nbsp;&nbsp;" * row.depth + _escape(cells[0])
+            cells[0] = "&nbsp;&nbsp;&nbsp;&nbsp;" * row.depth + html.escape(cells[0], quote=False)
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         totals = "".join(f"<tr><td colspan='3'>{label}</td><td>{value}</td></tr>" for label, value in self.totals)
         return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
@@ -213,7 +214,3 @@ def _until_shallower(rows: list, index: int, level: int):
 
 def _join(cells: list, widths: list) -> str:
     return "".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
