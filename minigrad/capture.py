@@ -399,11 +399,6 @@ class Tracer:
         """Run `cls.apply(*args, **kwargs)` eagerly (the tracer paused) and record it as a step."""
         arg_slots = [self.slot_of_value(a) for a in args]
         settings = self.template(kwargs) if kwargs else {}
-        parent_keys = [None] * len(args)
-        if grad_mode._state.enabled:
-            for i, a in enumerate(args):
-                if isinstance(a, Tensor) and a._requires_grad:
-                    parent_keys[i] = a._node if a._node is not None else a
         # the op runs on plain arrays, as eagerly (forwards and _resolve_saved test `type(x) is np.ndarray`)
         lent = []
         for a in args:
