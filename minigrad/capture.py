@@ -1072,11 +1072,7 @@ def _run_vjps(region, seeds, store, release=False):
     values = store.values
     outputs = plan.differentiable_outputs if region.spans is None else [slot for slot, *_ in region.spans]
     for slot, seed in zip(outputs, seeds):
-        key = id(plan.slot_key[slot])
-        if key in values:
-            store._add(key, values[key], seed)
-        else:
-            values[key] = seed
+        store.seed(plan.slot_key[slot], seed)
     keys = plan.grad_keys
     for index in range(len(keys) - 1, -1, -1):
         key = keys[index]
