@@ -84,6 +84,24 @@ class Slot:
         return f"%{self.index}"
 
 
+class AsItCame:
+    """In an output template: a tensor the call returned as it came in (an argument, a parameter).
+
+    A class of its own, not a marked tuple, so that a tuple the user returns is never misread."""
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+class NamedTupleOf:
+    """In an output template: a namedtuple of class `cls` whose fields have the templates `parts`."""
+    __slots__ = ("cls", "parts")
+
+    def __init__(self, cls, parts: tuple):
+        self.cls, self.parts = cls, parts
+
+
 class Step:
     """One recorded operation.
 
@@ -125,8 +143,8 @@ class Trace:
             closure tensors): slot = tensor.array.
         grad_inputs: [(slot, shape, dtype)] inputs/externals that received gradients in the
             captured graph.
-        outputs: the returned structure, with `Slot`s for tensors made by the trace and
-            ("tensor", t) for tensors returned as they came in.
+        outputs: the returned structure, with `Slot`s for tensors made by the trace,
+            `AsItCame(t)` for tensors returned as they came in and `NamedTupleOf` for namedtuples.
     """
 
     def __init__(self):
@@ -275,6 +293,8 @@ def _slots(value) -> list:
         return [value.index]
     if type(value) in (tuple, list):
         return [slot for v in value for slot in _slots(v)]
+    if type(value) is NamedTupleOf:
+        return _slots(value.parts)
     if type(value) is dict:
         return [slot for v in value.values() for slot in _slots(v)]
     return []
@@ -567,11 +587,11 @@ class Tracer:
                 step_made = any(s.output == array._slot and s.kind == "primitive" for s in self.trace.steps)
                 if step_made:
                     return Slot(array._slot)
-            return ("tensor", result)
+            return AsItCame(result)
         if type(result) in (tuple, list):
             return type(result)(self._output_template(r) for r in result)
         if isinstance(result, tuple) and hasattr(result, "_fields"):  # namedtuple
-            return ("namedtuple", type(result), tuple(self._output_template(r) for r in result))
+            return NamedTupleOf(type(result), tuple(self._output_template(r) for r in result))
         if type(result) is dict:
             return {k: self._output_template(v) for k, v in result.items()}
         if isinstance(result, (np.ndarray,)):
@@ -997,10 +1017,10 @@ def _build_outputs(template, env, made):
     if kind is Slot:
         tensor = made.get(template.index)
         return tensor if tensor is not None else _make(env[template.index])
-    if kind is tuple and len(template) == 2 and template[0] == "tensor":
-        return template[1]
-    if kind is tuple and len(template) == 3 and template[0] == "namedtuple":
-        return template[1](*[_build_outputs(t, env, made) for t in template[2]])
+    if kind is AsItCame:
+        return template.tensor
+    if kind is NamedTupleOf:
+        return template.cls(*[_build_outputs(t, env, made) for t in template.parts])
     if kind in (tuple, list):
         return kind(_build_outputs(t, env, made) for t in template)
     if kind is dict:

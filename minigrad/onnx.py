@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from . import grad_mode
-from .capture import Slot, _Prepared, _resolve, _slots
+from .capture import AsItCame, NamedTupleOf, Slot, _Prepared, _resolve, _slots
 from .function import Function
 from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
@@ -553,10 +553,10 @@ def _template_at(g, step):
 def _flat_outputs(template, out):
     if type(template) is Slot:
         out.append(template)
-    elif isinstance(template, tuple) and len(template) == 2 and template[0] == "tensor":
+    elif type(template) is AsItCame:
         out.append(template)
-    elif isinstance(template, tuple) and len(template) == 3 and template[0] == "namedtuple":
-        for t in template[2]:
+    elif type(template) is NamedTupleOf:
+        for t in template.parts:
             _flat_outputs(t, out)
     elif type(template) in (tuple, list):
         for t in template:

@@ -42,7 +42,7 @@ import numpy as np
 
 from . import random as _random, scope
 from .atomic import atomic_write
-from .capture import Slot, Tracer, _flatten, _slots
+from .capture import AsItCame, NamedTupleOf, Slot, Tracer, _flatten, _slots
 from .function import Function
 from .nn import Module
 from .tensor import Tensor, _make
@@ -753,11 +753,11 @@ def _output_slots(template, result, name):
     """(name or None, tensor, slot or None) for each tensor a call returned, walking its trace template."""
     if type(template) is Slot and isinstance(result, Tensor):
         yield name, result, template.index
-    elif type(template) is tuple and len(template) == 2 and template[0] == "tensor":
+    elif type(template) is AsItCame:
         if isinstance(result, Tensor):
             yield name, result, None
-    elif type(template) is tuple and len(template) == 3 and template[0] == "namedtuple":
-        for field, part, value in zip(template[1]._fields, template[2], result):
+    elif type(template) is NamedTupleOf:
+        for field, part, value in zip(template.cls._fields, template.parts, result):
             yield from _output_slots(part, value, field)
     elif type(template) in (tuple, list):
         for part, value in zip(template, result):

@@ -491,3 +491,22 @@ def test_in_place_ops_inside_a_compiled_call_replay_with_eager_values_and_gradie
             np.testing.assert_array_equal(x.grad.array, x_eager.grad.array)
             inputs = mg.randn(5, 3)
             np.testing.assert_array_equal(compiled_model(inputs).detach().array, model(inputs).detach().array)
+
+
+def test_a_returned_tuple_that_looks_like_an_internal_marker_replays_as_returned():
+    Pair = __import__("collections").namedtuple("Pair", "label value")
+
+    def f(x):
+        y = x * 2
+        return ("tensor", y), ("namedtuple", Pair, (y,)), Pair("p", y + 1)
+    compiled = mg.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback: the second and third calls replay
+        for _ in range(3):
+            x = mg.randn(3)
+            got, expected = compiled(x), f(x)
+            assert got[0][0] == "tensor" and got[1][:2] == ("namedtuple", Pair)
+            np.testing.assert_array_equal(got[0][1].array, expected[0][1].array)
+            np.testing.assert_array_equal(got[1][2][0].array, expected[1][2][0].array)
+            assert type(got[2]) is Pair and got[2].label == "p"
+            np.testing.assert_array_equal(got[2].value.array, expected[2].value.array)
