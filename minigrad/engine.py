@@ -82,18 +82,16 @@ def _add_rows(buffer: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
 class _GradientStore:
     """The gradients that have reached each grad key so far, summed as they arrive.
 
-    It also knows which of its arrays are its own to write into, so that a
-    second gradient is summed in place and a leaf keeps the sum as `.grad`
-    without a copy (PyTorch's AccumulateGrad steals a buffer on the same
-    grounds). Arrays are known by id; each listed one is held, so the id
-    cannot be reused while it is listed.
+    It also knows which keys hold an array nothing else holds (one it made
+    by summing, or a fresh VJP result), so that a second gradient is summed
+    into it in place and a leaf keeps it as `.grad` without a copy (PyTorch's
+    AccumulateGrad steals a buffer on the same grounds).
     """
 
     def __init__(self, create_graph: bool):
         self.create_graph = create_graph
-        self.values = {}     # id(key) -> summed gradient Tensor
-        self.owned = set()   # ids of keys whose summed array was made here
-        self.exclusive = {}  # id(array) -> array: VJP results that nothing else holds
+        self.values = {}    # id(key) -> summed gradient Tensor
+        self.owned = set()  # ids of keys whose array is ours to write into and to give away
 
     def seed(self, key, grad) -> bool:
         """Start from `grad` at a root; True when it is the first gradient of `key`."""
@@ -107,8 +105,7 @@ class _GradientStore:
     def pop(self, key):
         """The summed gradient of key, and whether its array is ours to keep."""
         k = id(key)
-        grad = self.values.pop(k)
-        return grad, k in self.owned or self.exclusive.pop(id(grad.array), None) is grad.array
+        return self.values.pop(k), k in self.owned
 
     def receive(self, node, parent, grad, node_grad, node_grad_owned: bool, siblings) -> bool:
         """Add `grad`, the VJP result of `node` for its input `parent`, to what `parent` has.
@@ -122,9 +119,6 @@ class _GradientStore:
             shape, dtype = parent.array.shape, parent.array.dtype
         else:
             shape, dtype = parent.out_shape, parent.out_dtype
-        if current is not None and k not in self.owned and \
-                self.exclusive.pop(id(current.array), None) is current.array:
-            self.owned.add(k)  # a fresh array no one else holds: sum into it in place
         if type(grad) is not Tensor:  # one test for the common case
             if type(grad) is ScatteredGradient:
                 self._scatter(k, current, grad, shape, dtype)
@@ -143,7 +137,7 @@ class _GradientStore:
         # (a user Function may return tensors it keeps: never let a leaf take those)
         if not self.create_graph and grad is not node_grad and not node.forward_on_tensors and \
                 _is_exclusive(grad, node_grad, node_grad_owned, siblings):
-            self.exclusive[id(grad.array)] = grad.array
+            self.owned.add(k)  # a fresh array no one else holds: a second gradient is summed into it
         return True
 
     def _add(self, k: int, current, grad) -> None:
