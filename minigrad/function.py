@@ -39,6 +39,7 @@ from . import anomaly, grad_mode, scope
 from .tensor import Tensor, _make
 
 _new = object.__new__
+_ndarray = np.ndarray
 _grad_mode_state, _anomaly_state, _scope_state = grad_mode._state, anomaly._state, scope._state
 # numbers nodes in the order they are made (itertools.count is atomic under the GIL): a node's
 # inputs are always older than it, so running nodes newest first is a topological order
@@ -248,10 +249,15 @@ class Function:
         """What backward will get for each saved value: an input array is its input tensor (its
         version noted in saved_versions), the output is _OUTPUT (its version in output_version),
         another array is wrapped as a tensor, and None or a Python number stays as it is."""
+        for value in self.saved:
+            if type(value) is _ndarray or isinstance(value, np.generic):
+                break
+        else:  # only None and Python numbers (a multiply by 2 saves the 2): kept as they are
+            return self.saved
         saved = []
         versions = None
         for value in self.saved:
-            if type(value) is np.ndarray:
+            if type(value) is _ndarray:
                 if value is data:
                     if out._version_counter is None:
                         out._version_counter = [0]
