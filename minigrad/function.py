@@ -214,7 +214,7 @@ class Function:
                 if refusal is not None:
                     raise refusal from None
                 raise
-        if type(data) is not np.ndarray:
+        if type(data) is not _ndarray:
             raw, data = data, np.asarray(data)
             if ctx.saved:  # numpy gives scalars for 0-d inputs: forward saved its output as `raw`
                 ctx.saved = tuple(data if value is raw else value for value in ctx.saved)
@@ -292,8 +292,11 @@ class Function:
         """Drop what forward saved (called by backward unless retain_graph)."""
         if self.saved:
             self.saved = _RELEASED
-            self.saved_versions = ()
-            self.output_data = None
+            # only fields this node has: a new attribute would cost more than it frees
+            if self.saved_versions:
+                self.saved_versions = ()
+            if self.output_version is not None:
+                self.output_data = None
 
 
 _NAMED = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*: ")
