@@ -164,7 +164,8 @@ def broadcasts_to(shape: tuple, target: tuple) -> bool:
     operand asks, in forward (addmm) or in backward (each gradient summed down).
     """
     extra = len(target) - len(shape)
-    return extra >= 0 and all(size == 1 or size == wanted for size, wanted in zip(shape, target[extra:]))
+    return extra >= 0 and (target[extra:] == shape or  # a bias row: the common case, one comparison
+                           all(size == 1 or size == wanted for size, wanted in zip(shape, target[extra:])))
 
 
 def _fit(node, parent, grad, shape: tuple):
