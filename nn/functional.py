@@ -940,9 +940,10 @@ def _target_weights(target: np.ndarray, valid: np.ndarray, w, dtype) -> np.ndarr
 def _weighted_mean(total: Tensor, factors: np.ndarray) -> Tensor:
     """total / factors.sum(), the mean over counted targets. With every target ignored (a count
     of 0) the value is nan as in PyTorch, but the gradient is 0, not 0 * inf = nan."""
-    count = np.add.reduce(factors, axis=None)
-    empty = count == 0
-    return total / np.where(empty, 1, count).astype(total.dtype) + np.where(empty, np.nan, 0).astype(total.dtype)
+    count = np.reshape(np.add.reduce(factors, axis=None), ())  # 0-d array, not numpy scalar: the fast division
+    if count == 0:  # (a guard under mg.compile: a batch with no counted target runs eagerly)
+        return total * 0 + np.full((), np.nan, total.dtype)
+    return total / count
 
 
 def _nll(log_probs: Tensor, target: np.ndarray, valid: np.ndarray, factors: np.ndarray, reduction: str) -> Tensor:

@@ -384,6 +384,26 @@ def test_weighted_cross_entropy_replays_new_targets(label_smoothing):
             np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())
 
 
+def test_cross_entropy_with_every_target_ignored_matches_eager_when_compiled():
+    """The mean's count is a guard: a batch with no counted target (nan, gradient 0) runs eagerly,
+    and the batches around it replay with eager's values and gradients."""
+    step = mg.compile(lambda l, t: F.cross_entropy(l, t))
+    logits = mg.randn(4, 3, requires_grad=True)
+    for targets in ([0, 1, 2, 0], [1, 1, -100, 2], [-100] * 4, [0, 2, 2, 1]):
+        t = mg.tensor(targets)
+        logits.grad = None
+        compiled = step(logits, t)
+        compiled.backward()
+        compiled_grad = logits.grad.numpy().copy()
+        logits.grad = None
+        eager = F.cross_entropy(logits, t)
+        eager.backward()
+        np.testing.assert_array_equal(compiled.item(), eager.item())  # (nan equals nan here)
+        np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())
+        assert np.isnan(compiled.item()) == (targets == [-100] * 4)
+    assert (step._compiled.captures, step._compiled.replays) == (1, 2)  # the all-ignored batch ran eagerly
+
+
 def _backward_peak(step) -> int:
     """tracemalloc's peak (bytes above the start) of one call of `step`, after two warm-up calls."""
     import gc
