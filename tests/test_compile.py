@@ -363,45 +363,48 @@ def test_backward_twice_through_a_replay_gives_eager_gradients(replays):
     np.testing.assert_array_equal(got, w.grad.numpy())
 
 
+def _compiled_matches_eager(loss, logits: mg.Tensor, targets: list) -> float:
+    """Call `loss` compiled (`loss.compiled`) and eagerly on (logits, targets): the same value and
+    the same gradient, bit for bit. Returns the value."""
+    t = mg.tensor(targets)
+    logits.grad = None
+    compiled = loss.compiled(logits, t)
+    compiled.backward()
+    compiled_grad = logits.grad.numpy().copy()
+    logits.grad = None
+    eager = loss(logits, t)
+    eager.backward()
+    np.testing.assert_array_equal(compiled.item(), eager.item())  # (nan equals nan here)
+    np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())
+    return compiled.item()
+
+
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_weighted_cross_entropy_replays_new_targets(label_smoothing):
     """The class weights are picked by an op: a replay with other targets picks other weights."""
     weight = mg.tensor([1.0, 2.0, 0.5, 3.0])
-    step = mg.compile(lambda l, t: F.cross_entropy(l, t, weight=weight, label_smoothing=label_smoothing))
+
+    def loss(logits, targets):
+        return F.cross_entropy(logits, targets, weight=weight, label_smoothing=label_smoothing)
+    loss.compiled = mg.compile(loss)
     logits = mg.randn(6, 4, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every call after the first replays
         for targets in ([0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0, 1], [3, 3, 3, 3, 3, 1], [2, 0, 0, 1, 1, -100]):
-            t = mg.tensor(targets)
-            logits.grad = None
-            compiled = step(logits, t)
-            compiled.backward()
-            compiled_grad = logits.grad.numpy().copy()
-            logits.grad = None
-            eager = F.cross_entropy(logits, t, weight=weight, label_smoothing=label_smoothing)
-            eager.backward()
-            assert compiled.item() == eager.item()
-            np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())
+            _compiled_matches_eager(loss, logits, targets)
 
 
 def test_cross_entropy_with_every_target_ignored_matches_eager_when_compiled():
     """The mean's count is a guard: a batch with no counted target (nan, gradient 0) runs eagerly,
     and the batches around it replay with eager's values and gradients."""
-    step = mg.compile(lambda l, t: F.cross_entropy(l, t))
+    def loss(logits, targets):
+        return F.cross_entropy(logits, targets)
+    loss.compiled = mg.compile(loss)
     logits = mg.randn(4, 3, requires_grad=True)
     for targets in ([0, 1, 2, 0], [1, 1, -100, 2], [-100] * 4, [0, 2, 2, 1]):
-        t = mg.tensor(targets)
-        logits.grad = None
-        compiled = step(logits, t)
-        compiled.backward()
-        compiled_grad = logits.grad.numpy().copy()
-        logits.grad = None
-        eager = F.cross_entropy(logits, t)
-        eager.backward()
-        np.testing.assert_array_equal(compiled.item(), eager.item())  # (nan equals nan here)
-        np.testing.assert_array_equal(compiled_grad, logits.grad.numpy())
-        assert np.isnan(compiled.item()) == (targets == [-100] * 4)
-    assert (step._compiled.captures, step._compiled.replays) == (1, 2)  # the all-ignored batch ran eagerly
+        value = _compiled_matches_eager(loss, logits, targets)
+        assert np.isnan(value) == (targets == [-100] * 4)
+    assert (loss.compiled._compiled.captures, loss.compiled._compiled.replays) == (1, 2)  # all-ignored: eager
 
 
 def _backward_peak(step) -> int:
