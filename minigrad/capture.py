@@ -23,8 +23,10 @@ Refusals (the call then runs eagerly, with one warning saying why): Python
 reading a recorded value (`bool(t)`, `.item()`, `.tolist()`, `float(t)`),
 hooks or `retain_grad()` on intermediate tensors, numpy work on a recorded
 value that the tracer cannot follow. Library checks on recorded arrays (an
-index range check) become *guards*: replay re-evaluates them and runs the
-call eagerly if one comes out differently.
+index range check, cross-entropy's "no counted target") become *guards*: replay
+re-evaluates them, and a call where one comes out differently is captured
+again, as a new signature would be (checks that change on every call end in
+eager running after `cache_size` captures in a row, with a warning).
 
 Limits: second-order gradients (`create_graph=True`) through a compiled call
 are refused with an error - call the model uncompiled for those. Tensors the
@@ -1301,7 +1303,7 @@ class _Compiled:
         self._module = module
         self._cache = collections.OrderedDict()
         self._cache_size = cache_size
-        self._misses = 0          # captures since the last replay
+        self._misses = 0          # captures in a row (since the last call that needed none)
         self._last_signature = None
         self._always_eager = False
         self._warned = set()
@@ -1342,23 +1344,26 @@ class _Compiled:
         entry = self._cache.get(signature)
         if entry is None:
             return self._capture(signature, flat, args, kwargs)
-        self._misses = 0
         if entry is _EAGER:
+            self._misses = 0
             return self._fn(*args, **kwargs)
         try:
             result = entry.replay(flat)
-        except _GuardFailed:
-            return self._fn(*args, **kwargs)
+        except _GuardFailed:  # a library check came out otherwise: capture this call, as a new signature
+            return self._capture(signature, flat, args, kwargs, guard_failed=True)
+        self._misses = 0
         self.replays += 1
         return result
 
-    def _capture(self, signature, flat, args, kwargs):
+    def _capture(self, signature, flat, args, kwargs, guard_failed: bool = False):
         self._misses += 1
         previous, self._last_signature = self._last_signature, signature
         if self._misses > self._cache_size:
             self._always_eager = True
-            self._warn(f"the call signature changed on each of {self._misses} calls in a row "
-                       f"({_what_changed(previous, signature)}); running eagerly from now on")
+            why = "a library check on the values came out differently" if guard_failed else \
+                _what_changed(previous, signature)
+            self._warn(f"the call was captured anew on each of {self._misses} calls in a row ({why}); "
+                       "running eagerly from now on")
             return self._fn(*args, **kwargs)
         tracer = Tracer()
         result, trace = tracer.capture(self._fn, args, kwargs, self._module)
@@ -1378,12 +1383,12 @@ def _what_changed(previous, signature) -> str:
     if previous is None:
         return "first call"
     if len(previous) != len(signature):
-        return "the number of arguments"
+        return "signature changed: the number of arguments"
     names = ["grad mode"] + [f"argument {i}" for i in range(len(signature) - 1)]
     if len(signature) > 3 and isinstance(signature[-1], tuple):
         names[-3:] = ["a module's training flag", "the parameters", "the buffers"]
     changed = [name for name, a, b in zip(names, previous, signature) if a != b]
-    return "changed: " + ", ".join(changed)
+    return "signature changed: " + ", ".join(changed)
 
 
 class _CompiledModule(_Compiled):

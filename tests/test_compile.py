@@ -395,16 +395,28 @@ def test_weighted_cross_entropy_replays_new_targets(label_smoothing):
 
 
 def test_cross_entropy_with_every_target_ignored_matches_eager_when_compiled():
-    """The mean's count is a guard: a batch with no counted target (nan, gradient 0) runs eagerly,
-    and the batches around it replay with eager's values and gradients."""
+    """The mean's count is a guard: a batch with no counted target (nan, gradient 0) is captured
+    anew when the plan saw counted ones, and the other way round; every call gives eager's values."""
     def loss(logits, targets):
         return F.cross_entropy(logits, targets)
     loss.compiled = mg.compile(loss)
     logits = mg.randn(4, 3, requires_grad=True)
-    for targets in ([0, 1, 2, 0], [1, 1, -100, 2], [-100] * 4, [0, 2, 2, 1]):
+    calls = ([-100] * 4, [0, 1, 2, 0], [1, 1, -100, 2], [0, 2, 2, 1], [-100] * 4, [2, 1, 0, 0])
+    for targets in calls:
         value = _compiled_matches_eager(loss, logits, targets)
         assert np.isnan(value) == (targets == [-100] * 4)
-    assert (loss.compiled._compiled.captures, loss.compiled._compiled.replays) == (1, 2)  # all-ignored: eager
+    # a first batch with no counted target does not keep the later ones from replaying
+    assert (loss.compiled._compiled.captures, loss.compiled._compiled.replays) == (4, 2)
+
+
+def test_a_guard_that_changes_on_every_call_ends_in_eager_running_with_one_warning():
+    compiled = mg.compile(lambda l, t: F.cross_entropy(l, t), cache_size=2)
+    logits = mg.randn(4, 3)
+    with pytest.warns(CompileWarning, match="library check on the values came out differently") as record:
+        for n in range(6):
+            targets = mg.tensor([-100] * 4 if n % 2 else [0, 1, 2, 0])
+            np.testing.assert_array_equal(compiled(logits, targets).item(), F.cross_entropy(logits, targets).item())
+    assert len(record) == 1 and compiled._compiled.replays == 0 and compiled._compiled.captures == 2
 
 
 def _backward_peak(step) -> int:

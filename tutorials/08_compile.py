@@ -492,8 +492,8 @@ for function in (clipped, normalised):
 # Other fallbacks work the same way: hooks or `retain_grad()` on a tensor
 # made inside the call, numpy work on a recorded value that the tracer cannot
 # follow. A library check on a recorded value (an index range test) does not
-# refuse: it becomes a `guard` step that the replay evaluates again, running
-# the call eagerly if it comes out differently. A guard after a random draw or
+# refuse: it becomes a `guard` step that the replay evaluates again, capturing
+# the call anew if it comes out differently. A guard after a random draw or
 # an in-place write is refused, because by then the replay has already changed
 # the generator's state. Second derivatives (`create_graph=True`) through a
 # replay are refused with an error: the region keeps arrays, not a
