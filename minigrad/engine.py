@@ -252,11 +252,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 node.release()
         for leaf in leaves:
             grad, owned = store.pop(leaf)
-            hooked = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
+            if leaf._hooks:  # a hook may keep the gradient it is given: .grad must not be that array
+                grad, owned = _run_hooks(leaf._hooks, grad), False
             if wanted is None:
-                _accumulate_leaf(leaf, hooked, create_graph, owned and hooked is grad)
+                _accumulate_leaf(leaf, grad, create_graph, owned)
             elif id(leaf) in wanted:
-                wanted[id(leaf)] = hooked
+                wanted[id(leaf)] = grad
     return None if wanted is None else _wanted_results(wanted, inputs, create_graph)
 
 
@@ -303,16 +304,16 @@ def _wanted_results(wanted: dict, inputs, create_graph: bool) -> tuple:
 
 def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
     """What happens at a node before its VJP, when asked for: its hooks, retain_grad(), and mg.grad's inputs.
-    Returns the gradient to pass on (a hook may replace it) and whether it is still exclusive."""
+    Returns the gradient to pass on (a hook may replace it) and whether it is still exclusive: not
+    once a hook has seen it or mg.grad keeps it, since the engine may later sum into a view of it."""
     if node.hooks:
-        hooked = _run_hooks(node.hooks, grad)
-        owned, grad = owned and hooked is grad, hooked
+        grad, owned = _run_hooks(node.hooks, grad), False  # a hook may keep the gradient it is given
     if node.retained is not None and wanted is None:
         tensor = node.retained()
         if tensor is not None:
-            _accumulate_leaf(tensor, grad, create_graph)
+            _accumulate_leaf(tensor, grad, create_graph)  # (a copy)
     if wanted is not None and id(node) in wanted:
-        wanted[id(node)] = grad
+        wanted[id(node)], owned = grad, False
     return grad, owned
 
 
@@ -332,23 +333,23 @@ def _is_exclusive(result, grad, grad_is_exclusive: bool, results: tuple) -> bool
     or something shared: the incoming gradient passed on (add gives one
     tensor to both inputs) or a view of it. A view of the incoming gradient
     counts only if that gradient was itself exclusive, and no two results may
-    share an array. (PyTorch's AccumulateGrad steals a buffer on the same grounds.)
+    share memory. (PyTorch's AccumulateGrad steals a buffer on the same grounds.)
     """
     data = result.array
     if data is grad.array or not data.flags.writeable:
         return False
-    base = data.base
+    # the object whose memory an array uses: itself, or the base that numpy points every view to
+    owner = data if data.base is None else data.base
     if len(results) > 1:
-        for other in results:  # two results holding one array, or views of one array
-            if other is not result and isinstance(other, Tensor) and (
-                    other.array is data or (base is not None and other.array.base is base)):
+        for other in results:  # two results sharing memory: one array, views of one, one a view of the other
+            if other is not result and isinstance(other, Tensor) and \
+                    (other.array if other.array.base is None else other.array.base) is owner:
                 return False
-    if base is None:
+    if owner is data:
         return True
-    owner = grad.array if grad.array.base is None else grad.array.base
     # a view of the incoming gradient is ours only if that gradient was; a view of an array the
     # VJP made itself (e.g. a transposed matmul result) is new
-    return grad_is_exclusive if base is owner else True
+    return grad_is_exclusive if owner is (grad.array if grad.array.base is None else grad.array.base) else True
 
 
 def _accumulate_leaf(tensor, grad, create_graph: bool, exclusive: bool = False) -> None:

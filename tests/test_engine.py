@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.function import Function
 from minigrad.testing import gradcheck, gradgradcheck
 
 
@@ -668,3 +669,69 @@ def test_changing_one_leaf_gradient_in_place_never_changes_another(graph):
     function(*leaves).backward()                # accumulation into kept arrays stays right
     for tensor, first in zip(leaves, before):
         np.testing.assert_allclose(tensor.grad.array, 2 * first)
+
+
+def test_a_gradient_a_hook_keeps_is_not_summed_into_later():
+    # the hook's gradient reaches the leaf as a view (reshape's VJP): .grad must be a copy, or the
+    # second backward's in-place accumulation would change what the hook kept (PyTorch: 3, then 3)
+    x = f64(np.ones((2, 3)))
+    kept = []
+    flat = x.reshape(6)
+    flat.register_hook(kept.append)
+    (flat * 3).sum().backward()
+    (flat * 3).sum().backward()
+    np.testing.assert_array_equal(kept[0].numpy(), np.full(6, 3.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 6.0))
+    # a leaf's own hook likewise
+    y = f64(np.ones(4))
+    seen = []
+    y.register_hook(seen.append)
+    (y * 2).sum().backward()
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(seen[0].numpy(), np.full(4, 2.0))
+    np.testing.assert_array_equal(y.grad.numpy(), np.full(4, 4.0))
+
+
+def _view_then_older_consumer():
+    """h feeds h * 5 (older) and a reshape v (newer): v's gradient reaches h first, as a view of
+    v's gradient, and the older consumer's gradient is summed into h's after it."""
+    x = f64(np.ones(6))
+    h = x * 1.0
+    u = h * 5
+    v = h.reshape(2, 3)
+    return x, v, (v * 2).sum() + u.sum()
+
+
+def test_a_gradient_handed_out_is_not_changed_by_the_rest_of_the_pass():
+    x, v, y = _view_then_older_consumer()
+    v_grad, x_grad = mg.grad(y, [v, x])           # mg.grad's answer for v, then summed into upstream
+    np.testing.assert_array_equal(v_grad.numpy(), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x_grad.numpy(), np.full(6, 7.0))
+    x, v, y = _view_then_older_consumer()
+    kept = []
+    v.register_hook(kept.append)                   # a hook's gradient, likewise
+    v.retain_grad()
+    y.backward()
+    np.testing.assert_array_equal(kept[0].numpy(), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(v.grad.numpy(), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(6, 7.0))
+
+
+class _TwoViews(Function):
+    """A primitive whose VJP returns one fresh array and a view of it, to two different inputs."""
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        fresh = grad * 1.0
+        return fresh, fresh.T
+
+
+def test_two_vjp_results_sharing_memory_are_not_both_summed_into():
+    a, b = f64(np.ones((2, 3))), f64(np.ones((3, 2)))
+    older = (a * 4).sum() + (b * 8).sum()
+    (_TwoViews.apply(a, b).sum() + older).backward()  # the two views reach a and b first
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((2, 3), 5.0))
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((3, 2), 9.0))
