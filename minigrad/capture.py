@@ -1370,6 +1370,8 @@ class _Compiled:
         self.captures += 1
         if trace is None:
             self._warn(f"this call runs eagerly: {tracer.reason}")
+            if guard_failed:  # the plan still serves the calls whose checks come out as at its capture
+                return result
             entry = _EAGER
         else:
             entry = _Plan(trace)

@@ -409,6 +409,26 @@ def test_cross_entropy_with_every_target_ignored_matches_eager_when_compiled():
     assert (loss.compiled._compiled.captures, loss.compiled._compiled.replays) == (4, 2)
 
 
+def test_a_refused_capture_after_a_failed_guard_keeps_the_plan(monkeypatch):
+    """The call whose guard came out otherwise runs eagerly if its own capture is refused; the
+    plan made before still replays the calls whose checks come out as at its capture."""
+    import minigrad.nn.functional as functional
+    counted_mean = functional._weighted_mean
+
+    def reading_mean(total, factors):
+        if np.reshape(np.add.reduce(factors, axis=None), ()) == 0:
+            total.item()  # a Python read of a recorded value: the tracer refuses this call
+        return counted_mean(total, factors)
+    monkeypatch.setattr(functional, "_weighted_mean", reading_mean)
+    compiled = mg.compile(lambda l, t: F.cross_entropy(l, t))
+    logits = mg.randn(4, 3)
+    with pytest.warns(CompileWarning, match="runs eagerly"):
+        for targets in ([0, 1, 2, 0], [-100] * 4, [2, 1, 0, 0]):
+            t = mg.tensor(targets)
+            np.testing.assert_array_equal(compiled(logits, t).item(), F.cross_entropy(logits, t).item())
+    assert (compiled._compiled.captures, compiled._compiled.replays) == (2, 1)
+
+
 def test_a_guard_that_changes_on_every_call_ends_in_eager_running_with_one_warning():
     compiled = mg.compile(lambda l, t: F.cross_entropy(l, t), cache_size=2)
     logits = mg.randn(4, 3)
