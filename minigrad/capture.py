@@ -1110,7 +1110,14 @@ def _run_vjps(region, seeds, store, release=False):
             ctxs[index] = None
     result = []
     for slot, parent in zip(plan.grad_input_slots, region.parents):
-        result.append(values.get(id(plan.input_keys[slot])) if parent is not None else None)
+        key = id(plan.input_keys[slot])
+        grad = values.get(key) if parent is not None else None
+        if grad is not None and key not in store.owned:
+            # the engine judges the region's results against the region's gradient only, so it would
+            # let a leaf keep (and later sum into) another output's seed or a tensor a user Function
+            # keeps: one the store here does not own is copied (under a tracer, so replays copy too)
+            grad = _make(grad.array.copy())
+        result.append(grad)
     return tuple(result)
 
 

@@ -565,3 +565,48 @@ def test_a_returned_tuple_that_looks_like_an_internal_marker_replays_as_returned
             np.testing.assert_array_equal(got[1][2][0].array, expected[1][2][0].array)
             assert type(got[2]) is Pair and got[2].label == "p"
             np.testing.assert_array_equal(got[2].value.array, expected[2].value.array)
+
+
+_KEPT = mg.ones(3, dtype=mg.float64)
+
+
+class _ReturnsWhatItKeeps(mg.autograd.Function):
+    """A user Function whose VJP returns a tensor it keeps (allowed: the engine copies it for a leaf)."""
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _KEPT
+
+
+def test_a_compiled_call_never_gives_a_leaf_a_gradient_array_something_else_holds():
+    # the engine judges a region's results against the region's own gradient only: another output's
+    # gradient (here the caller's, or one a hook keeps) or a user Function's kept tensor passed through
+    # it would become .grad, and x.grad += 1 or the next backward's sum would change them too
+    two_outputs = mg.compile(lambda x, y: (x + y, y * 2))
+    kept_by_user = mg.compile(lambda x: _ReturnsWhatItKeeps.apply(x) * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        for _ in range(3):  # capture; replay (its backward recorded); replay with the recorded backward
+            x, y = mg.ones(3, dtype=mg.float64, requires_grad=True), mg.ones(3, dtype=mg.float64, requires_grad=True)
+            seed = mg.full((3,), 5.0, dtype=mg.float64)
+            a, b = two_outputs(x, y)
+            mg.autograd.backward([a, b], [seed, mg.ones(3, dtype=mg.float64)])
+            x.grad.array += 1
+            assert seed.tolist() == [5.0] * 3
+
+            x = mg.ones(3, dtype=mg.float64, requires_grad=True)
+            a, b = two_outputs(x, y)
+            seen = []
+            a.register_hook(seen.append)
+            ((a * 3).sum() + b.sum()).backward()
+            x.grad.array += 1
+            assert seen[0].tolist() == [3.0] * 3
+
+            x = mg.ones(3, dtype=mg.float64, requires_grad=True)
+            kept_by_user(x).sum().backward()
+            x.grad.array += 1
+            assert _KEPT.tolist() == [1.0] * 3
+    assert two_outputs._compiled.replays == 5 and kept_by_user._compiled.replays == 2  # not eager
