@@ -846,7 +846,7 @@ def test_no_op_gives_a_leaf_a_gradient_array_something_else_holds(spec, use):
         _check_leaf_gradients_are_their_own(spec.name, lambda *xs: spec.op(*xs, **case.kwargs), arrays,
                                             consumed_twice=use == "consumed twice",
                                             one_leaf=use == "one leaf for every input")
-    _run(spec, check)
+    _run(spec, check, share=0.3)  # aliasing follows the op's code paths (shapes), not its values
 
 
 def _pool_winner(shape, geometry):

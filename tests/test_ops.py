@@ -1105,9 +1105,10 @@ def _outputs(result) -> tuple:
     return tuple(result) if isinstance(result, tuple) else (result,)
 
 
-def _run(spec: OpSpec, check) -> None:
-    """Run `check(spec, case)` on the spec's cases, with fewer examples for expensive ops."""
-    examples = max(1, round(settings.default.max_examples * spec.examples))
+def _run(spec: OpSpec, check, share: float = 1.0) -> None:
+    """Run `check(spec, case)` on the spec's cases, with fewer examples for expensive ops (and a
+    `share` of the profile's number for checks that depend on the op's code, not its values)."""
+    examples = max(1, round(settings.default.max_examples * spec.examples * share))
 
     @settings(max_examples=examples)
     @given(case=spec.cases)
