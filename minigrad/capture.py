@@ -656,15 +656,20 @@ def _unpatch_tensor(originals):
         setattr(Tensor, name, value)
 
 
-def _flatten(value):
-    """The leaves of nested tuples/lists/dicts, in order, and nothing else."""
+def _flatten(value, structure=None):
+    """The leaves of nested tuples/lists/dicts, in order, and nothing else; with `structure` (a
+    list), each container's kind and length, or a dict's keys, are appended to it."""
     out = []
 
     def walk(v):
         if type(v) in (tuple, list):
+            if structure is not None:
+                structure.append((type(v), len(v)))
             for x in v:
                 walk(x)
         elif type(v) is dict:
+            if structure is not None:
+                structure.append(tuple(v))
             for x in v.values():
                 walk(x)
         else:
@@ -1321,8 +1326,9 @@ class _Compiled:
             self._warned.add(message)
             warnings.warn(f"compile: {message}", CompileWarning, stacklevel=3)
 
-    def _signature(self, flat) -> tuple:
-        parts = [grad_mode._state.enabled]
+    def _signature(self, flat, structure) -> tuple:
+        # the containers' shapes and keys: f(a=x) and f(b=x), f([x, y]) and f([x], [y]) flatten alike
+        parts = [grad_mode._state.enabled, tuple(structure)]
         first = {}
         for i, value in enumerate(flat):
             if isinstance(value, Tensor):
@@ -1331,7 +1337,8 @@ class _Compiled:
             else:
                 try:
                     hash(value)
-                    parts.append((type(value), value))
+                    # 0.0 == -0.0, yet 1 / (x * s) tells them apart: a float is compared by its bits
+                    parts.append((float, value.hex()) if type(value) is float else (type(value), value))
                 except TypeError:
                     parts.append((type(value), id(value)))
         module = self._module
@@ -1346,8 +1353,9 @@ class _Compiled:
     def __call__(self, *args, **kwargs):
         if self._always_eager or _state.tracer is not None or anomaly.is_anomaly_enabled():
             return self._fn(*args, **kwargs)
-        flat = _flatten((args, kwargs))
-        signature = self._signature(flat)
+        structure = []
+        flat = _flatten((args, kwargs), structure)
+        signature = self._signature(flat, structure)
         entry = self._cache.get(signature)
         if entry is None:
             return self._capture(signature, flat, args, kwargs)
@@ -1393,7 +1401,7 @@ def _what_changed(previous, signature) -> str:
         return "first call"
     if len(previous) != len(signature):
         return "signature changed: the number of arguments"
-    names = ["grad mode"] + [f"argument {i}" for i in range(len(signature) - 1)]
+    names = ["grad mode", "the arguments' nesting or keywords"] + [f"argument {i}" for i in range(len(signature) - 2)]
     if len(signature) > 3 and isinstance(signature[-1], tuple):
         names[-3:] = ["a module's training flag", "the parameters", "the buffers"]
     changed = [name for name, a, b in zip(names, previous, signature) if a != b]

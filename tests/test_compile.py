@@ -610,3 +610,24 @@ def test_a_compiled_call_never_gives_a_leaf_a_gradient_array_something_else_hold
             x.grad.array += 1
             assert _KEPT.tolist() == [1.0] * 3
     assert two_outputs._compiled.replays == 5 and kept_by_user._compiled.replays == 2  # not eager
+
+
+def test_keyword_names_nesting_and_a_float_sign_are_part_of_the_signature():
+    # each pair flattens to the same leaves: the replay of the first call must not serve the second
+    by_name = mg.compile(lambda a=None, b=None: a * 2 if a is not None else b * 3)
+    by_key = mg.compile(lambda d: d["a"] * 2 if "a" in d else d["b"] * 3)
+    by_nesting = mg.compile(lambda *groups: sum(g[0] * len(g) for g in groups))
+    by_sign = mg.compile(lambda x, s: 1 / (x * s))
+    x, y = mg.ones(2), mg.full((2,), 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 1 / 0
+        for _ in range(2):
+            np.testing.assert_array_equal(by_name(a=x).numpy(), [2, 2])
+            np.testing.assert_array_equal(by_name(b=x).numpy(), [3, 3])
+            np.testing.assert_array_equal(by_key({"a": x}).numpy(), [2, 2])
+            np.testing.assert_array_equal(by_key({"b": x}).numpy(), [3, 3])
+            np.testing.assert_array_equal(by_nesting([x, y]).numpy(), [2, 2])
+            np.testing.assert_array_equal(by_nesting([x], [y]).numpy(), [3, 3])
+            np.testing.assert_array_equal(by_sign(x, 0.0).numpy(), [np.inf, np.inf])
+            np.testing.assert_array_equal(by_sign(x, -0.0).numpy(), [-np.inf, -np.inf])
+    assert by_name._compiled.replays == 2 and by_sign._compiled.replays == 2
