@@ -96,6 +96,24 @@ class AsItCame:
         self.tensor = tensor
 
 
+class Argument:
+    """In an output template: the call's argument at `path` (of the flattened arguments), returned
+    as it came in: each replay returns its own call's tensor, not the capture's."""
+    __slots__ = ("path",)
+
+    def __init__(self, path: int):
+        self.path = path
+
+
+class Plain:
+    """In an output template: a tensor without history made on slot `index` outside a primitive
+    (`x.detach()`, `x.data`): each replay makes a new one on that slot's array."""
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
 class NamedTupleOf:
     """In an output template: a namedtuple of class `cls` whose fields have the templates `parts`."""
     __slots__ = ("cls", "parts")
@@ -146,7 +164,8 @@ class Trace:
         grad_inputs: [(slot, shape, dtype)] inputs/externals that received gradients in the
             captured graph.
         outputs: the returned structure, with `Slot`s for tensors made by the trace,
-            `AsItCame(t)` for tensors returned as they came in and `NamedTupleOf` for namedtuples.
+            `Argument(path)` for arguments and `AsItCame(t)` for other tensors returned as they
+            came in, `Plain(slot)` for detached ones and `NamedTupleOf` for namedtuples.
     """
 
     def __init__(self):
@@ -290,8 +309,8 @@ def _resolve(value, env):
 
 
 def _slots(value) -> list:
-    """The slot numbers of the Slots in a template (tuples, lists and dicts walked)."""
-    if type(value) is Slot:
+    """The slot numbers of the Slots (and Plains) in a template (tuples, lists and dicts walked)."""
+    if type(value) is Slot or type(value) is Plain:
         return [value.index]
     if type(value) in (tuple, list):
         return [slot for v in value for slot in _slots(v)]
@@ -545,7 +564,7 @@ class Tracer:
             (result, trace or None); with None, `self.reason` says why.
         """
         trace = self.trace
-        flat = _flatten((args, kwargs))
+        flat = self._flat = _flatten((args, kwargs))
         for path, value in enumerate(flat):
             if isinstance(value, Tensor) and id(value) not in self._external_tensors:
                 trace.inputs.append((self._swap(value), path))
@@ -586,9 +605,16 @@ class Tracer:
         if isinstance(result, Tensor):
             array = result.array
             if isinstance(array, _Traced) and array._slot is not None:
-                step_made = any(s.output == array._slot and s.kind == "primitive" for s in self.trace.steps)
-                if step_made:
-                    return Slot(array._slot)
+                slot = array._slot
+                for input_slot, path in self.trace.inputs:
+                    if input_slot == slot and self._flat[path] is result:
+                        return Argument(path)  # the replay's own argument, not the capture's
+                made = [s for s in self.trace.steps if s.output == slot and s.kind == "primitive"]
+                if made and (result._node is not None or made[0].parents is None):
+                    return Slot(slot)
+                if made or not any(t is result for _, t in self.trace.externals):
+                    # x.detach() (of an argument or a result) made in the call: a new tensor each replay
+                    return Plain(slot)
             return AsItCame(result)
         if type(result) in (tuple, list):
             return type(result)(self._output_template(r) for r in result)
@@ -762,7 +788,7 @@ class _Plan(_Prepared):
         # where each grad input's tensor is found at replay: ("arg", path) or ("tensor", t)
         self.grad_sources = [("arg", input_path[slot]) if slot in input_path else ("tensor", external_of[slot])
                              for slot in self.grad_input_slots]
-        self.differentiable_outputs = [s for s in out_slots if s in self.slot_key]
+        self.differentiable_outputs = [s for s in _slots(_without_plain(trace.outputs)) if s in self.slot_key]
         self.backward_plan = None     # the flat backward, recorded by the first backward
         self.backward_traced = False
 
@@ -778,7 +804,7 @@ class _Plan(_Prepared):
 
     def _outputs(self, flat, env, ctxs):
         if ctxs is None:
-            return _build_outputs(self.output_template, env, {})
+            return _build_outputs(self.output_template, env, {}, flat)
         region = _new(_Region)
         region.plan, region.ctxs = self, ctxs
         parents = []
@@ -810,7 +836,7 @@ class _Plan(_Prepared):
             region.spans = spans
             region.pending = [None] * len(spans)
             region.out_shape, region.out_dtype = (), np.dtype(np.float32)
-        return _build_outputs(self.output_template, env, made)
+        return _build_outputs(self.output_template, env, made, flat)
 
 
 def _primitive_op(step: Step, parents: list, grad_index) -> tuple:
@@ -1019,19 +1045,37 @@ def _execute(ops, env, ctxs, recording):
             env[slot] = None
 
 
-def _build_outputs(template, env, made):
+def _build_outputs(template, env, made, flat):
     kind = type(template)
     if kind is Slot:
         tensor = made.get(template.index)
         return tensor if tensor is not None else _make(env[template.index])
+    if kind is Plain:
+        return _make(env[template.index])
+    if kind is Argument:
+        return flat[template.path]
     if kind is AsItCame:
         return template.tensor
     if kind is NamedTupleOf:
-        return template.cls(*[_build_outputs(t, env, made) for t in template.parts])
+        return template.cls(*[_build_outputs(t, env, made, flat) for t in template.parts])
     if kind in (tuple, list):
-        return kind(_build_outputs(t, env, made) for t in template)
+        return kind(_build_outputs(t, env, made, flat) for t in template)
     if kind is dict:
-        return {k: _build_outputs(v, env, made) for k, v in template.items()}
+        return {k: _build_outputs(v, env, made, flat) for k, v in template.items()}
+    return template
+
+
+def _without_plain(template):
+    """A template with its Plains left out (they carry no gradient)."""
+    kind = type(template)
+    if kind is Plain:
+        return None
+    if kind is NamedTupleOf:
+        return _without_plain(template.parts)
+    if kind in (tuple, list):
+        return kind(_without_plain(t) for t in template)
+    if kind is dict:
+        return {k: _without_plain(v) for k, v in template.items()}
     return template
 
 

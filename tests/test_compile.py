@@ -631,3 +631,25 @@ def test_keyword_names_nesting_and_a_float_sign_are_part_of_the_signature():
             np.testing.assert_array_equal(by_sign(x, 0.0).numpy(), [np.inf, np.inf])
             np.testing.assert_array_equal(by_sign(x, -0.0).numpy(), [-np.inf, -np.inf])
     assert by_name._compiled.replays == 2 and by_sign._compiled.replays == 2
+
+
+def test_an_argument_or_a_detached_tensor_returned_is_the_replays_own():
+    # the argument (as it came in) and detached tensors were the capture's objects on every replay
+    w = mg.randn(3, requires_grad=True)
+
+    def f(x):
+        y = x * w
+        return y, x, x.detach(), y.detach(), x.data
+    compiled = mg.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for n in range(3):
+            x = mg.full((3,), float(n + 1))
+            got, expected = compiled(x), f(x)
+            assert got[1] is x
+            for a, b in zip(got, expected):
+                assert a.requires_grad == b.requires_grad
+                np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+            got[0].sum().backward()
+    assert compiled._compiled.replays == 2
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 6.0))
