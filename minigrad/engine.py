@@ -311,7 +311,10 @@ def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
     if node.retained is not None and wanted is None:
         tensor = node.retained()
         if tensor is not None:
-            _accumulate_leaf(tensor, grad, create_graph)  # (a copy)
+            if tensor.grad is None:
+                _accumulate_leaf(tensor, grad, create_graph)  # (a copy)
+            else:  # summed out of place, as PyTorch does for a non-leaf: an earlier .grad the user holds stays
+                tensor.grad = tensor.grad + grad
     if wanted is not None and id(node) in wanted:
         wanted[id(node)], owned = grad, False
     return grad, owned

@@ -280,6 +280,20 @@ def test_retain_grad_keeps_non_leaf_gradient():
     np.testing.assert_allclose(x.grad.array, 2 * h.array * 3 + 4)
 
 
+
+def test_a_retained_gradient_the_user_holds_is_not_changed_by_the_next_backward():
+    # PyTorch sums a non-leaf's retained .grad out of place (grad = grad + new): the first one stays
+    x = f64([1.0, 2.0, 3.0])
+    z = x * 2
+    z.retain_grad()
+    y = (z * z).sum()
+    y.backward(retain_graph=True)
+    first = z.grad
+    y.backward()
+    np.testing.assert_array_equal(first.numpy(), [4.0, 8.0, 12.0])
+    np.testing.assert_array_equal(z.grad.numpy(), [8.0, 16.0, 24.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [16.0, 32.0, 48.0])
+
 # ---- mg.grad and higher order -------------------------------------------------------------
 
 def test_grad_returns_instead_of_accumulating():
