@@ -161,6 +161,8 @@ class Trace:
         inputs: [(slot, path)] the call's argument tensors (path indexes the flattened args).
         externals: [(slot, tensor)] tensors read by reference at replay (parameters, buffers,
             closure tensors): slot = tensor.array.
+        closure_state: [(tensor, requires_grad, shape, dtype)] of the externals the signature does
+            not cover (closure tensors, not the module's), as the capture found them.
         grad_inputs: [(slot, shape, dtype)] inputs/externals that received gradients in the
             captured graph.
         outputs: the returned structure, with `Slot`s for tensors made by the trace,
@@ -175,6 +177,7 @@ class Trace:
         self.fresh = set()
         self.inputs = []
         self.externals = []
+        self.closure_state = []
         self.grad_inputs = []
         self.outputs = None
 
@@ -416,6 +419,7 @@ class Tracer:
             self.refuse("a tensor of unknown origin")
         slot = self._external_tensors.get(id(tensor))
         if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
+            self.trace.closure_state.append((tensor, tensor._requires_grad, array.shape, array.dtype))
             slot = self._swap(tensor)
             self.trace.externals.append((slot, tensor))
         return slot
@@ -791,8 +795,15 @@ class _Plan(_Prepared):
         self.differentiable_outputs = [s for s in _slots(_without_plain(trace.outputs)) if s in self.slot_key]
         self.backward_plan = None     # the flat backward, recorded by the first backward
         self.backward_traced = False
+        self.closure_state = trace.closure_state
 
     def replay(self, flat):
+        # the signature covers the arguments and the module's tensors, not closure tensors: one
+        # unfrozen since the capture would get no gradient, a reshaped one the capture's shapes
+        for tensor, requires_grad, shape, dtype in self.closure_state:
+            array = tensor.array
+            if tensor._requires_grad is not requires_grad or array.shape != shape or array.dtype != dtype:
+                raise _GuardFailed
         env = self._environment()
         for slot, path in self.inputs:
             env[slot] = flat[path].array

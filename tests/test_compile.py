@@ -653,3 +653,26 @@ def test_an_argument_or_a_detached_tensor_returned_is_the_replays_own():
             got[0].sum().backward()
     assert compiled._compiled.replays == 2
     np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 6.0))
+
+
+def test_freezing_or_unfreezing_a_tensor_the_compiled_function_reads_is_followed():
+    # a compiled loss over a model it reads from its closure: the signature does not cover the
+    # model's parameters, and an unfrozen layer got no gradient on replay (a frozen one still did)
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    step = mg.compile(lambda x: model(x).sum())
+    x = mg.randn(5, 3)
+    model[0].requires_grad_(False)
+    for frozen in (True, True, False, False, True, True):
+        model[0].requires_grad_(not frozen)
+        model.zero_grad()
+        loss = step(x)
+        loss.backward()
+        got = [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]
+        model.zero_grad()
+        model(x).sum().backward()
+        for a, p in zip(got, model.parameters()):
+            assert (a is None) == (p.grad is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, p.grad.numpy())
+    assert step._compiled.replays == 3
