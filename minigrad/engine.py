@@ -253,7 +253,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
         for leaf in leaves:
             grad, owned = store.pop(leaf)
             if leaf._hooks:  # a hook may keep the gradient it is given: .grad must not be that array
-                grad, owned = _run_hooks(leaf._hooks, grad), False
+                grad, owned = _run_hooks(leaf._hooks, _for_hooks(grad, owned, create_graph)), False
             if wanted is None:
                 _accumulate_leaf(leaf, grad, create_graph, owned)
             elif id(leaf) in wanted:
@@ -307,7 +307,7 @@ def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
     Returns the gradient to pass on (a hook may replace it) and whether it is still exclusive: not
     once a hook has seen it or mg.grad keeps it, since the engine may later sum into a view of it."""
     if node.hooks:
-        grad, owned = _run_hooks(node.hooks, grad), False  # a hook may keep the gradient it is given
+        grad, owned = _run_hooks(node.hooks, _for_hooks(grad, owned, create_graph)), False  # a hook may keep it
     if node.retained is not None and wanted is None:
         tensor = node.retained()
         if tensor is not None:
@@ -318,6 +318,16 @@ def _before_vjp(node, grad, owned: bool, wanted, create_graph: bool):
     if wanted is not None and id(node) in wanted:
         wanted[id(node)], owned = grad, False
     return grad, owned
+
+
+def _for_hooks(grad, owned: bool, create_graph: bool):
+    """The gradient to give hooks: one may change it in place (grad.mul_(2); what it leaves flows
+    on), which must not reach another holder of that array: a leaf's gradient still waiting (add
+    gives both inputs one array; PyTorch has accumulated it by then), the caller's seed. So a
+    gradient not exclusively ours is copied first."""
+    if owned:
+        return grad
+    return grad.clone() if create_graph else _make(grad.array.copy())
 
 
 def _run_hooks(hooks, grad):

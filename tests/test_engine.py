@@ -294,6 +294,26 @@ def test_a_retained_gradient_the_user_holds_is_not_changed_by_the_next_backward(
     np.testing.assert_array_equal(z.grad.numpy(), [8.0, 16.0, 24.0])
     np.testing.assert_array_equal(x.grad.numpy(), [16.0, 32.0, 48.0])
 
+
+def test_a_hook_changing_its_gradient_in_place_changes_only_what_flows_from_its_tensor():
+    # add hands x and a one gradient array; x's waits (leaves come last) while a's hook doubles a's
+    # in place: x's must stay 1 (PyTorch accumulates x first), and the caller's seed must not change
+    x, w = f64([1.0, 2.0, 3.0]), f64([1.0, 2.0, 3.0])
+    a = w * 2
+    a.register_hook(lambda grad: grad.mul_(2))
+    seed = mg.ones(3, dtype=mg.float64)
+    (x + a).backward(seed)
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(seed.numpy(), [1.0, 1.0, 1.0])
+    # a leaf's hook likewise: y's gradient is the same array as x's
+    x, y = f64([1.0, 2.0, 3.0]), f64([1.0, 2.0, 3.0])
+    x.register_hook(lambda grad: grad.mul_(3))
+    (x + y).backward(seed)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(seed.numpy(), [1.0, 1.0, 1.0])
+
 # ---- mg.grad and higher order -------------------------------------------------------------
 
 def test_grad_returns_instead_of_accumulating():
