@@ -44,7 +44,9 @@ import collections
 import contextlib
 import functools
 import operator
+import sys
 import warnings
+import weakref
 
 import numpy as np
 
@@ -58,6 +60,7 @@ __all__ = ["compile", "Tracer", "Trace", "Step", "CompileWarning"]
 
 _new = object.__new__
 _state = _capture_state
+_tensor_module = sys.modules[Tensor.__module__]  # (mg.tensor is the factory function)
 _plain_view = functools.partial(np.ndarray.view, type=np.ndarray)
 
 
@@ -347,7 +350,8 @@ class Tracer:
         self.strict = False          # (backward traces) an unknown array is refused, not taken as a constant
         self._by_layout = {}         # (address, shape, strides, dtype) -> slot of a recorded array
         self._owners = {}            # id(memory owner) -> owner, of every recorded array
-        self._module_tensors = []    # the module's parameters and buffers: writes into them last (not fresh)
+        self._born = {}              # id(tensor) -> weakref, of every tensor made during the call
+        self._born_values = {}       # slot of a tensor made during the call -> its value when first used
 
     # -- slots
     def _new_slot(self) -> int:
@@ -419,10 +423,25 @@ class Tracer:
             self.refuse("a tensor of unknown origin")
         slot = self._external_tensors.get(id(tensor))
         if slot is None:  # made before the call (a closure tensor) or during it by a factory (zeros)
-            self.trace.closure_state.append((tensor, tensor._requires_grad, array.shape, array.dtype))
-            slot = self._swap(tensor)
+            born = self._born.get(id(tensor))
+            if born is not None and born() is tensor:
+                value = np.array(array, copy=True)
+                slot = self._swap(tensor)
+                self._born_values[slot] = value  # read by reference unless written or returned
+            else:
+                self.trace.closure_state.append((tensor, tensor._requires_grad, array.shape, array.dtype))
+                slot = self._swap(tensor)
             self.trace.externals.append((slot, tensor))
         return slot
+
+    def _renew(self, slot: int) -> None:
+        """A tensor made during the call and then written or returned: each replay starts from a
+        copy of its value when the call first used it (not the capture's tensor, which the capture
+        left written, nor a tensor made before the call, whose writes must last)."""
+        value = self._born_values.pop(slot, None)
+        if value is not None:
+            self.trace.constants[slot] = value
+            self.trace.fresh.add(slot)
 
     def slot_of_value(self, value) -> int:
         """The slot of a primitive's positional input."""
@@ -552,12 +571,11 @@ class Tracer:
         if isinstance(array, _Traced):
             if array._slot is None:
                 self.refuse("an in-place write into a view the tracer did not follow")
+            else:
+                self._renew(array._slot)
             return array
-        slot = self.slot_of_tensor(tensor)
-        if not any(t is tensor for t in self._module_tensors) and slot not in self.trace.fresh:
-            # made during the call (zeros, then filled): each replay starts from its value at capture
-            self.trace.fresh.add(slot)
-            self.trace.constants[slot] = array.copy()
+        # a tensor made before the call (a module's buffer, a closure tensor) is written by reference
+        self._renew(self.slot_of_tensor(tensor))
         return tensor.array
 
     # -- one call
@@ -576,16 +594,23 @@ class Tracer:
             for tensor in list(module.parameters()) + [b for b in module.buffers() if b is not None]:
                 if id(tensor) not in self._external_tensors:
                     trace.externals.append((self._swap(tensor), tensor))
-                    self._module_tensors.append(tensor)
         real_generator = _random.generator()
         _random._state.generator = _RecordingGenerator(real_generator)
         patches = _patch_tensor()
+        born = self._born
+
+        def new(cls):  # every tensor is made by tensor._make, which calls tensor._new first
+            made = _object_new(cls)
+            born[id(made)] = weakref.ref(made)
+            return made
+        _tensor_module._new = new
         _state.tracer = self
         try:
             result = function(*args, **kwargs)
             trace.outputs = self._output_template(result)
         finally:
             _state.tracer = None
+            _tensor_module._new = _object_new
             _random._state.generator = real_generator
             _unpatch_tensor(patches)
             for tensor, array in reversed(self._swapped):
@@ -607,15 +632,26 @@ class Tracer:
 
     def _output_template(self, result):
         if isinstance(result, Tensor):
+            born = self._born.get(id(result))
+            if born is not None and born() is result and not isinstance(result.array, _Traced):
+                self.slot_of_tensor(result)  # made during the call and not used since: returned below
             array = result.array
             if isinstance(array, _Traced) and array._slot is not None:
                 slot = array._slot
                 for input_slot, path in self.trace.inputs:
                     if input_slot == slot and self._flat[path] is result:
                         return Argument(path)  # the replay's own argument, not the capture's
+                step = self._step_of_node.get(id(result._node)) if result._node is not None else None
+                if step is not None:
+                    return self._rebased(array, self.trace.steps[step])
                 made = [s for s in self.trace.steps if s.output == slot and s.kind == "primitive"]
-                if made and (result._node is not None or made[0].parents is None):
+                if made and made[0].parents is None:
                     return Slot(slot)
+                if slot in self._born_values or slot in self.trace.fresh:
+                    if result._requires_grad:
+                        self.refuse("the function returned a leaf tensor it made that requires grad")
+                    self._renew(slot)  # mg.zeros(3) made in the call: a new one each replay
+                    return Plain(slot)
                 if made or not any(t is result for _, t in self.trace.externals):
                     # x.detach() (of an argument or a result) made in the call: a new tensor each replay
                     return Plain(slot)
@@ -629,6 +665,19 @@ class Tracer:
         if isinstance(result, (np.ndarray,)):
             self.refuse("the function returned a numpy array")
         return result
+
+    def _rebased(self, array: _Traced, step: Step):
+        """The template of a returned tensor on recorded `array` whose history is `step`'s: after
+        y.mul_(3), y's memory is that of the op that made y first, its gradient goes to the mul."""
+        slot = array._slot
+        if step.output != slot:
+            # _inplace copied the op's result into the memory: it is the output, if nothing wrote since
+            last = [s for s in self.trace.steps if s.output is None and slot in _slots([s.args, s.kwargs])]
+            if (not last or last[-1].target is not np.copyto
+                    or [a.index if type(a) is Slot else a for a in last[-1].args] != [slot, step.output]
+                    or step.shape != array.shape or step.dtype != array.dtype):
+                self.refuse("the function returned a tensor written in place in a way the tracer did not follow")
+        return Slot(step.output)
 
 
 class _RecordingGenerator:
@@ -654,6 +703,7 @@ class _RecordingGenerator:
 # ---- Tensor methods that read values or attach per-tensor state: watched while capturing --------
 
 _ORIGINAL_WRITING = Tensor._writing
+_object_new = object.__new__
 
 
 @contextlib.contextmanager
@@ -672,8 +722,22 @@ def _refusing(name, original):
     return method
 
 
+def _touching(original):
+    """`t.detach()` or `t.data` with t first known to the tracer: the new tensor made on t's memory
+    is then found as t's (not taken for one made during the call, whose writes would not last)."""
+    def method(self, *args, **kwargs):
+        tracer = _state.tracer
+        if tracer is not None and not isinstance(self.array, _Traced):
+            tracer.slot_of_tensor(self)
+        return original(self, *args, **kwargs)
+    return method
+
+
 def _patch_tensor():
-    originals = {name: Tensor.__dict__[name] for name in ("_writing", "__bool__", "register_hook", "retain_grad")}
+    originals = {name: Tensor.__dict__[name]
+                 for name in ("_writing", "__bool__", "register_hook", "retain_grad", "detach", "data")}
+    Tensor.detach = _touching(originals["detach"])
+    Tensor.data = property(_touching(originals["data"].fget), originals["data"].fset, doc=originals["data"].__doc__)
     Tensor._writing = _writing_while_capturing
     Tensor.__bool__ = _refusing("bool() (Python control flow on a tensor value)", originals["__bool__"])
     Tensor.register_hook = _refusing("register_hook", originals["register_hook"])

@@ -676,3 +676,56 @@ def test_freezing_or_unfreezing_a_tensor_the_compiled_function_reads_is_followed
             if a is not None:
                 np.testing.assert_array_equal(a, p.grad.numpy())
     assert step._compiled.replays == 3
+
+
+def test_writes_into_tensors_made_before_the_call_last_and_into_ones_made_in_it_start_anew():
+    # a tensor first touched by a write was taken for one made in the call: batch norm's running
+    # statistics, read through a compiled function's closure, kept their capture values; a tensor
+    # made in the call and first read, then written (zeros, then add_), summed over the replays
+    def make():
+        mg.manual_seed(0)
+        return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    compiled_model, eager_model = make(), make()
+    scale, eager_scale = mg.ones(4), mg.ones(4)
+
+    def step(model, scale):
+        def f(x):
+            with mg.no_grad():
+                scale.data.mul_(2)  # through .data: a new tensor on the closure tensor's memory
+            total = mg.zeros(4)
+            total.add_(model(x).sum(0))
+            return (total * scale).sum(), total
+        return f
+    compiled = mg.compile(step(compiled_model, scale))
+    eager = step(eager_model, eager_scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(3):
+            x = mg.randn(5, 3)
+            (a, total_a), (b, total_b) = compiled(x), eager(x)
+            a.backward(), b.backward()
+            np.testing.assert_array_equal(a.item(), b.item())
+            np.testing.assert_array_equal(total_a.detach().numpy(), total_b.detach().numpy())
+    for (name, p), q in zip(compiled_model.state_dict().items(), eager_model.state_dict().values()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+    for p, q in zip(compiled_model.parameters(), eager_model.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+    np.testing.assert_array_equal(scale.numpy(), eager_scale.numpy())
+    assert compiled._compiled.replays == 2
+
+
+def test_a_result_changed_in_place_and_returned_gets_the_gradient_of_its_last_op():
+    # y = x * 2; y.mul_(3): y's memory is the first op's, its history the mul's; the replay seeded
+    # the first op (x.grad 2, not 6)
+    def f(x):
+        y = x * 2
+        y.mul_(3)
+        return y
+    compiled = mg.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(3):
+            x = mg.ones(2, requires_grad=True)
+            compiled(x).sum().backward()
+            np.testing.assert_array_equal(x.grad.numpy(), [6, 6])
+    assert compiled._compiled.replays == 2
