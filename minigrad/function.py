@@ -196,6 +196,8 @@ class Function:
                         parents.append(node)
                     needs_grad = True
                     continue
+                if recording and a._version_counter is not None and len(a._version_counter) > 1:
+                    _check_history(cls, a)
             else:
                 arrays.append(a)
             parents.append(None)
@@ -340,6 +342,22 @@ def _check_view_watch(cls, node) -> None:
             f"that was modified by an in-place operation after it was made (version {version} -> "
             f"{counter[0]}), so its recorded history no longer describes its value - modify the tensor "
             "itself (y[0] *= 3, not v = y[0]; v *= 3), or .clone() the view first")
+
+
+def _check_history(cls, tensor) -> None:
+    """Refuse a tensor that records nothing while its memory was changed by a recorded in-place
+    operation through a view of it (or through the tensor it is a view of): in PyTorch it would
+    require grad now, and used here as a constant it would silently get no gradient. A tensor
+    detach()ed from one with that history has the same array, and is a constant, as in PyTorch."""
+    array = tensor.array
+    for changed in tensor._version_counter[1:]:
+        if changed is array:
+            return
+    raise RuntimeError(
+        f"{cls.__name__.lower()}: an input that does not require grad shares memory with a view (or "
+        "the tensor it is a view of) that an in-place operation on tensors requiring grad changed, "
+        "so its value depends on them but it has no history - write into the tensor itself "
+        "(y[1:] = x, not y[1:].copy_(x) or v = y.view(-1); v[0] = x), or .clone() the view first")
 
 
 class ViewFunction(Function):

@@ -372,9 +372,16 @@ class Tensor:
         if self.array.dtype.kind != "f" and result.array.dtype.kind == "f":
             raise RuntimeError(f"{name}: result type {result.array.dtype} can't be cast to the "
                                f"desired output type {self.array.dtype}")
+        aliased = self._version_counter is not None  # views and detach() share the counter: none yet, no alias
         with self._writing(name) as array:
             np.copyto(array, result.array, casting="unsafe")
         if recording:
+            if self._node is None and aliased:
+                # self now has a history that the views of it, or the tensor it is a view of, do not
+                # (PyTorch rebases them all): the counter they share notes which array has one, so
+                # that using another in a recorded op is refused (function._check_history) instead
+                # of silently giving no gradient
+                self._version_counter.append(self.array)
             self._node = result._node
             self._requires_grad = True
             result._node.rebase_output(self)

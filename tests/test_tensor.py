@@ -297,6 +297,28 @@ def test_basic_indexing_is_a_view_and_setitem_writes_through():
     np.testing.assert_array_equal(x.array[:2], [[1, 2, 3, 4], [0, 0, -1, 0]])
 
 
+
+def test_a_view_of_a_tensor_without_grad_changed_in_place_by_a_recorded_op():
+    # PyTorch gives the view's base (and its other views) the new history; here they would have
+    # none and silently give x no gradient (x.grad None; PyTorch: [2, 2, 2]): they are refused
+    x, w = mg.tensor([1.0, 2.0, 3.0], requires_grad=True), mg.tensor([2.0, 2.0, 2.0, 2.0], requires_grad=True)
+    y = mg.zeros(4)
+    y[1:].copy_(x)                                   # through a view: y itself records nothing
+    with pytest.raises(RuntimeError, match="no history"):
+        (y * w).sum()
+    y = mg.zeros(4)
+    v = y.view(2, 2)
+    y.add_(mg.cat([x, x[:1]]))                       # the base: its earlier view records nothing
+    with pytest.raises(RuntimeError, match="no history"):
+        v.sum() * w
+    # writing through the tensor itself keeps working, and a detach()ed one is a constant
+    y = mg.zeros(4)
+    d = y.detach()
+    y[1:] += x                                       # a view's add_, then setitem into y
+    ((y + d) * w).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 2.0, 4.0, 6.0])
+
 def test_out_of_range_index_names_index_and_size():
     x = mg.tensor([[1.0, 2.0, 3.0]])
     with pytest.raises(IndexError, match=r"index 5 .*size 3"):
