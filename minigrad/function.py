@@ -350,8 +350,8 @@ def _check_history(cls, tensor) -> None:
     require grad now, and used here as a constant it would silently get no gradient. A tensor
     detach()ed from one with that history has the same array, and is a constant, as in PyTorch."""
     array = tensor.array
-    for changed in tensor._version_counter[1:]:
-        if changed is array:
+    for changed in tensor._version_counter[1:]:  # weak references to the arrays that have a history
+        if changed() is array:
             return
     raise RuntimeError(
         f"{cls.__name__.lower()}: an input that does not require grad shares memory with a view (or "

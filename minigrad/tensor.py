@@ -380,8 +380,11 @@ class Tensor:
                 # self now has a history that the views of it, or the tensor it is a view of, do not
                 # (PyTorch rebases them all): the counter they share notes which array has one, so
                 # that using another in a recorded op is refused (function._check_history) instead
-                # of silently giving no gradient
-                self._version_counter.append(self.array)
+                # of silently giving no gradient. Weakly, and forgetting views that are gone: a buffer
+                # written through a fresh view every step must not keep every one of them
+                counter = self._version_counter
+                counter[1:] = [ref for ref in counter[1:] if ref() is not None]
+                counter.append(weakref.ref(self.array))
             self._node = result._node
             self._requires_grad = True
             result._node.rebase_output(self)
