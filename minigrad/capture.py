@@ -32,7 +32,8 @@ Limits: second-order gradients (`create_graph=True`) through a compiled call
 are refused with an error - call the model uncompiled for those. Tensors the
 function reads from a closure or global (not arguments, not module
 parameters or buffers) are read by reference: in-place changes are seen, a
-rebound name is not. Random numbers the function draws itself from Python's
+rebound name is not; one whose requires_grad, shape or dtype changed makes
+the call captured again. Random numbers the function draws itself from Python's
 `random` or numpy's global `np.random` (not from minigrad's generator) are
 fixed at the capture's values, and so are arrays written by numpy functions
 that fill their argument in place (`np.put_along_axis`, `np.put`) inside the

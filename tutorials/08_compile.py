@@ -501,10 +501,14 @@ for function in (clipped, normalised):
 #
 # ## The signature cache
 #
-# Everything a trace takes for granted goes into its *signature*: the shape,
+# Everything a trace takes for granted goes into its *signature*: how the
+# arguments are nested (lists, tuples, dict keys, keyword names), the shape,
 # dtype and `requires_grad` of each tensor argument, the other arguments'
-# values, grad mode, each submodule's `training` flag, and the identity and
-# shape of every parameter and buffer. A call whose signature is in the cache
+# values (a float by its bits: 0.0 and -0.0 differ), grad mode, each
+# submodule's `training` flag, and the identity and shape of every parameter
+# and buffer. Tensors read from a closure are checked at each replay too: one
+# whose `requires_grad`, shape or dtype changed (a layer unfrozen for
+# fine-tuning) makes the call captured again. A call whose signature is in the cache
 # replays; a new one is captured (8 signatures are kept, oldest dropped). A
 # last partial batch is one more capture; a sequence length that changes on
 # every call would capture every time, so after more misses in a row than the
