@@ -812,6 +812,12 @@ class Tensor:
         return ops.transpose(self, dim0, dim1)
 
     swapaxes = transpose
+    swapdims = transpose
+
+    def movedim(self, source, destination):
+        return ops.movedim(self, source, destination)
+
+    moveaxis = movedim
 
     def t(self):
         return ops.t(self)
@@ -880,6 +886,18 @@ class Tensor:
 
     def narrow(self, dim: builtins.int, start, length: builtins.int):
         return ops.narrow(self, dim, start, length)
+
+    def unflatten(self, dim: builtins.int, sizes):
+        return ops.unflatten(self, dim, sizes)
+
+    def select(self, dim: builtins.int, index: builtins.int):
+        return ops.select(self, dim, index)
+
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1):
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: builtins.int = 0):
+        return ops.diag(self, diagonal)
 
     def index_select(self, dim: builtins.int, index):
         return ops.index_select(self, dim, index)

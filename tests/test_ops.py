@@ -768,6 +768,58 @@ def _narrow_reference(x, dim, start, length):
 
 
 @st.composite
+def movedim_case(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, max_side=3))
+    n = len(shape)
+    k = draw(st.integers(1, n))
+    source = draw(st.permutations(range(n)))[:k]
+    destination = draw(st.permutations(range(n)))[:k]
+    source, destination = ([d - n if draw(st.booleans()) else d for d in dims] for dims in (source, destination))
+    if k == 1 and draw(st.booleans()):
+        return Case((draw(float_arrays(shape)),), {"source": source[0], "destination": destination[0]})
+    return Case((draw(float_arrays(shape)),), {"source": tuple(source), "destination": tuple(destination)})
+
+
+@st.composite
+def unflatten_case(draw):
+    case = draw(with_dim())
+    n = case.arrays[0].shape[case.kwargs["dim"]]
+    d = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+    sizes = draw(st.sampled_from([[n], [d, n // d], [1, d, n // d], [n // d, 1, d]]))
+    if draw(st.booleans()):
+        sizes[draw(st.integers(0, len(sizes) - 1))] = -1
+    return Case(case.arrays, {**case.kwargs, "sizes": tuple(sizes)})
+
+
+def _unflatten_reference(x, dim, sizes):
+    dim %= x.ndim
+    return x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
+
+
+@st.composite
+def select_case(draw):
+    case = draw(with_dim())
+    n = case.arrays[0].shape[case.kwargs["dim"]]
+    return Case(case.arrays, {**case.kwargs, "index": draw(st.integers(-n, n - 1))})
+
+
+@st.composite
+def diagonal_case(draw):
+    shape = draw(hnp.array_shapes(min_dims=2, max_dims=4, max_side=4))
+    n = len(shape)
+    dim1, dim2 = draw(st.permutations(range(n)))[:2]
+    dim1, dim2 = (d - n if draw(st.booleans()) else d for d in (dim1, dim2))
+    offset = draw(st.integers(-shape[dim1] - 1, shape[dim2] + 1))  # past either end too: an empty diagonal
+    return Case((draw(float_arrays(shape)),), {"offset": offset, "dim1": dim1, "dim2": dim2})
+
+
+@st.composite
+def diag_case(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4))
+    return Case((draw(float_arrays(shape)),), {"diagonal": draw(st.integers(-3, 3))})
+
+
+@st.composite
 def index_select_case(draw):
     case = draw(with_dim())
     n = case.arrays[0].shape[case.kwargs["dim"]]
@@ -1043,6 +1095,18 @@ SPECS = [
     OpSpec("roll", lambda a, shifts, dims: a.roll(shifts, dims),
            lambda a, shifts, dims: np.roll(a, shifts, axis=dims), roll_case()),
     OpSpec("narrow", lambda a, dim, start, length: a.narrow(dim, start, length), _narrow_reference, narrow_case()),
+    OpSpec("movedim", lambda a, source, destination: a.movedim(source, destination),
+           lambda a, source, destination: np.moveaxis(a, source, destination), movedim_case()),
+    OpSpec("moveaxis", mg.moveaxis, lambda a, source, destination: np.moveaxis(a, source, destination),
+           movedim_case()),
+    OpSpec("swapdims", lambda a, dim0, dim1: a.swapdims(dim0, dim1),
+           lambda a, dim0, dim1: np.swapaxes(a, dim0, dim1), transpose_case()),
+    OpSpec("unflatten", lambda a, dim, sizes: a.unflatten(dim, sizes), _unflatten_reference, unflatten_case()),
+    OpSpec("select", lambda a, dim, index: a.select(dim, index),
+           lambda a, dim, index: np.take(a, index, axis=dim), select_case()),
+    OpSpec("diagonal", lambda a, offset, dim1, dim2: a.diagonal(offset, dim1, dim2),
+           lambda a, offset, dim1, dim2: np.diagonal(a, offset, dim1, dim2), diagonal_case()),
+    OpSpec("diag", lambda a, diagonal: mg.diag(a, diagonal), lambda a, diagonal: np.diag(a, diagonal), diag_case()),
     OpSpec("index_select", lambda a, dim, index: mg.index_select(a, dim, mg.tensor(index)),
            lambda a, dim, index: np.take(a, index, axis=dim), index_select_case()),
     OpSpec("masked_select", lambda a, mask: mg.masked_select(a, mg.tensor(mask)), _masked_select_reference,
@@ -1198,7 +1262,8 @@ def test_table_covers_the_public_ops():
                      "relu_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
                      "cumprod", "sort", "topk", "roll", "narrow", "index_select", "masked_select", "scatter",
                      "scatter_add", "repeat_interleave", "meshgrid", "einsum", "nan_to_num", "remainder",
-                     "sign", "floor", "ceil", "round"]:
+                     "sign", "floor", "ceil", "round", "movedim", "moveaxis", "swapdims", "unflatten", "select",
+                     "diagonal", "diag"]:
         assert required in names, required
 
 
@@ -1733,7 +1798,8 @@ SPECIAL_POINTS = {
         "reshape", "view", "flatten", "permute", "transpose", "T", "expand", "squeeze", "unsqueeze",
         "getitem_basic", "getitem_advanced", "take_along_dim", "gather", "cat", "stack", "split", "chunk",
         "unbind", "pad", "flip", "clone", "repeat", "tril", "triu", "masked_fill", "index_put", "roll",
-        "narrow", "index_select", "masked_select", "scatter", "scatter_add", "repeat_interleave", "meshgrid",
+        "narrow", "movedim", "moveaxis", "swapdims", "unflatten", "select", "diagonal", "diag",
+        "index_select", "masked_select", "scatter", "scatter_add", "repeat_interleave", "meshgrid",
         "setitem_add", "matmul", "mm", "bmm", "mv", "dot", "outer", "addmm", "einsum", "conv2d",
         "avg_pool2d", "unfold", "embedding", "dropout_eval"]},
     "inplace_arithmetic": ONLY_FIRST,

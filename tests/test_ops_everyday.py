@@ -340,3 +340,98 @@ def test_nan_to_num_and_clamp_in_place():
     assert z.tolist() == [-1.0, 0.0, 0.0]
     with pytest.raises(RuntimeError, match="clamp_: a leaf tensor that requires grad"):
         leaf.clamp_(0.0, 1.0)
+
+
+# ---- movedim, swapdims, unflatten, select, diagonal, diag -----------------------------
+
+def test_movedim_unflatten_select_diagonal_and_diag_pytorch_examples():
+    t = mg.randn(3, 2, 1)
+    assert mg.movedim(t, 1, 0).shape == (2, 3, 1)
+    assert mg.movedim(t, (1, 2), (0, 1)).shape == (2, 1, 3)
+    assert t.moveaxis(-1, 0).shape == (1, 3, 2)
+    assert mg.swapdims(t, 0, 2).shape == (1, 2, 3)
+    a = mg.randn(3, 4, 1)
+    assert a.unflatten(1, (2, 2)).shape == (3, 2, 2, 1)
+    assert mg.unflatten(a, 1, (-1, 2)).shape == (3, 2, 2, 1)
+    assert mg.randn(5, 12, 3).unflatten(-2, (2, 2, 3, 1, 1)).shape == (5, 2, 2, 3, 1, 1, 3)
+    m = mg.arange(9.0).reshape(3, 3)
+    assert mg.select(m, 0, 1).tolist() == [3.0, 4.0, 5.0] and m.select(1, -1).tolist() == [2.0, 5.0, 8.0]
+    assert mg.diagonal(m).tolist() == [0.0, 4.0, 8.0] and m.diagonal(1).tolist() == [1.0, 5.0]
+    assert m.diagonal(-1).tolist() == [3.0, 7.0] and m.diagonal(3).shape == (0,)
+    assert mg.diagonal(mg.randn(2, 5, 4, 2), offset=-1, dim1=1, dim2=2).shape == (2, 2, 4)
+    v = mg.tensor([0.5950, -0.0872, 2.3298])
+    np.testing.assert_array_equal(mg.diag(v).numpy(), np.diag(v.numpy()))
+    np.testing.assert_array_equal(v.diag(1).numpy(), np.diag(v.numpy(), 1))
+    assert mg.diag(v, 1).shape == (4, 4) and mg.diag(v).dtype == mg.float32
+    assert mg.diag(m, -1).tolist() == [3.0, 7.0]
+
+
+def test_diagonal_of_a_3d_tensor_over_dims_0_and_2_with_negative_offsets():
+    a = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)
+    x = mg.tensor(a, requires_grad=True)
+    for offset in range(-3, 5):
+        out = mg.diagonal(x, offset, 0, 2)
+        np.testing.assert_array_equal(out.detach().numpy(), np.diagonal(a, offset, 0, 2))
+        np.testing.assert_array_equal(x.diagonal(offset, -1, 0).detach().numpy(), np.diagonal(a, offset, 2, 0))
+    assert mg.diagonal(x, -1, 0, 2).shape == (3, 1)  # the diagonal is the LAST dim
+    mg.diagonal(x, -1, 0, 2).sum().backward()
+    expected = np.zeros_like(a)
+    expected[1, :, 0] = 1.0  # element (i - offset, :, i) for i = 0
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+    assert gradcheck(lambda t: mg.diagonal(t, -1, 2, 0), [mg.tensor(a + 0.5, requires_grad=True)])
+
+
+@pytest.mark.parametrize("k", [-3, -1, 0, 1, 2])
+def test_diag_round_trip_and_gradient(k):
+    v = mg.tensor([1.5, -2.0, 3.0, float("inf")], dtype=mg.float64, requires_grad=True)
+    matrix = mg.diag(v, k)
+    assert matrix.shape == (4 + abs(k),) * 2
+    np.testing.assert_array_equal(matrix.detach().numpy(), np.diag(v.detach().numpy(), k))  # inf only on the diagonal
+    np.testing.assert_array_equal(mg.diag(matrix, k).detach().numpy(), v.detach().numpy())
+    (matrix * mg.arange(float((4 + abs(k)) ** 2), dtype=mg.float64).reshape(matrix.shape)).sum().backward()
+    np.testing.assert_array_equal(v.grad.numpy(), np.diag(np.arange((4 + abs(k)) ** 2.0).reshape(matrix.shape), k))
+    assert mg.diag(mg.tensor([1, 2]), k).dtype == mg.int64
+
+
+def test_movedim_unflatten_select_diagonal_and_diag_refuse_bad_arguments_naming_the_op():
+    x = mg.randn(2, 3, 4)
+    with pytest.raises(IndexError, match="movedim: dimension 3"):
+        mg.movedim(x, 3, 0)
+    with pytest.raises(RuntimeError, match="movedim: .*same number"):
+        mg.movedim(x, (0, 1), 2)
+    with pytest.raises(RuntimeError, match="movedim: repeated dim"):
+        mg.movedim(x, (0, -3), (1, 2))
+    with pytest.raises(IndexError, match="swapdims|transpose"):
+        x.swapdims(0, 5)
+    with pytest.raises(RuntimeError, match=r"unflatten: sizes \[2, 2\] .* size 3 of dimension 1"):
+        x.unflatten(1, (2, 2))
+    with pytest.raises(RuntimeError, match="unflatten"):
+        x.unflatten(1, (-1, -1))
+    with pytest.raises(IndexError, match="unflatten: dimension -4"):
+        x.unflatten(-4, (2, 1))
+    with pytest.raises(IndexError, match=r"select: index 3 is out of range for dimension 1 of size 3"):
+        x.select(1, 3)
+    with pytest.raises(IndexError, match=r"select: index -4 is out of range for dimension -2 of size 3"):
+        mg.select(x, -2, -4)
+    with pytest.raises(IndexError, match="select: dimension 3"):
+        x.select(3, 0)
+    with pytest.raises(IndexError, match="select: .*0-dim"):
+        mg.tensor(1.0).select(0, 0)
+    with pytest.raises(RuntimeError, match="diagonal: dim1 .* must be different"):
+        x.diagonal(0, 1, -2)
+    with pytest.raises(IndexError, match="diagonal: dimension"):
+        mg.diagonal(mg.randn(3))
+    with pytest.raises(RuntimeError, match=r"diag: expected a 1-D or 2-D tensor, got shape \(2, 3, 4\)"):
+        mg.diag(x)
+    with pytest.raises(RuntimeError, match="diag: "):
+        mg.diag(mg.tensor(1.0))
+
+
+def test_movedim_and_swapdims_aliases_are_the_same_functions_and_methods():
+    assert mg.moveaxis is mg.movedim and mg.swapdims is mg.transpose and mg.swapaxes is mg.transpose
+    assert mg.Tensor.moveaxis is mg.Tensor.movedim and mg.Tensor.swapdims is mg.Tensor.transpose
+    x = mg.randn(2, 3, 4)
+    for name in ["movedim", "moveaxis", "swapdims", "unflatten", "select", "diagonal", "diag"]:
+        assert callable(getattr(mg, name)) and callable(getattr(x, name)), name
+    np.testing.assert_array_equal(x.moveaxis(0, -1).numpy(), np.moveaxis(x.numpy(), 0, -1))
+    assert np.shares_memory(x.movedim(0, -1).array, x.array) and np.shares_memory(x.select(1, 2).array, x.array)  # views

@@ -269,6 +269,30 @@ def transpose(input, dim0: int, dim1: int):
 
 
 swapaxes = transpose
+swapdims = transpose
+
+
+def movedim(input, source, destination):
+    """input with dims `source` moved to positions `destination` (ints or equal-length sequences);
+    the other dims keep their order. A strided view, as permute."""
+    ndim = input.ndim
+    sources = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    destinations = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(sources) != len(destinations):
+        raise RuntimeError(f"movedim: source {sources} and destination {destinations} must have the "
+                           f"same number of dims")
+    sources = tuple(_check_dim(int(d), ndim, "movedim") for d in sources)
+    destinations = tuple(_check_dim(int(d), ndim, "movedim") for d in destinations)
+    for name, dims in (("source", sources), ("destination", destinations)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in {name} {dims} of a tensor of shape {input.shape}")
+    order = [d for d in range(ndim) if d not in sources]
+    for dest, src in sorted(zip(destinations, sources)):
+        order.insert(dest, src)
+    return permute(input, tuple(order)) if ndim else input
+
+
+moveaxis = movedim
 
 
 def t(input):
@@ -548,6 +572,74 @@ def narrow(input, dim: int, start, length: int):
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
 
 
+def unflatten(input, dim: int, sizes):
+    """input with dim `dim` split into dims of `sizes` (one may be -1, inferred): a view when possible.
+
+    A (2, 12) tensor unflattened at dim 1 into (3, -1) has shape (2, 3, 4).
+    """
+    if input.ndim == 0:
+        raise RuntimeError("unflatten: cannot be applied to a 0-dim tensor")
+    axis = _check_dim(dim, input.ndim, "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    n = input.shape[axis]
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or \
+            (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+        raise RuntimeError(f"unflatten: sizes {list(sizes)} do not multiply to the size {n} of dimension "
+                           f"{dim} of a tensor of shape {tuple(input.shape)} (at most one -1 is inferred)")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(input, input.shape[:axis] + sizes + input.shape[axis + 1:])
+
+
+def select(input, dim: int, index: int):
+    """input[..., index] along `dim`: one fewer dim, a view. `index` may be negative."""
+    if input.ndim == 0:
+        raise IndexError("select: cannot be applied to a 0-dim tensor")
+    axis = _check_dim(dim, input.ndim, "select")
+    n, index = input.shape[axis], int(index)
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} is out of range for dimension {dim} of size {n} "
+                         f"(expected to be in [{-n}, {n - 1}])")
+    return getitem(input, (slice(None),) * axis + (index % n,))
+
+
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
+    """The `offset`-th diagonal of the (dim1, dim2) planes (offset > 0 above the main one, < 0 below).
+
+    dim1 and dim2 are removed and the diagonal becomes the LAST dim, as in PyTorch: a (2, 3, 4)
+    tensor with dim1=0, dim2=2 gives shape (3, min(2, 4 - offset)) for offset >= 0 (0 allowed).
+    """
+    ndim, offset = input.ndim, int(offset)
+    d1, d2 = _check_dim(dim1, ndim, "diagonal"), _check_dim(dim2, ndim, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dim1 ({dim1}) and dim2 ({dim2}) must be different dims of a "
+                           f"tensor of shape {tuple(input.shape)}")
+    n1, n2 = input.shape[d1], input.shape[d2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    planes = movedim(input, (d1, d2), (-2, -1))
+    flat = reshape(planes, planes.shape[:-2] + (n1 * n2,))
+    start = offset if offset >= 0 else -offset * n2
+    stop = start + (length - 1) * (n2 + 1) + 1 if length else 0
+    return getitem(flat, (Ellipsis, slice(start, stop, n2 + 1)))
+
+
+_diagonal = diagonal  # diag's argument `diagonal` hides the function
+
+
+def diag(input, diagonal: int = 0):
+    """1-D input of n elements: the (n + |diagonal|)-square matrix with input on its `diagonal`-th
+    diagonal (zeros elsewhere). 2-D input: its `diagonal`-th diagonal, a 1-D tensor."""
+    k = int(diagonal)
+    if input.ndim == 2:
+        return _diagonal(input, k)
+    if input.ndim != 1:
+        raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}")
+    m = input.shape[0] + abs(k)
+    padded = pad(input, (0, abs(k)))  # row i holds input[i] when k >= 0, column j holds input[j] when k < 0
+    values = reshape(padded, (m, 1) if k >= 0 else (1, m))
+    return where(np.eye(m, k=k, dtype=bool), values, 0)
+
+
 def _integer_index(op: str, index, what: str = "index") -> np.ndarray:
     array = index.array if isinstance(index, Tensor) else np.asarray(index)
     if array.dtype.kind not in "iu":
@@ -749,4 +841,4 @@ def meshgrid(*tensors, indexing: str | None = None):
 
 __all__ = ['broadcast_to', 'cat', 'chunk', 'clone', 'concat', 'concatenate', 'contiguous', 'expand', 'expand_as', 'flatten', 'flip', 'gather', 'getitem', 'index_add', 'index_put', 'masked_fill', 'pad', 'permute', 'repeat', 'reshape', 'split', 'squeeze', 'stack', 'swapaxes', 't', 'take_along_dim', 'transpose', 'tril', 'triu', 'unbind', 'unsqueeze', 'view',
            'roll', 'narrow', 'index_select', 'masked_select', 'scatter', 'scatter_add', 'repeat_interleave',
-           'meshgrid']
+           'meshgrid', 'movedim', 'moveaxis', 'swapdims', 'unflatten', 'select', 'diagonal', 'diag']
