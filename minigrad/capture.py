@@ -21,8 +21,9 @@ primitive's VJP in reverse with the engine's own gradient store, so
 
 Refusals (the call then runs eagerly, with one warning saying why): Python
 reading a recorded value (`bool(t)`, `.item()`, `.tolist()`, `float(t)`),
-hooks or `retain_grad()` on intermediate tensors, numpy work on a recorded
-value that the tracer cannot follow. Library checks on recorded arrays (an
+hooks or `retain_grad()` on intermediate tensors, forward hooks on a module the
+call runs (one added after the capture makes calls run eagerly while it is
+there), numpy work on a recorded value that the tracer cannot follow. Library checks on recorded arrays (an
 index range check, cross-entropy's "no counted target") become *guards*: replay
 re-evaluates them, and a call where one comes out differently is captured
 again, as a new signature would be (checks that change on every call end in
@@ -75,6 +76,10 @@ class _Refused(Exception):
 
 class _GuardFailed(Exception):
     """A library check on a recorded value came out differently at replay."""
+
+
+class _HookAdded(Exception):
+    """A module the capture called has a forward hook now: the call runs eagerly (no recapture)."""
 
 
 # ---- the trace: a plain data structure (replay, drawing and export can all read it) ----------
@@ -167,6 +172,8 @@ class Trace:
             closure tensors): slot = tensor.array.
         closure_state: [(tensor, requires_grad, shape, dtype)] of the externals the signature does
             not cover (closure tensors, not the module's), as the capture found them.
+        modules_called: the modules whose __call__ ran (a forward hook added to one since makes
+            the call run eagerly: a replay runs no module's Python).
         grad_inputs: [(slot, shape, dtype)] inputs/externals that received gradients in the
             captured graph.
         outputs: the returned structure, with `Slot`s for tensors made by the trace,
@@ -182,6 +189,7 @@ class Trace:
         self.inputs = []
         self.externals = []
         self.closure_state = []
+        self.modules_called = []
         self.grad_inputs = []
         self.outputs = None
 
@@ -598,6 +606,7 @@ class Tracer:
         real_generator = _random.generator()
         _random._state.generator = _RecordingGenerator(real_generator)
         patches = _patch_tensor()
+        Module.__call__ = _module_call_while_capturing
         born = self._born
 
         def new(cls):  # every tensor is made by tensor._make, which calls tensor._new first
@@ -614,6 +623,7 @@ class Tracer:
             _tensor_module._new = _object_new
             _random._state.generator = real_generator
             _unpatch_tensor(patches)
+            Module.__call__ = _ORIGINAL_MODULE_CALL
             for tensor, array in reversed(self._swapped):
                 if isinstance(tensor.array, _Traced):
                     tensor.array = array if tensor.array.base is array else _plain_view(tensor.array)
@@ -751,6 +761,22 @@ def _unpatch_tensor(originals):
         setattr(Tensor, name, value)
 
 
+_ORIGINAL_MODULE_CALL = Module.__call__
+
+
+def _module_call_while_capturing(self, *args, **kwargs):
+    """Module.__call__ while capturing: a module with forward hooks is refused (a hook is Python
+    that each call runs, and may keep activations; a replay would run none of it), and every
+    module called is noted, so that a hook added to one later is seen at replay."""
+    tracer = _state.tracer
+    if tracer is not None:
+        if self._forward_hooks or self._forward_pre_hooks:
+            tracer.refuse(f"a forward hook on {type(self).__name__} (a replay would not run it)")
+        if not any(module is self for module in tracer.trace.modules_called):
+            tracer.trace.modules_called.append(self)
+    return _ORIGINAL_MODULE_CALL(self, *args, **kwargs)
+
+
 def _flatten(value, structure=None):
     """The leaves of nested tuples/lists/dicts, in order, and nothing else; with `structure` (a
     list), each container's kind and length, or a dict's keys, are appended to it."""
@@ -861,6 +887,7 @@ class _Plan(_Prepared):
         self.backward_plan = None     # the flat backward, recorded by the first backward
         self.backward_traced = False
         self.closure_state = trace.closure_state
+        self.modules_called = trace.modules_called
 
     def replay(self, flat):
         # the signature covers the arguments and the module's tensors, not closure tensors: one
@@ -869,6 +896,9 @@ class _Plan(_Prepared):
             array = tensor.array
             if tensor._requires_grad is not requires_grad or array.shape != shape or array.dtype != dtype:
                 raise _GuardFailed
+        for module in self.modules_called:
+            if module._forward_hooks or module._forward_pre_hooks:
+                raise _HookAdded(type(module).__name__)
         env = self._environment()
         for slot, path in self.inputs:
             env[slot] = flat[path].array
@@ -1463,7 +1493,8 @@ class _Compiled:
                     parts.append((type(value), id(value)))
         module = self._module
         if module is not None:
-            parts.append(tuple([(id(m), m.training) for m in module.modules()]))
+            parts.append(tuple([(id(m), m.training, bool(m._forward_hooks or m._forward_pre_hooks))
+                                for m in module.modules()]))
             parts.append(tuple([(id(t), id(t.array), t.array.shape, t._requires_grad)
                                 for t in module.parameters()]))
             parts.append(tuple([(id(t), id(t.array), t.array.shape) if t is not None else None
@@ -1486,6 +1517,9 @@ class _Compiled:
             result = entry.replay(flat)
         except _GuardFailed:  # a library check came out otherwise: capture this call, as a new signature
             return self._capture(signature, flat, args, kwargs, guard_failed=True)
+        except _HookAdded as hooked:  # eager runs the hook; replays resume once it is removed
+            self._warn(f"a forward hook was added to {hooked} after the capture: calls run eagerly while it is there")
+            return self._fn(*args, **kwargs)
         self._misses = 0
         self.replays += 1
         return result
@@ -1523,7 +1557,7 @@ def _what_changed(previous, signature) -> str:
         return "signature changed: the number of arguments"
     names = ["grad mode", "the arguments' nesting or keywords"] + [f"argument {i}" for i in range(len(signature) - 2)]
     if len(signature) > 3 and isinstance(signature[-1], tuple):
-        names[-3:] = ["a module's training flag", "the parameters", "the buffers"]
+        names[-3:] = ["a module's training flag or forward hooks", "the parameters", "the buffers"]
     changed = [name for name, a, b in zip(names, previous, signature) if a != b]
     return "signature changed: " + ", ".join(changed)
 

@@ -729,3 +729,27 @@ def test_a_result_changed_in_place_and_returned_gets_the_gradient_of_its_last_op
             compiled(x).sum().backward()
             np.testing.assert_array_equal(x.grad.numpy(), [6, 6])
     assert compiled._compiled.replays == 2
+
+
+def test_forward_hooks_run_on_every_call_of_a_compiled_model_or_function():
+    """A replay runs no module's Python: with a forward hook on a module the call runs, the call
+    runs eagerly (the hook keeps every activation, and its change of the output counts); without
+    one, it replays."""
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = mg.randn(5, 4)
+    net, function = mg.compile(model), mg.compile(lambda x: model(x) * 2)
+    for compiled, calls, eager in ((net, net, model), (function, function._compiled, lambda x: model(x) * 2)):
+        compiled(x), compiled(x)  # capture, replay
+        assert calls.replays == 1
+        kept = []
+        handle = model[1].register_forward_hook(lambda module, inputs, out: kept.append(out) or out + 1)
+        with pytest.warns(CompileWarning):
+            got = [compiled(x) for _ in range(3)]
+        expected = eager(x)
+        for value in got:
+            np.testing.assert_array_equal(value.detach().numpy(), expected.detach().numpy())
+        assert len(kept) == 4  # three compiled calls and the eager one, each ran the hook
+        handle.remove()
+        compiled(x)
+        assert calls.replays == 2  # the hook removed: replays again
