@@ -223,15 +223,21 @@ def reshape(input, *shape):
     shape = tuple(int(s) for s in shape)
     if shape == input.shape:
         return input
-    known = int(np.prod([s for s in shape if s != -1]))
-    if shape.count(-1) > 1 or (known != input.array.size and -1 not in shape) or \
-            (-1 in shape and (known == 0 or input.array.size % known)):
+    if _inferred(shape, input.array.size) is None:
         raise RuntimeError(f"view: shape {list(shape)} is invalid for input of size {input.array.size} "
                            f"(shape {tuple(input.shape)})")
     return Reshape.apply(input, shape=shape)
 
 
 view = reshape
+
+
+def _inferred(shape: tuple, size: int) -> tuple | None:
+    """`shape` with its -1 (at most one) worked out for `size` elements; None when no shape fits."""
+    known = int(np.prod([s for s in shape if s != -1]))
+    if shape.count(-1) > 1 or (-1 not in shape and known != size) or (-1 in shape and (known == 0 or size % known)):
+        return None
+    return tuple(size // known if s == -1 else s for s in shape)
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
@@ -582,13 +588,11 @@ def unflatten(input, dim: int, sizes):
     axis = _check_dim(dim, input.ndim, "unflatten")
     sizes = tuple(int(s) for s in sizes)
     n = input.shape[axis]
-    known = int(np.prod([s for s in sizes if s != -1]))
-    if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or \
-            (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+    resolved = _inferred(sizes, n) if sizes and all(s >= -1 for s in sizes) else None
+    if resolved is None:
         raise RuntimeError(f"unflatten: sizes {list(sizes)} do not multiply to the size {n} of dimension "
                            f"{dim} of a tensor of shape {tuple(input.shape)} (at most one -1 is inferred)")
-    sizes = tuple(n // known if s == -1 else s for s in sizes)
-    return reshape(input, input.shape[:axis] + sizes + input.shape[axis + 1:])
+    return reshape(input, input.shape[:axis] + resolved + input.shape[axis + 1:])
 
 
 def select(input, dim: int, index: int):
