@@ -971,6 +971,8 @@ def _make(array: np.ndarray, requires_grad: builtins.bool = False, node=None, cl
     t.grad = None
     t._requires_grad = requires_grad
     t._node = node
+    # made on the first write, shared by views and detach(): [version, weak references to those
+    # arrays among them that an in-place op gave a history] (function._check_history reads the rest)
     t._version_counter = None
     t._hooks = None
     t.name = None
