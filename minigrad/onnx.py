@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from . import grad_mode
-from .capture import AsItCame, NamedTupleOf, Slot, _Prepared, _resolve, _slots
+from .capture import Argument, AsItCame, NamedTupleOf, Plain, Slot, _Prepared, _resolve, _slots
 from .function import Function
 from .nn import Module
 from .ops import conv as _conv, elementwise as _el, linalg as _la, neural as _ne, reduction as _re, shape as _sh
@@ -551,9 +551,7 @@ def _template_at(g, step):
 # ---- export -------------------------------------------------------------------------------------
 
 def _flat_outputs(template, out):
-    if type(template) is Slot:
-        out.append(template)
-    elif type(template) is AsItCame:
+    if type(template) in (Slot, Plain, AsItCame, Argument):
         out.append(template)
     elif type(template) is NamedTupleOf:
         for t in template.parts:
@@ -789,7 +787,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     output_names = list(output_names) + [f"output{i}" for i in range(len(output_names), len(outputs))]
     graph_outputs = []
     for name, template in zip(output_names, outputs):
-        if type(template) is not Slot:
+        if type(template) not in (Slot, Plain):  # (a detached value is an output like any other)
             raise RuntimeError("onnx.export: the model returns a tensor it did not compute (an input or a "
                                "parameter as it is) - return a computed value")
         slot = template.index

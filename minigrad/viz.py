@@ -42,7 +42,7 @@ import numpy as np
 
 from . import random as _random, scope
 from .atomic import atomic_write
-from .capture import AsItCame, NamedTupleOf, Slot, Tracer, _flatten, _slots
+from .capture import Argument, AsItCame, NamedTupleOf, Plain, Slot, Tracer, _flatten, _slots
 from .function import Function
 from .nn import Module
 from .tensor import Tensor, _make
@@ -751,9 +751,9 @@ def _numpy_name(step) -> str:
 
 def _output_slots(template, result, name):
     """(name or None, tensor, slot or None) for each tensor a call returned, walking its trace template."""
-    if type(template) is Slot and isinstance(result, Tensor):
+    if type(template) in (Slot, Plain) and isinstance(result, Tensor):
         yield name, result, template.index
-    elif type(template) is AsItCame:
+    elif type(template) in (AsItCame, Argument):  # returned as it came in
         if isinstance(result, Tensor):
             yield name, result, None
     elif type(template) is NamedTupleOf:

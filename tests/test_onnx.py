@@ -390,3 +390,15 @@ def test_opset_before_17_is_refused():
 def test_args_must_be_tensors():
     with pytest.raises(TypeError, match="args must be a Tensor"):
         torch.onnx.export(MLP(), (np.zeros((1, 64)),), io.BytesIO())
+
+
+def test_a_model_returning_its_input_as_it_came_is_refused():
+    class PassesInputOn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.layer(x), x
+    with pytest.raises(RuntimeError, match="did not compute"):
+        torch.onnx.export(PassesInputOn(), torch.randn(4, 3), io.BytesIO())

@@ -670,3 +670,10 @@ def test_a_call_returning_several_tensors_draws_each_output():
     nodes, _, _ = parse(viz.draw_call(lambda x: {"y": layer(x), "z": layer(x).exp()}, mg.randn(4, 3),
                                       params=layer).source)
     assert {"y", "z", "x", "weight", "bias"} <= set(titles(nodes))
+
+
+def test_a_call_returning_an_argument_as_it_came_draws_it_as_an_output():
+    mg.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    nodes, _, _ = parse(viz.draw_call(lambda x: (layer(x), x, layer(x).detach()), mg.randn(4, 3), params=layer).source)
+    assert {"output 0", "output 2", "x"} <= set(titles(nodes))  # output 1 is x itself, drawn as the input
