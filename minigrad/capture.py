@@ -610,8 +610,9 @@ class Tracer:
         born = self._born
 
         def new(cls):  # every tensor is made by tensor._make, which calls tensor._new first
-            made = _object_new(cls)
-            born[id(made)] = weakref.ref(made)
+            made = _new(cls)
+            if _state.tracer is self:  # (not a tensor another thread makes meanwhile)
+                born[id(made)] = weakref.ref(made)
             return made
         _tensor_module._new = new
         _state.tracer = self
@@ -620,7 +621,7 @@ class Tracer:
             trace.outputs = self._output_template(result)
         finally:
             _state.tracer = None
-            _tensor_module._new = _object_new
+            _tensor_module._new = _new
             _random._state.generator = real_generator
             _unpatch_tensor(patches)
             Module.__call__ = _ORIGINAL_MODULE_CALL
@@ -714,9 +715,6 @@ class _RecordingGenerator:
 # ---- Tensor methods that read values or attach per-tensor state: watched while capturing --------
 
 _ORIGINAL_WRITING = Tensor._writing
-_object_new = object.__new__
-
-
 @contextlib.contextmanager
 def _writing_while_capturing(self, op: str = "in-place write"):
     tracer = _state.tracer
@@ -765,16 +763,18 @@ _ORIGINAL_MODULE_CALL = Module.__call__
 
 
 def _module_call_while_capturing(self, *args, **kwargs):
-    """Module.__call__ while capturing: a module with forward hooks is refused (a hook is Python
-    that each call runs, and may keep activations; a replay would run none of it), and every
-    module called is noted, so that a hook added to one later is seen at replay."""
+    """Module.__call__ while capturing: every module called is noted, for mg.compile's check of
+    forward hooks (drawing and export trace a hook's ops as the call's own)."""
     tracer = _state.tracer
-    if tracer is not None:
-        if self._forward_hooks or self._forward_pre_hooks:
-            tracer.refuse(f"a forward hook on {type(self).__name__} (a replay would not run it)")
-        if not any(module is self for module in tracer.trace.modules_called):
-            tracer.trace.modules_called.append(self)
+    if tracer is not None and not any(module is self for module in tracer.trace.modules_called):
+        tracer.trace.modules_called.append(self)
     return _ORIGINAL_MODULE_CALL(self, *args, **kwargs)
+
+
+def _hooked(modules):
+    """The first of `modules` with a forward hook, or None. A hook is Python each call runs (and
+    may keep activations): a replay would run none of it, so mg.compile runs such calls eagerly."""
+    return next((m for m in modules if m._forward_hooks or m._forward_pre_hooks), None)
 
 
 def _flatten(value, structure=None):
@@ -896,9 +896,9 @@ class _Plan(_Prepared):
             array = tensor.array
             if tensor._requires_grad is not requires_grad or array.shape != shape or array.dtype != dtype:
                 raise _GuardFailed
-        for module in self.modules_called:
-            if module._forward_hooks or module._forward_pre_hooks:
-                raise _HookAdded(type(module).__name__)
+        hooked = _hooked(self.modules_called)
+        if hooked is not None:
+            raise _HookAdded(type(hooked).__name__)
         env = self._environment()
         for slot, path in self.inputs:
             env[slot] = flat[path].array
@@ -1537,6 +1537,9 @@ class _Compiled:
         tracer = Tracer()
         result, trace = tracer.capture(self._fn, args, kwargs, self._module)
         self.captures += 1
+        hooked = _hooked(trace.modules_called) if trace is not None else None
+        if hooked is not None:
+            tracer.reason, trace = f"a forward hook on {type(hooked).__name__} (a replay would not run it)", None
         if trace is None:
             self._warn(f"this call runs eagerly: {tracer.reason}")
             if guard_failed:  # the plan still serves the calls whose checks come out as at its capture

@@ -402,3 +402,9 @@ def test_a_model_returning_its_input_as_it_came_is_refused():
             return self.layer(x), x
     with pytest.raises(RuntimeError, match="did not compute"):
         torch.onnx.export(PassesInputOn(), torch.randn(4, 3), io.BytesIO())
+
+
+def test_a_forward_hook_is_exported_as_part_of_the_model():
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    model[0].register_forward_hook(lambda module, inputs, out: out * 2)  # (mg.compile would run it eagerly)
+    _roundtrip(model, torch.randn(4, 3), [torch.randn(6, 3)])
