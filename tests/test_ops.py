@@ -21,7 +21,8 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 import minigrad.nn.functional as F
-from minigrad.ops import elementwise, neural
+from minigrad.function import _RELEASED
+from minigrad.ops import conv as conv_ops, elementwise, neural
 from minigrad.testing import (bounded_floats, broadcastable_shapes, float_arrays, gradcheck,
                               gradgradcheck, masked_logits, nonzero_floats, tie_free_arrays,
                               with_special_values)
@@ -1940,3 +1941,149 @@ def test_special_points_float64(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
 def test_special_points_float32(spec):
     _run_special(spec, check_special_float32)
+
+
+# ---- no primitive's VJP hands a leaf an array something else holds ---------------------------
+#
+# A leaf keeps a fresh VJP result as its .grad without a copy, and a second backward sums into it
+# in place; that is right only if no VJP returns (a view of) an array something else still holds:
+# an input, a saved value, the output, the seed, a constant. Every op of tests/test_ops.py's table,
+# then the primitives it reaches only as VJPs, and inputs used twice.
+
+
+def _flat_arrays(value, found: list) -> None:
+    """Append the arrays in value (a tensor, an array, or tuples, lists and dicts of them) to found."""
+    if value is _RELEASED:
+        return
+    if isinstance(value, mg.Tensor):
+        value = value.array
+    if isinstance(value, np.ndarray):
+        found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _flat_arrays(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _flat_arrays(v, found)
+
+
+def _arrays_the_graph_holds(outputs) -> list:
+    """Every array a node behind `outputs` keeps: saved values (its output too), settings, attributes."""
+    found, seen = [], set()
+    stack = [out.grad_fn for out in outputs if out.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        _flat_arrays([value for name, value in vars(node).items() if name != "parents"], found)  # (output_data too)
+        stack.extend(p for p in node.parents if p is not None and not isinstance(p, mg.Tensor))
+    return found
+
+
+def _backward(outputs, seeds, consumed_twice: bool) -> None:
+    if consumed_twice:  # each output feeds two consumers: its gradient is summed in place, then passed on
+        root = sum(((out * seed).sum() + (out.clone() * seed).sum()).double() for out, seed in zip(outputs, seeds))
+        root.backward(retain_graph=True)
+    else:
+        mg.autograd.backward(outputs, seeds, retain_graph=True)
+
+
+def _check_leaf_gradients_are_their_own(name: str, function, arrays, consumed_twice: bool = False,
+                                        one_leaf: bool = False) -> None:
+    """Run `function` on float64 leaves and backward, then: no leaf's .grad shares memory with an input,
+    an output, the seed, another .grad or anything the graph holds; `grad += 1` on one changes nothing
+    else, nor what a later call computes; a second backward sums into each .grad correctly."""
+    def run():
+        leaves = [mg.tensor(a, dtype=mg.float64, requires_grad=True) for a in arrays[:1 if one_leaf else None]]
+        outputs = list(_outputs(function(*(leaves * len(arrays) if one_leaf else leaves))))
+        differentiable = [out for out in outputs if out.requires_grad and out.dtype.kind == "f"]
+        rng = np.random.default_rng(0)
+        seeds = [mg.tensor(rng.standard_normal(out.shape), dtype=out.dtype) for out in differentiable]
+        if differentiable:
+            _backward(differentiable, seeds, consumed_twice)  # (retaining the graph, and what it holds)
+        return leaves, outputs, differentiable, seeds, _arrays_the_graph_holds(differentiable)
+
+    leaves, outputs, differentiable, seeds, held = run()
+    if not differentiable:
+        return
+    others = ([(f"input {i}", t.array) for i, t in enumerate(leaves)] +
+              [(f"output {i}", out.array) for i, out in enumerate(outputs)] +
+              [(f"seed {i}", s.array) for i, s in enumerate(seeds)] +
+              [(f"saved or kept array {i}", a) for i, a in enumerate(held)])
+    grads = [(i, t.grad.array) for i, t in enumerate(leaves) if t.grad is not None]
+    assert grads, f"{name}: an output requires grad, but no input got a gradient"
+    for i, grad in grads:
+        for what, array in others + [(f"input {j}'s .grad", g) for j, g in grads if j != i]:
+            assert not np.shares_memory(grad, array), f"{name}: input {i}'s .grad shares memory with {what}"
+    before = [(what, array, array.copy()) for what, array in others]
+    first = {i: grad.copy() for i, grad in grads}
+    for i, grad in grads:
+        grad += 1.0  # what a user's x.grad += ..., clip_grad_norm_ or zero_() does
+        for what, array, copy in before + [(f"input {j}'s .grad", g, first[j] + (j < i)) for j, g in grads if j != i]:
+            np.testing.assert_array_equal(array, copy, err_msg=f"{name}: input {i}'s .grad += 1 changed {what}")
+    fresh_leaves, fresh_outputs, *_ = run()  # nor anything the op keeps between calls (a constant)
+    for out, again in zip(outputs, fresh_outputs):
+        np.testing.assert_array_equal(again.array, out.array, err_msg=f"{name}: output of a later call")
+    for i, grad in grads:
+        np.testing.assert_array_equal(fresh_leaves[i].grad.array, first[i], err_msg=f"{name}: .grad of a later call")
+        grad[...] = first[i]
+    _backward(differentiable, seeds, consumed_twice)  # sums into each .grad in place
+    for what, array, copy in before:
+        np.testing.assert_array_equal(array, copy, err_msg=f"{name}: a second backward changed {what}")
+    for i, grad in grads:
+        np.testing.assert_allclose(leaves[i].grad.array, 2 * first[i], rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{name}: input {i}'s .grad after a second backward")
+
+
+@pytest.mark.parametrize("use", ["seeded", "consumed twice", "one leaf for every input"])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_no_op_gives_a_leaf_a_gradient_array_something_else_holds(spec, use):
+    checked = []
+
+    def check(spec, case):
+        arrays = [np.asarray(a, dtype=np.float64) for a in case.arrays]
+        if use == "one leaf for every input" and (len(arrays) < 2 or len({a.shape for a in arrays}) > 1):
+            return  # the same tensor for every input (x * x, cat([x, x])) needs inputs of one shape
+        _check_leaf_gradients_are_their_own(spec.name, lambda *xs: spec.op(*xs, **case.kwargs), arrays,
+                                            consumed_twice=use == "consumed twice",
+                                            one_leaf=use == "one leaf for every input")
+        checked.append(case)
+    _run(spec, check, share=0.3)  # aliasing follows the op's code paths (shapes), not its values
+    if not checked:
+        pytest.skip(f"{spec.name}: no case with two or more inputs of one shape")
+
+
+def _pool_winner(shape, geometry):
+    image = np.random.default_rng(2).standard_normal(shape)
+    return conv_ops._max_and_winner(image, conv_ops._geometry(geometry))[1]
+
+
+_WINDOWS = conv_ops.Geometry((2, 3, 5, 5), 3, 1, 1, 1, "test").key()  # overlapping, padded 3x3 windows
+_MORE_GRAPHS = {  # name: (function of leaves, their shapes)
+    # one input used twice by one op, and a result consumed by several
+    "x * x": (lambda x: x * x, [(3, 4)]),
+    "x @ x.T": (lambda x: x @ x.T, [(3, 4)]),
+    "x.T @ x, batched": (lambda x: x.reshape(1, 3, 4).mT @ x.reshape(1, 3, 4), [(3, 4)]),
+    "einsum of x with itself": (lambda x: mg.einsum("ij,kj->ik", x, x), [(3, 4)]),
+    "cat and stack of x with itself": (lambda x: (mg.cat([x, x], 1), mg.stack([x, x.flip(0)])), [(3, 4)]),
+    "a result consumed by two ops": (lambda x: (lambda y: (y * y, y.T @ y, y.reshape(12)))(x.exp()), [(3, 4)]),
+    "views of one result": (lambda x: (lambda y: (y[0], y[1:].T, y.reshape(4, 3)))(x.tanh()), [(3, 4)]),
+    # primitives the table reaches only as VJPs (or not in float64)
+    "cast": (lambda x: x.float(), [(3, 4)]),
+    "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1), [(2, 3, 4, 4), (3, 2, 3, 3)]),
+    "conv2d_weight": (lambda x, g: conv_ops.Conv2dWeight.apply(x, g, geometry=_WINDOWS), [(2, 3, 5, 5), (2, 4, 5, 5)]),
+    "fold": (lambda x: F.fold(x, (4, 4), 2), [(2, 12, 9)]),
+    "max_pool2d_backward": (lambda g: conv_ops.MaxPool2dBackward.apply(
+        g, _pool_winner((2, 3, 5, 5), _WINDOWS), geometry=_WINDOWS), [(2, 3, 5, 5)]),
+    "max_pool2d_pick": (lambda x: conv_ops.MaxPool2dPick.apply(
+        x, _pool_winner((2, 3, 5, 5), _WINDOWS), geometry=_WINDOWS), [(2, 3, 5, 5)]),
+}
+
+
+@pytest.mark.parametrize("graph", list(_MORE_GRAPHS), ids=list(_MORE_GRAPHS))
+@pytest.mark.parametrize("consumed_twice", [False, True], ids=["seeded", "consumed twice"])
+def test_inputs_used_twice_and_primitives_outside_the_table_give_gradients_of_their_own(graph, consumed_twice):
+    function, shapes = _MORE_GRAPHS[graph]
+    rng = np.random.default_rng(1)
+    _check_leaf_gradients_are_their_own(graph, function, [rng.standard_normal(s) for s in shapes], consumed_twice)
