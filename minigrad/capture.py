@@ -21,10 +21,10 @@ primitive's VJP in reverse with the engine's own gradient store, so
 
 Refusals (the call then runs eagerly, with one warning saying why): Python
 reading a recorded value (`bool(t)`, `.item()`, `.tolist()`, `float(t)`),
-hooks or `retain_grad()` on intermediate tensors, forward hooks on a module the
-call runs (one added after the capture makes calls run eagerly while it is
-there), numpy work on a recorded value that the tracer cannot follow. Library checks on recorded arrays (an
-index range check, cross-entropy's "no counted target") become *guards*: replay
+hooks or `retain_grad()` on intermediate tensors, numpy work on a recorded
+value that the tracer cannot follow. A forward hook on a module the call runs
+makes calls run eagerly while it is there (replays resume once it is removed).
+Library checks on recorded arrays (an index range check, cross-entropy's "no counted target") become *guards*: replay
 re-evaluates them, and a call where one comes out differently is captured
 again, as a new signature would be (checks that change on every call end in
 eager running after `cache_size` captures in a row, with a warning).
@@ -1457,6 +1457,15 @@ class _RegionOutput(Function):
 _EAGER = object()  # cache entry: this signature runs eagerly
 
 
+class _EagerWhileHooked:
+    """Cache entry: the capture ran a module with a forward hook, so calls run eagerly until
+    none of the `modules` it ran has one; the next call is then captured again."""
+    __slots__ = ("modules",)
+
+    def __init__(self, modules: list):
+        self.modules = modules
+
+
 class _Compiled:
     """A function that captures its first call per signature and replays later ones."""
 
@@ -1493,8 +1502,7 @@ class _Compiled:
                     parts.append((type(value), id(value)))
         module = self._module
         if module is not None:
-            parts.append(tuple([(id(m), m.training, bool(m._forward_hooks or m._forward_pre_hooks))
-                                for m in module.modules()]))
+            parts.append(tuple([(id(m), m.training) for m in module.modules()]))
             parts.append(tuple([(id(t), id(t.array), t.array.shape, t._requires_grad)
                                 for t in module.parameters()]))
             parts.append(tuple([(id(t), id(t.array), t.array.shape) if t is not None else None
@@ -1513,12 +1521,16 @@ class _Compiled:
         if entry is _EAGER:
             self._misses = 0
             return self._fn(*args, **kwargs)
+        if type(entry) is _EagerWhileHooked:
+            if _hooked(entry.modules) is not None:
+                return self._fn(*args, **kwargs)
+            return self._capture(signature, flat, args, kwargs)  # the hooks are gone
         try:
             result = entry.replay(flat)
         except _GuardFailed:  # a library check came out otherwise: capture this call, as a new signature
             return self._capture(signature, flat, args, kwargs, guard_failed=True)
         except _HookAdded as hooked:  # eager runs the hook; replays resume once it is removed
-            self._warn(f"a forward hook was added to {hooked} after the capture: calls run eagerly while it is there")
+            self._warn(f"calls run eagerly while {hooked} has a forward hook (a replay would not run it)")
             return self._fn(*args, **kwargs)
         self._misses = 0
         self.replays += 1
@@ -1539,8 +1551,9 @@ class _Compiled:
         self.captures += 1
         hooked = _hooked(trace.modules_called) if trace is not None else None
         if hooked is not None:
-            tracer.reason, trace = f"a forward hook on {type(hooked).__name__} (a replay would not run it)", None
-        if trace is None:
+            self._warn(f"calls run eagerly while {type(hooked).__name__} has a forward hook (a replay would not run it)")
+            entry = _EagerWhileHooked(trace.modules_called)
+        elif trace is None:
             self._warn(f"this call runs eagerly: {tracer.reason}")
             if guard_failed:  # the plan still serves the calls whose checks come out as at its capture
                 return result
@@ -1560,7 +1573,7 @@ def _what_changed(previous, signature) -> str:
         return "signature changed: the number of arguments"
     names = ["grad mode", "the arguments' nesting or keywords"] + [f"argument {i}" for i in range(len(signature) - 2)]
     if len(signature) > 3 and isinstance(signature[-1], tuple):
-        names[-3:] = ["a module's training flag or forward hooks", "the parameters", "the buffers"]
+        names[-3:] = ["a module's training flag", "the parameters", "the buffers"]
     changed = [name for name, a, b in zip(names, previous, signature) if a != b]
     return "signature changed: " + ", ".join(changed)
 

@@ -662,7 +662,6 @@ def test_freezing_or_unfreezing_a_tensor_the_compiled_function_reads_is_followed
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     step = mg.compile(lambda x: model(x).sum())
     x = mg.randn(5, 3)
-    model[0].requires_grad_(False)
     for frozen in (True, True, False, False, True, True):
         model[0].requires_grad_(not frozen)
         model.zero_grad()
@@ -744,8 +743,9 @@ def test_forward_hooks_run_on_every_call_of_a_compiled_model_or_function():
         assert calls.replays == 1
         kept = []
         handle = model[1].register_forward_hook(lambda module, inputs, out: kept.append(out) or out + 1)
-        with pytest.warns(CompileWarning):
+        with pytest.warns(CompileWarning, match="forward hook") as record:
             got = [compiled(x) for _ in range(3)]
+        assert len(record) == 1
         expected = eager(x)
         for value in got:
             np.testing.assert_array_equal(value.detach().numpy(), expected.detach().numpy())
@@ -753,3 +753,17 @@ def test_forward_hooks_run_on_every_call_of_a_compiled_model_or_function():
         handle.remove()
         compiled(x)
         assert calls.replays == 2  # the hook removed: replays again
+
+
+def test_a_call_captured_with_a_forward_hook_runs_eagerly_until_the_hook_is_removed():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    kept = []
+    handle = model[0].register_forward_hook(lambda module, inputs, out: kept.append(out))
+    function = mg.compile(lambda x: model(x).sum())
+    x = mg.randn(2, 4)
+    with pytest.warns(CompileWarning, match="forward hook"):
+        values = [function(x).item() for _ in range(3)]
+    assert len(kept) == 3 and values == [model(x).sum().item()] * 3 and function._compiled.replays == 0
+    handle.remove()
+    function(x), function(x)  # captured again, then replayed
+    assert function._compiled.replays == 1 and len(kept) == 4  # (the eager call above ran the hook)
