@@ -401,11 +401,11 @@ def test_movedim_unflatten_select_diagonal_and_diag_refuse_bad_arguments_naming_
         mg.movedim(x, (0, 1), 2)
     with pytest.raises(RuntimeError, match="movedim: repeated dim"):
         mg.movedim(x, (0, -3), (1, 2))
-    with pytest.raises(IndexError, match="swapdims|transpose"):
+    with pytest.raises(IndexError, match="transpose: dimension 5 is out of range"):
         x.swapdims(0, 5)
     with pytest.raises(RuntimeError, match=r"unflatten: sizes \[2, 2\] .* size 3 of dimension 1"):
         x.unflatten(1, (2, 2))
-    with pytest.raises(RuntimeError, match="unflatten"):
+    with pytest.raises(RuntimeError, match=r"unflatten: sizes \[-1, -1\] .* at most one -1"):
         x.unflatten(1, (-1, -1))
     with pytest.raises(IndexError, match="unflatten: dimension -4"):
         x.unflatten(-4, (2, 1))
@@ -423,7 +423,7 @@ def test_movedim_unflatten_select_diagonal_and_diag_refuse_bad_arguments_naming_
         mg.diagonal(mg.randn(3))
     with pytest.raises(RuntimeError, match=r"diag: expected a 1-D or 2-D tensor, got shape \(2, 3, 4\)"):
         mg.diag(x)
-    with pytest.raises(RuntimeError, match="diag: "):
+    with pytest.raises(RuntimeError, match=r"diag: expected a 1-D or 2-D tensor, got shape \(\)"):
         mg.diag(mg.tensor(1.0))
 
 
@@ -431,7 +431,5 @@ def test_movedim_and_swapdims_aliases_are_the_same_functions_and_methods():
     assert mg.moveaxis is mg.movedim and mg.swapdims is mg.transpose and mg.swapaxes is mg.transpose
     assert mg.Tensor.moveaxis is mg.Tensor.movedim and mg.Tensor.swapdims is mg.Tensor.transpose
     x = mg.randn(2, 3, 4)
-    for name in ["movedim", "moveaxis", "swapdims", "unflatten", "select", "diagonal", "diag"]:
-        assert callable(getattr(mg, name)) and callable(getattr(x, name)), name
     np.testing.assert_array_equal(x.moveaxis(0, -1).numpy(), np.moveaxis(x.numpy(), 0, -1))
     assert np.shares_memory(x.movedim(0, -1).array, x.array) and np.shares_memory(x.select(1, 2).array, x.array)  # views
