@@ -405,7 +405,7 @@ def test_movedim_unflatten_select_diagonal_and_diag_refuse_bad_arguments_naming_
         x.swapdims(0, 5)
     with pytest.raises(RuntimeError, match=r"unflatten: sizes \[2, 2\] .* size 3 of dimension 1"):
         x.unflatten(1, (2, 2))
-    with pytest.raises(RuntimeError, match=r"unflatten: sizes \[-1, -1\] .* at most one -1"):
+    with pytest.raises(RuntimeError, match=r"unflatten: sizes \[-1, -1\] .*at most one -1"):
         x.unflatten(1, (-1, -1))
     with pytest.raises(IndexError, match="unflatten: dimension -4"):
         x.unflatten(-4, (2, 1))
