@@ -671,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"minigrad {_time_cell(result, 'minigrad')}, compiled {_time_cell(result, 'compiled')}, "
                      f"torch {_time_cell(result, 'torch')}, matmul floor {_time_cell(result, 'floor')}"),
               flush=True)
+        for column in ("compiled", "floor"):  # a column that could not be measured says why
+            if f"{column}_status" in result:
+                print(f"    {column}: {result[f'{column}_status']}", flush=True)
         results.append(result)
 
     if not args.no_memory:
