@@ -75,7 +75,11 @@ class _Refused(Exception):
 
 
 class _GuardFailed(Exception):
-    """A library check on a recorded value came out differently at replay."""
+    """A check a replay makes came out otherwise than at capture (its message says which, if not
+    a library check on a recorded value)."""
+
+
+_LIBRARY_CHECK = "a library check on the values came out differently"
 
 
 class _HookAdded(Exception):
@@ -895,7 +899,7 @@ class _Plan(_Prepared):
         for tensor, requires_grad, shape, dtype in self.closure_state:
             array = tensor.array
             if tensor._requires_grad is not requires_grad or array.shape != shape or array.dtype != dtype:
-                raise _GuardFailed
+                raise _GuardFailed("a tensor read from the closure changed its requires_grad, shape or dtype")
         hooked = _hooked(self.modules_called)
         if hooked is not None:
             raise _HookAdded(type(hooked).__name__)
@@ -1527,8 +1531,8 @@ class _Compiled:
             return self._capture(signature, flat, args, kwargs)  # the hooks are gone
         try:
             result = entry.replay(flat)
-        except _GuardFailed:  # a library check came out otherwise: capture this call, as a new signature
-            return self._capture(signature, flat, args, kwargs, guard_failed=True)
+        except _GuardFailed as failed:  # a check came out otherwise: capture this call, as a new signature
+            return self._capture(signature, flat, args, kwargs, failed_guard=str(failed) or _LIBRARY_CHECK)
         except _HookAdded as hooked:  # eager runs the hook; replays resume once it is removed
             self._warn(f"calls run eagerly while {hooked} has a forward hook (a replay would not run it)")
             return self._fn(*args, **kwargs)
@@ -1536,13 +1540,12 @@ class _Compiled:
         self.replays += 1
         return result
 
-    def _capture(self, signature, flat, args, kwargs, guard_failed: bool = False):
+    def _capture(self, signature, flat, args, kwargs, failed_guard: str | None = None):
         self._misses += 1
         previous, self._last_signature = self._last_signature, signature
         if self._misses > self._cache_size:
             self._always_eager = True
-            why = "a library check on the values came out differently" if guard_failed else \
-                _what_changed(previous, signature)
+            why = failed_guard or _what_changed(previous, signature)
             self._warn(f"the call was captured anew on each of {self._misses} calls in a row ({why}); "
                        "running eagerly from now on")
             return self._fn(*args, **kwargs)
@@ -1555,7 +1558,7 @@ class _Compiled:
             entry = _EagerWhileHooked(trace.modules_called)
         elif trace is None:
             self._warn(f"this call runs eagerly: {tracer.reason}")
-            if guard_failed:  # the plan still serves the calls whose checks come out as at its capture
+            if failed_guard:  # the plan still serves the calls whose checks come out as at its capture
                 return result
             entry = _EAGER
         else:

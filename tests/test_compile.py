@@ -767,3 +767,13 @@ def test_a_call_captured_with_a_forward_hook_runs_eagerly_until_the_hook_is_remo
     handle.remove()
     function(x), function(x)  # captured again, then replayed
     assert function._compiled.replays == 1 and len(kept) == 4  # (the eager call above ran the hook)
+
+
+def test_a_closure_tensor_changing_on_every_call_is_reported_as_such():
+    weight = mg.randn(3, requires_grad=True)
+    compiled = mg.compile(lambda x: (x * weight).sum(), cache_size=2)
+    with pytest.warns(CompileWarning, match="a tensor read from the closure changed") as record:
+        for n in range(5):
+            weight.requires_grad_(n % 2 == 0)
+            assert compiled(mg.ones(3)).item() == weight.sum().item()
+    assert len(record) == 1
